@@ -1,0 +1,49 @@
+# Two commands do everything: `make run` (set up, get the data, execute the notebook) and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+NOTEBOOK := Fashion_MNIST_model_training.ipynb
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Quiet TensorFlow's C++ logging and use its oneDNN CPU kernels in every command below.
+export TF_CPP_MIN_LOG_LEVEL := 3
+export TF_ENABLE_ONEDNN_OPTS := 1
+
+.PHONY: setup data run test unit nbval lint slides export serve benchmark-training benchmark-serving determinism clean
+
+setup: $(VENV)/.installed data
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+# Debian's dataset-fashion-mnist holds the four official files; data.py verifies them either way.
+data: $(VENV)/.installed
+	@if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] && command -v apt-get >/dev/null; then \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq dataset-fashion-mnist; fi
+	$(BIN)/python -m fmnist.data
+
+run: setup
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+		--ExecutePreprocessor.timeout=3600 --ExecutePreprocessor.record_timing=False $(NOTEBOOK)
+
+test: setup
+	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=3600 \
+		-p no:cacheprovider $(NOTEBOOK)
+
+lint: setup
+	$(BIN)/ruff check src tests benchmarks $(NOTEBOOK)
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/actionlint .github/workflows/ci.yml
+
+# Two fresh runs of the notebook into scratch folders must write the same metrics, timings aside.
+determinism: setup
+	rm -rf build/determinism && mkdir -p build/determinism
+	for run in 1 2; do \
+		$(BIN)/papermill --log-level WARNING $(NOTEBOOK) build/determinism/run$$run.ipynb -p RESULTS_DIR build/determinism/run$$run || exit 1; done
+	$(BIN)/python benchmarks/compare_metrics.py build/determinism/run1/reports/metrics.json build/determinism/run2/reports/metrics.json
+
+clean:
+	rm -rf build models .pytest_cache

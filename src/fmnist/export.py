@@ -1,0 +1,88 @@
+"""Export the trained model (.keras, SavedModel, TFLite float32 and dynamic-range int8) and check parity."""
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from ai_edge_litert.interpreter import Interpreter
+
+from fmnist.model import EMBEDDING_LAYER, inference_model
+
+
+def to_tflite(model: keras.Model, quantize: bool = False) -> bytes:
+    """Convert the inference graph, with outputs (embedding, probabilities), to a TFLite flatbuffer.
+
+    `quantize` stores the weights as int8 (dynamic-range quantisation).
+    """
+    converter = tf.lite.TFLiteConverter.from_keras_model(inference_model(model, also_output=(EMBEDDING_LAYER,)))
+    if quantize:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    return converter.convert()
+
+
+def export_all(model: keras.Model, folder) -> dict:
+    """Write the four artifacts under `folder` and return their paths by format name."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "keras": folder / "fashion_cnn.keras",
+        "saved_model": folder / "saved_model",
+        "tflite": folder / "fashion_cnn.tflite",
+        "tflite_int8": folder / "fashion_cnn_int8.tflite",
+    }
+    model.save(paths["keras"])
+    inference_model(model).export(str(paths["saved_model"]), format="tf_saved_model", verbose=False)
+    paths["tflite"].write_bytes(to_tflite(model))
+    paths["tflite_int8"].write_bytes(to_tflite(model, quantize=True))
+    return paths
+
+
+class TFLiteClassifier:
+    """A LiteRT interpreter for the exported model: images in, (embeddings, probabilities) out."""
+
+    def __init__(self, path, num_threads: int = 1):
+        self.interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
+        self.interpreter.allocate_tensors()
+        self._input = self.interpreter.get_input_details()[0]["index"]
+        outputs = {detail["shape"][-1]: detail["index"] for detail in self.interpreter.get_output_details()}
+        self._probabilities = outputs.pop(10)
+        (self._embedding,) = outputs.values()
+        self._batch = 1
+
+    def __call__(self, images: np.ndarray):
+        """Run a batch of float32 images (n, 28, 28, 1) in [0, 1]."""
+        images = np.ascontiguousarray(images, dtype=np.float32)
+        if len(images) != self._batch:
+            self.interpreter.resize_tensor_input(self._input, images.shape)
+            self.interpreter.allocate_tensors()
+            self._batch = len(images)
+        self.interpreter.set_tensor(self._input, images)
+        self.interpreter.invoke()
+        return self.interpreter.get_tensor(self._embedding), self.interpreter.get_tensor(self._probabilities)
+
+
+def predict_in_batches(predict, images, batch_size=500) -> np.ndarray:
+    """Concatenate the probabilities of `predict(batch)` over `images`."""
+    return np.concatenate([np.asarray(predict(images[i : i + batch_size])) for i in range(0, len(images), batch_size)])
+
+
+def parity(model: keras.Model, paths: dict, images, labels) -> dict:
+    """Compare every exported format with Keras on `images`: argmax agreement, largest |Δp|, accuracy."""
+    reference = predict_in_batches(lambda batch: model(batch, training=False), images)
+    saved = tf.saved_model.load(str(paths["saved_model"]))
+    tflite, tflite_int8 = TFLiteClassifier(paths["tflite"], 2), TFLiteClassifier(paths["tflite_int8"], 2)
+    candidates = {
+        "saved_model": lambda batch: saved.serve(tf.constant(batch)),
+        "tflite": lambda batch: tflite(batch)[1],
+        "tflite_int8": lambda batch: tflite_int8(batch)[1],
+    }
+    report = {"keras": {"accuracy": float((reference.argmax(1) == labels).mean())}}
+    for name, predict in candidates.items():
+        probabilities = predict_in_batches(predict, images)
+        report[name] = {
+            "argmax_agreement": float((probabilities.argmax(1) == reference.argmax(1)).mean()),
+            "max_abs_probability_difference": float(np.abs(probabilities - reference).max()),
+            "accuracy": float((probabilities.argmax(1) == labels).mean()),
+        }
+    return report

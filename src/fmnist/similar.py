@@ -1,0 +1,80 @@
+"""Similar items: cosine nearest neighbours in the model's embedding (the layer before the softmax)."""
+
+import dataclasses
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from fmnist.model import EMBEDDING_LAYER, inference_model
+
+
+def embedding_model(model: keras.Model, layer: str = EMBEDDING_LAYER) -> keras.Model:
+    """Return a model mapping images to (embedding, class probabilities) in one forward pass."""
+    return inference_model(model, also_output=(layer,))
+
+
+def normalize(vectors) -> np.ndarray:
+    """Scale each row to unit length so that a dot product is the cosine similarity."""
+    vectors = np.asarray(vectors, dtype="float32")
+    if vectors.ndim != 2:
+        raise ValueError(f"expected a 2-D array of embeddings, got shape {vectors.shape}")
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+@dataclasses.dataclass(frozen=True)
+class EmbeddingIndex:
+    """A catalogue of unit-length embeddings with their item ids and class labels."""
+
+    vectors: np.ndarray
+    labels: np.ndarray
+    ids: np.ndarray
+
+    @classmethod
+    def build(cls, embeddings, labels, ids=None) -> "EmbeddingIndex":
+        """Index `embeddings` (one row per item); ids default to the row numbers."""
+        vectors = normalize(embeddings)
+        ids = np.arange(len(vectors)) if ids is None else np.asarray(ids)
+        labels = np.asarray(labels)
+        if not len(vectors) == len(labels) == len(ids):
+            raise ValueError(f"{len(vectors)} embeddings, {len(labels)} labels and {len(ids)} ids must match")
+        return cls(vectors, labels, ids)
+
+    def __len__(self) -> int:
+        return len(self.vectors)
+
+    def query(self, embeddings, k: int):
+        """Return (row indices, cosine similarities) of the k nearest items, each (n, k), most similar first."""
+        if not 1 <= k <= len(self):
+            raise ValueError(f"k must be between 1 and {len(self)}, got {k}")
+        similarities = normalize(embeddings) @ self.vectors.T
+        top = np.argpartition(-similarities, k - 1, axis=1)[:, :k]
+        top_similarities = np.take_along_axis(similarities, top, axis=1)
+        order = np.argsort(-top_similarities, axis=1, kind="stable")
+        return np.take_along_axis(top, order, axis=1), np.take_along_axis(top_similarities, order, axis=1)
+
+    def save(self, path) -> Path:
+        """Write the index as an `.npz` of plain arrays (no pickles)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, vectors=self.vectors, labels=self.labels, ids=self.ids)
+        return path
+
+    @classmethod
+    def load(cls, path) -> "EmbeddingIndex":
+        """Read an index written by `save`."""
+        with np.load(path, allow_pickle=False) as arrays:
+            return cls(arrays["vectors"], arrays["labels"], arrays["ids"])
+
+
+def precision_at_k(index: EmbeddingIndex, k: int = 5, chunk: int = 1000) -> float:
+    """Mean fraction of each item's k nearest other items that share its class, over the whole index."""
+    hits = 0
+    for start in range(0, len(index), chunk):
+        rows = slice(start, start + chunk)
+        similarities = index.vectors[rows] @ index.vectors.T
+        similarities[np.arange(similarities.shape[0]), np.arange(start, start + similarities.shape[0])] = -np.inf
+        neighbours = np.argpartition(-similarities, k - 1, axis=1)[:, :k]
+        hits += (index.labels[neighbours] == index.labels[rows, None]).sum()
+    return float(hits / (len(index) * k))

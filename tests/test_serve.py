@@ -1,0 +1,222 @@
+import io
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from fmnist import CLASS_NAMES, export, images, model, serve, similar
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory):
+    """A tiny untrained model exported to TFLite and a 30-item catalogue index."""
+    folder = tmp_path_factory.mktemp("serving")
+    network = model.build_model(filters=(4, 8), dense_units=16, seed=0)
+    (folder / "model.tflite").write_bytes(export.to_tflite(network))
+    catalogue = np.random.default_rng(0).random((30, 28, 28, 1), dtype="float32")
+    embeddings, _ = similar.embedding_model(network)(catalogue)
+    similar.EmbeddingIndex.build(np.asarray(embeddings), labels=np.arange(30) % 10).save(folder / "index.npz")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def client(artifacts):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(serve.MODEL_ENV, str(artifacts / "model.tflite"))
+        patch.setenv(serve.INDEX_ENV, str(artifacts / "index.npz"))
+        with TestClient(serve.app) as test_client:
+            yield test_client
+
+
+def png_bytes(mode="L", size=(28, 28), color=None):
+    buffer = io.BytesIO()
+    Image.new(mode, size, color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def noise_png(size=200):
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (size, size), dtype=np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def assert_prediction(answer):
+    assert 0 <= answer["class_index"] < 10 and answer["label"] == CLASS_NAMES[answer["class_index"]]
+    assert list(answer["probabilities"]) == list(CLASS_NAMES)
+    assert sum(answer["probabilities"].values()) == pytest.approx(1, abs=1e-4)
+
+
+def assert_still_serving(client):
+    assert client.post("/predict", files={"file": ("x.png", png_bytes())}).status_code == 200
+
+
+def test_healthz_reports_the_model_and_the_classes(client):
+    answer = client.get("/healthz").json()
+    assert answer["status"] == "ok" and answer["classes"] == list(CLASS_NAMES)
+    assert len(answer["model_sha256"]) == 64 and answer["catalogue_items"] == 30
+
+
+@pytest.mark.parametrize(
+    ("mode", "color", "image_format"),
+    [
+        ("L", 0, "PNG"),
+        ("RGB", (200, 10, 10), "JPEG"),
+        ("RGBA", (0, 0, 0, 0), "PNG"),
+        ("I;16", 40000, "PNG"),
+        ("RGB", (255, 255, 255), "WEBP"),
+    ],
+)
+def test_predict_accepts_common_formats_and_modes(client, mode, color, image_format):
+    buffer = io.BytesIO()
+    Image.new(mode, (300, 120), color).save(buffer, format=image_format)
+    response = client.post("/predict", files={"file": ("photo", buffer.getvalue())})
+    assert response.status_code == 200, response.text
+    assert_prediction(response.json())
+
+
+def test_predict_accepts_raw_bytes_and_json_pixels(client):
+    raw = client.post("/predict", content=png_bytes(), headers={"content-type": "image/png"})
+    pixels = client.post("/predict", json={"pixels": [[0] * 28] * 28})
+    assert raw.status_code == pixels.status_code == 200
+    assert raw.json() == pixels.json()
+
+
+def test_batch_returns_one_prediction_per_image(client):
+    files = [("files", (f"{i}.png", png_bytes(color=i * 20))) for i in range(3)]
+    answer = client.post("/predict/batch", files=files).json()
+    assert len(answer["predictions"]) == 3
+    for prediction in answer["predictions"]:
+        assert_prediction(prediction)
+    as_json = client.post("/predict/batch", json={"images": [[[0] * 28] * 28] * 2})
+    assert len(as_json.json()["predictions"]) == 2
+
+
+def test_similar_returns_k_items_most_similar_first(client):
+    answer = client.post("/similar?k=4", files={"file": ("x.png", png_bytes(color=90))}).json()
+    assert len(answer["items"]) == 4
+    similarities = [item["similarity"] for item in answer["items"]]
+    assert similarities == sorted(similarities, reverse=True)
+    assert all(0 <= item["id"] < 30 and item["label"] in CLASS_NAMES for item in answer["items"])
+    assert_prediction(answer["query"])
+
+
+def bomb_png():
+    """A PNG whose header claims 50,000 × 50,000 pixels: 2.5 gigapixels if decoded."""
+    import struct
+    import zlib
+
+    def chunk(kind, payload):
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    header = struct.pack(">IIBBBBB", 50_000, 50_000, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 1000))
+        + chunk(b"IEND", b"")
+    )
+
+
+@pytest.mark.parametrize(
+    ("request_kwargs", "path", "status", "message"),
+    [
+        ({"content": b"", "headers": {"content-type": "image/png"}}, "/predict", 400, "no image data"),
+        ({"files": {"file": ("x.png", b"this is not an image")}}, "/predict", 400, "not a readable image"),
+        ({"files": {"file": ("x.png", noise_png()[:5000])}}, "/predict", 400, "not a readable image"),
+        ({"files": {"file": ("bomb.png", bomb_png())}}, "/predict", 413, "limit"),
+        (
+            {"content": b"\0" * (serve.MAX_UPLOAD_BYTES + 1), "headers": {"content-type": "image/png"}},
+            "/predict",
+            413,
+            "limit",
+        ),
+        ({"json": {"pixels": [[0] * 27] * 28}}, "/predict", 422, "28×28"),
+        ({"json": {"pixels": [[300] * 28] * 28}}, "/predict", 422, "[0, 255]"),
+        ({"json": {"pixels": [[-1] * 28] * 28}}, "/predict", 422, "[0, 255]"),
+        (
+            {
+                "content": json.dumps({"pixels": [[float("nan")] * 28] * 28}),
+                "headers": {"content-type": "application/json"},
+            },
+            "/predict",
+            422,
+            "finite",
+        ),
+        ({"json": {"pixels": [["1"] * 28] * 28}}, "/predict", 422, "not strings"),
+        ({"json": {"pixels": "abc"}}, "/predict", 422, "28×28"),
+        ({"json": [1, 2, 3]}, "/predict", 422, '"pixels"'),
+        ({"content": b"{not json", "headers": {"content-type": "application/json"}}, "/predict", 400, "not valid JSON"),
+        ({"json": {"images": [[[0] * 28] * 28] * (serve.MAX_BATCH + 1)}}, "/predict/batch", 413, "at most"),
+        ({"files": [("files", ("x.png", png_bytes()))] * (serve.MAX_BATCH + 1)}, "/predict/batch", 413, "at most"),
+        ({"files": {"file": ("x.png", png_bytes())}}, "/similar?k=0", 422, "between 1 and"),
+        ({"files": {"file": ("x.png", png_bytes())}}, f"/similar?k={serve.MAX_K + 1}", 422, "between 1 and"),
+        ({"files": {"file": ("x.png", png_bytes())}}, "/similar?k=many", 422, ""),
+        ({"content": b"hello", "headers": {"content-type": "text/plain"}}, "/predict", 415, "unsupported content type"),
+        ({"files": {"other": ("x.png", png_bytes())}}, "/predict", 422, '"file"'),
+    ],
+)
+def test_bad_input_gets_a_clear_4xx_and_the_server_keeps_serving(client, request_kwargs, path, status, message):
+    response = client.post(path, **request_kwargs)
+    assert response.status_code == status, response.text
+    assert message in str(response.json()["detail"])
+    assert_still_serving(client)
+
+
+def test_similar_k_beyond_the_catalogue_is_refused(client):
+    response = client.post("/similar?k=31", files={"file": ("x.png", png_bytes())})
+    assert response.status_code == 422 and "between 1 and 30" in response.json()["detail"]
+
+
+def test_a_missing_model_stops_startup_with_a_clear_message(tmp_path, monkeypatch):
+    monkeypatch.setenv(serve.MODEL_ENV, str(tmp_path / "missing.tflite"))
+    with pytest.raises(RuntimeError, match="make run"):
+        with TestClient(serve.app):
+            pass
+
+
+def test_photo_preprocessing_inverts_light_backgrounds_and_keeps_the_aspect():
+    photo = np.full((60, 30), 255, dtype=np.uint8)
+    photo[10:50, 5:25] = 0  # a dark garment on white
+    array = images.to_model_input(photo)
+    assert array.shape == (28, 28, 1)
+    assert array[14, 14, 0] > 0.9 and array[14, 0, 0] == 0  # inverted, padded left and right with background
+    fashion_like = np.random.default_rng(0).integers(0, 256, (28, 28), dtype=np.uint8)
+    fashion_like[0] = fashion_like[-1] = fashion_like[:, 0] = fashion_like[:, -1] = 0
+    np.testing.assert_allclose(images.to_model_input(fashion_like)[..., 0] * 255, fashion_like, atol=1e-3)
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_real_uvicorn_server_answers_over_http(artifacts):
+    port = free_port()
+    env = {serve.MODEL_ENV: str(artifacts / "model.tflite"), serve.INDEX_ENV: str(artifacts / "index.npz")}
+    command = [sys.executable, "-m", "uvicorn", "fmnist.serve:app", "--host", "127.0.0.1", "--port", str(port)]
+    server = subprocess.Popen(command, env={**__import__("os").environ, **env})
+    try:
+        for _ in range(100):
+            try:
+                health = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1))
+                break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("the server did not answer /healthz within 20 s")
+        assert health["status"] == "ok"
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/predict", data=png_bytes(), headers={"content-type": "image/png"}
+        )
+        assert_prediction(json.load(urllib.request.urlopen(request, timeout=5)))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

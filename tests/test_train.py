@@ -1,0 +1,54 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from fmnist import data, model, train
+
+
+def train_tiny_model(images, labels, seed):
+    """Two epochs of the project's pipeline on a small model and small data; returns the weights."""
+    config = train.TrainConfig(seed=seed, epochs=2, batch_size=8)
+    train.make_deterministic(config.seed)
+    dataset = train.make_dataset(data.scale_images(images), data.one_hot(labels), config.batch_size, config.seed)
+    network = model.build_model(filters=(4, 8), dense_units=16, seed=seed)
+    network.compile(optimizer=train.make_optimizer(config, int(dataset.cardinality())), loss="categorical_crossentropy")
+    network.fit(dataset, epochs=config.epochs, verbose=0, shuffle=False)  # tf.data shuffles
+    return network.get_weights()
+
+
+def test_two_runs_with_one_seed_give_bit_identical_weights(tiny_images):
+    first = train_tiny_model(*tiny_images, seed=3)
+    second = train_tiny_model(*tiny_images, seed=3)
+    assert all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
+    other = train_tiny_model(*tiny_images, seed=4)
+    assert not all(np.array_equal(a, b) for a, b in zip(first, other, strict=True))
+
+
+def test_dataset_batches_and_reshuffles_every_epoch():
+    images = np.arange(10, dtype="float32").reshape(10, 1)
+    dataset = train.make_dataset(images, images, batch_size=4, shuffle_seed=0)
+    assert [len(batch) for batch, _ in dataset] == [4, 4, 2]
+    first_epoch = np.concatenate([batch for batch, _ in dataset]).ravel()
+    second_epoch = np.concatenate([batch for batch, _ in dataset]).ravel()
+    assert sorted(first_epoch) == list(range(10)) and not np.array_equal(first_epoch, second_epoch)
+
+
+def test_learning_rate_warms_up_to_the_peak_and_decays_to_zero():
+    config = train.TrainConfig(epochs=10, learning_rate=1e-3, warmup_fraction=0.1)
+    schedule = train.learning_rate_schedule(config, steps_per_epoch=10)
+    assert float(schedule(0)) == 0.0
+    assert float(schedule(10)) == pytest.approx(1e-3)
+    assert float(schedule(100)) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_config_rejects_nonsense():
+    with pytest.raises(ValueError, match="epochs"):
+        train.TrainConfig(epochs=0)
+    with pytest.raises(ValueError, match="learning_rate"):
+        train.TrainConfig(learning_rate=-1.0)
+
+
+def test_default_strategy_on_a_machine_without_several_gpus():
+    if len(tf.config.list_logical_devices("GPU")) > 1:
+        pytest.skip("several GPUs: MirroredStrategy is expected here")
+    assert train.distribution_strategy() is tf.distribute.get_strategy()
