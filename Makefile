@@ -28,10 +28,29 @@ run: setup
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 		--ExecutePreprocessor.timeout=3600 --ExecutePreprocessor.record_timing=False $(NOTEBOOK)
 
+# Unit tests, then nbval re-executes the notebook and compares every output with the committed one.
+# The re-execution writes its results under build/nbval, so the committed ones stay as they are.
 test: setup
 	$(BIN)/python -m pytest tests
-	$(BIN)/python -m pytest --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=3600 \
-		-p no:cacheprovider $(NOTEBOOK)
+	FMNIST_RESULTS_DIR=build/nbval $(BIN)/python -m pytest --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg \
+		--nbval-cell-timeout=3600 -p no:cacheprovider $(NOTEBOOK)
+
+# Rebuild the slides from the existing reports/ (no training).
+slides: setup
+	$(BIN)/python -m fmnist.slides
+
+# Export models/fashion_cnn.keras again (SavedModel, TFLite) and rerun the parity check.
+export: setup
+	$(BIN)/python -m fmnist.export models/fashion_cnn.keras
+
+serve: setup
+	$(BIN)/uvicorn fmnist.serve:app --host 127.0.0.1 --port 8000
+
+benchmark-training: setup
+	$(BIN)/python benchmarks/training.py
+
+benchmark-serving: setup
+	$(BIN)/python benchmarks/serving.py
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks $(NOTEBOOK)

@@ -6,8 +6,7 @@ from fmnist import explain, model
 
 @pytest.fixture(scope="module")
 def explainer():
-    network = model.build_model(filters=(4, 8), dense_units=16, seed=0)
-    return explain.gradcam_model(network)
+    return model.build_model(filters=(4, 8), dense_units=16, seed=0)
 
 
 def test_heatmaps_have_image_shape_and_are_normalised(explainer):
@@ -27,6 +26,6 @@ def test_a_different_target_class_gives_a_different_map(explainer):
 
 def test_unknown_layer_and_wrong_rank_get_clear_errors(explainer):
     with pytest.raises(ValueError, match="no layer 'nope'"):
-        explain.gradcam_model(model.build_model(filters=(4, 8), dense_units=16), conv_layer="nope")
+        explain.gradcam(explainer, np.zeros((1, 28, 28, 1)), conv_layer="nope")
     with pytest.raises(ValueError, match="batch of images"):
         explain.gradcam(explainer, np.zeros((28, 28, 1)))

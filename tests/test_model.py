@@ -5,7 +5,7 @@ from fmnist import model as model_module
 
 
 def test_layer_order_follows_the_two_convolution_design():
-    model = model_module.build_model(augment=False)
+    model = model_module.build_model()
     kinds = [type(layer).__name__ for layer in model.layers]
     assert kinds == [
         "Conv2D", "BatchNormalization", "ReLU", "MaxPooling2D",
@@ -35,12 +35,6 @@ def test_parameter_count(kwargs, parameters):
     assert model_module.build_model(**kwargs).count_params() == parameters
 
 
-def test_augmentation_layers_add_no_parameters_and_come_first():
-    with_augmentation = model_module.build_model(augment=True)
-    assert [type(layer).__name__ for layer in with_augmentation.layers[:2]] == ["RandomFlip", "RandomTranslation"]
-    assert with_augmentation.count_params() == model_module.build_model(augment=False).count_params()
-
-
 def test_seed_model_matches_the_original_projects_size():
     assert model_module.build_seed_model().count_params() == 225_034
 
@@ -48,3 +42,13 @@ def test_seed_model_matches_the_original_projects_size():
 def test_only_two_convolution_blocks_are_allowed():
     with pytest.raises(ValueError, match="two convolution"):
         model_module.build_model(filters=(32, 64, 128))
+
+
+def test_with_outputs_returns_the_named_layers_then_the_probabilities():
+    network = model_module.build_model(filters=(4, 8), dense_units=16)
+    activations, embedding, probabilities = model_module.with_outputs(network, ["conv_2", "embedding"])(
+        np.zeros((2, 28, 28, 1), dtype="float32")
+    )
+    assert activations.shape == (2, 14, 14, 8) and embedding.shape == (2, 16) and probabilities.shape == (2, 10)
+    with pytest.raises(ValueError, match="no layer 'nope'"):
+        model_module.with_outputs(network, ["nope"])

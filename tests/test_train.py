@@ -52,3 +52,33 @@ def test_default_strategy_on_a_machine_without_several_gpus():
     if len(tf.config.list_logical_devices("GPU")) > 1:
         pytest.skip("several GPUs: MirroredStrategy is expected here")
     assert train.distribution_strategy() is tf.distribute.get_strategy()
+
+
+def test_augmentation_flips_and_shifts_each_image_by_at_most_two_pixels():
+    images = np.zeros((64, 28, 28, 1), dtype="float32")
+    images[:, 10, 5, 0] = 1.0
+    augmented = np.asarray(train.augment_batch(tf.constant(images), tf.constant(7, tf.int64)))
+    assert augmented.shape == images.shape and np.all(augmented.sum(axis=(1, 2, 3)) <= 1)
+    positions = [np.argwhere(image[..., 0] == 1) for image in augmented]
+    kept = [p[0] for p in positions if len(p)]
+    assert len(kept) == 64  # the pixel is 5 columns from the edge: a 2-pixel shift never loses it
+    assert all(8 <= row <= 12 and (3 <= column <= 7 or 20 <= column <= 24) for row, column in kept)
+    assert len({tuple(p) for p in kept}) > 5
+    assert any(column >= 20 for _, column in kept) and any(column <= 7 for _, column in kept)
+    again = np.asarray(train.augment_batch(tf.constant(images), tf.constant(7, tf.int64)))
+    np.testing.assert_array_equal(augmented, again)
+
+
+def test_augmented_dataset_differs_between_epochs_but_not_between_runs():
+    images = np.random.default_rng(0).random((16, 28, 28, 1), dtype="float32")
+
+    def two_epochs():
+        dataset = train.make_dataset(images, np.zeros(16), batch_size=16, shuffle_seed=5, augment=True)
+        return [np.concatenate([batch for batch, _ in dataset]) for _ in range(2)]
+
+    first_run, second_run = two_epochs(), two_epochs()
+    assert not np.array_equal(first_run[0], first_run[1])
+    np.testing.assert_array_equal(first_run[0], second_run[0])
+    np.testing.assert_array_equal(first_run[1], second_run[1])
+    with pytest.raises(ValueError, match="shuffle_seed"):
+        train.make_dataset(images, np.zeros(16), batch_size=4, augment=True)

@@ -1,5 +1,7 @@
 """Export the trained model (.keras, SavedModel, TFLite float32 and dynamic-range int8) and check parity."""
 
+import contextlib
+import io
 from pathlib import Path
 
 import keras
@@ -7,18 +9,20 @@ import numpy as np
 import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
-from fmnist.model import EMBEDDING_LAYER, inference_model
+from fmnist.model import EMBEDDING_LAYER, with_outputs
 
 
 def to_tflite(model: keras.Model, quantize: bool = False) -> bytes:
-    """Convert the inference graph, with outputs (embedding, probabilities), to a TFLite flatbuffer.
+    """Convert the model, with outputs (embedding, probabilities), to a TFLite flatbuffer.
 
-    `quantize` stores the weights as int8 (dynamic-range quantisation).
+    `quantize` stores the weights as int8 (dynamic-range quantisation). The converter's report of its
+    temporary SavedModel is swallowed: it names a random folder and says nothing useful here.
     """
-    converter = tf.lite.TFLiteConverter.from_keras_model(inference_model(model, also_output=(EMBEDDING_LAYER,)))
+    converter = tf.lite.TFLiteConverter.from_keras_model(with_outputs(model, [EMBEDDING_LAYER]))
     if quantize:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    return converter.convert()
+    with contextlib.redirect_stdout(io.StringIO()):
+        return converter.convert()
 
 
 def export_all(model: keras.Model, folder) -> dict:
@@ -31,10 +35,15 @@ def export_all(model: keras.Model, folder) -> dict:
         "tflite": folder / "fashion_cnn.tflite",
         "tflite_int8": folder / "fashion_cnn_int8.tflite",
     }
-    model.save(paths["keras"])
-    inference_model(model).export(str(paths["saved_model"]), format="tf_saved_model", verbose=False)
-    paths["tflite"].write_bytes(to_tflite(model))
-    paths["tflite_int8"].write_bytes(to_tflite(model, quantize=True))
+    logger, level = tf.get_logger(), tf.get_logger().level
+    logger.setLevel("ERROR")  # the SavedModel writer logs its temporary asset folders at INFO
+    try:
+        model.save(paths["keras"])
+        model.export(str(paths["saved_model"]), format="tf_saved_model", verbose=False)
+        paths["tflite"].write_bytes(to_tflite(model))
+        paths["tflite_int8"].write_bytes(to_tflite(model, quantize=True))
+    finally:
+        logger.setLevel(level)
     return paths
 
 
@@ -86,3 +95,24 @@ def parity(model: keras.Model, paths: dict, images, labels) -> dict:
             "accuracy": float((probabilities.argmax(1) == labels).mean()),
         }
     return report
+
+
+def main(argv=None):
+    """Re-export a saved `.keras` model next to itself and print the parity report on the test set."""
+    import argparse
+
+    from fmnist import data
+
+    parser = argparse.ArgumentParser(description="Export a trained model and check parity on the test set.")
+    parser.add_argument("model", help="path of the trained .keras model, e.g. models/fashion_cnn.keras")
+    arguments = parser.parse_args(argv)
+    model = keras.saving.load_model(arguments.model, safe_mode=True)
+    paths = export_all(model, Path(arguments.model).parent)
+    data.ensure_dataset()
+    _, (test_images, test_labels) = keras.datasets.fashion_mnist.load_data()
+    for name, scores in parity(model, paths, data.scale_images(test_images), test_labels).items():
+        print(f"{name:<12}", ", ".join(f"{key} {value:.6f}" for key, value in scores.items()))
+
+
+if __name__ == "__main__":
+    main()

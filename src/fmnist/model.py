@@ -15,20 +15,14 @@ def build_model(
     filters=(32, 64),
     dense_units=128,
     dropout=0.5,
-    augment=True,
     seed=None,
 ) -> keras.Model:
-    """Return the project's CNN; `augment` adds random flips and shifts that act only in training."""
+    """Return the project's CNN (augmentation happens in the input pipeline, `train.make_dataset`)."""
     if len(filters) != 2:
         raise ValueError(f"the model has exactly two convolution blocks, got filters={filters}")
-    augmentation = [
-        layers.RandomFlip("horizontal", seed=seed, name="random_flip"),
-        layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed, name="random_shift"),
-    ]
     return keras.Sequential(
         [
             keras.Input(shape=input_shape, name="image"),
-            *(augmentation if augment else []),
             layers.Conv2D(filters[0], 3, padding="same", use_bias=False, name="conv_1"),
             layers.BatchNormalization(name="norm_1"),
             layers.ReLU(name="relu_1"),
@@ -63,19 +57,22 @@ def build_seed_model(input_shape=IMAGE_SHAPE, num_classes=NUM_CLASSES) -> keras.
     )
 
 
-def inference_model(model: keras.Model, also_output=()) -> keras.Model:
-    """The same network, sharing its weights, without the augmentation layers (identities at inference).
-
-    The outputs of the layers named in `also_output` come first, then the probabilities.
-    """
-    inputs = keras.Input(shape=model.input_shape[1:])
-    outputs, taps = inputs, {}
-    for layer in model.layers:
-        if not isinstance(layer, layers.RandomFlip | layers.RandomTranslation):
-            outputs = taps[layer.name] = layer(outputs)
-    missing = [name for name in also_output if name not in taps]
+def with_outputs(model: keras.Model, layer_names) -> keras.Model:
+    """A model sharing `model`'s weights that returns the named layers' outputs, then the probabilities."""
+    names = [layer.name for layer in model.layers]
+    missing = [name for name in layer_names if name not in names]
     if missing:
-        raise ValueError(f"the model has no layer {missing[0]!r}; its layers are {list(taps)}")
-    if not also_output:
-        return keras.Model(inputs, outputs, name=f"{model.name}_inference")
-    return keras.Model(inputs, [taps[name] for name in also_output] + [outputs], name=f"{model.name}_inference")
+        raise ValueError(f"the model has no layer {missing[0]!r}; its layers are {names}")
+    return keras.Model(model.inputs, [model.get_layer(name).output for name in layer_names] + model.outputs)
+
+
+def describe_layers(model: keras.Model) -> list[dict]:
+    """Name, output shape (without the batch axis) and parameter count of every layer, for reports."""
+    return [
+        {
+            "name": layer.name,
+            "output_shape": "×".join(str(size) for size in layer.output.shape[1:]),
+            "parameters": layer.count_params(),
+        }
+        for layer in model.layers
+    ]

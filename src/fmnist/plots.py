@@ -26,18 +26,27 @@ def _image_grid(count, columns, cell=1.6):
     return figure, axes.flat
 
 
-def sample_grid(images, labels, per_class=6):
-    """Show the first `per_class` training images of every class, one row per class."""
-    figure, axes = _image_grid(len(CLASS_NAMES) * per_class, per_class, cell=1.0)
-    axes = list(axes)
+def sample_grid(images, labels, per_class=5):
+    """Show the first `per_class` training images of every class, one column per class."""
+    figure, axes = plt.subplots(per_class, len(CLASS_NAMES), figsize=(len(CLASS_NAMES) * 1.2, per_class * 1.2 + 0.8))
     for label, name in enumerate(CLASS_NAMES):
-        for column, index in enumerate(np.flatnonzero(labels == label)[:per_class]):
-            axis = axes[label * per_class + column]
-            axis.imshow(images[index], cmap="gray_r")
-            if column == 0:
-                axis.text(-4, 14, name, ha="right", va="center", fontsize=11)
+        for row, index in enumerate(np.flatnonzero(labels == label)[:per_class]):
+            axes[row, label].imshow(images[index], cmap="gray_r")
+            axes[row, label].axis("off")
+        axes[0, label].set_title(name, fontsize=11)
     figure.suptitle("Fashion-MNIST: the first training images of each class", fontsize=13)
-    figure.subplots_adjust(left=0.22, wspace=0.05, hspace=0.05)
+    figure.tight_layout()
+    return figure
+
+
+def labelled_grid(images, labels, columns=6, title=""):
+    """Show images with their class names."""
+    figure, axes = _image_grid(len(images), columns)
+    for axis, image, label in zip(axes, images, labels, strict=False):
+        axis.imshow(np.squeeze(image), cmap="gray_r")
+        axis.set_title(CLASS_NAMES[label], fontsize=9)
+    figure.suptitle(title, fontsize=13)
+    figure.tight_layout()
     return figure
 
 
@@ -67,5 +76,89 @@ def prediction_grid(images, true_labels, probabilities, columns=6, title="Test p
             fontsize=9,
         )
     figure.suptitle(title, fontsize=13)
+    figure.tight_layout()
+    return figure
+
+
+def confusion_matrix(true_labels, predicted_labels):
+    """Row-normalised confusion matrix: each row shows where the images of one true class went."""
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    figure, axis = plt.subplots(figsize=(8.5, 7.5))
+    ConfusionMatrixDisplay.from_predictions(
+        true_labels,
+        predicted_labels,
+        labels=range(len(CLASS_NAMES)),
+        display_labels=CLASS_NAMES,
+        normalize="true",
+        values_format=".2f",
+        cmap="Blues",
+        colorbar=False,
+        ax=axis,
+    )
+    axis.set_title("Confusion matrix (rows: true class, normalised)", fontsize=13)
+    plt.setp(axis.get_xticklabels(), rotation=40, ha="right")
+    figure.tight_layout()
+    return figure
+
+
+def per_class_scores(report: dict):
+    """Grouped bars of precision, recall and F1 per class, from `evaluate.per_class_report`."""
+    figure, axis = plt.subplots(figsize=(10, 5.2))
+    positions = np.arange(len(CLASS_NAMES))
+    for offset, metric in zip((-0.27, 0, 0.27), ("precision", "recall", "f1-score"), strict=True):
+        axis.bar(positions + offset, [report[name][metric] for name in CLASS_NAMES], width=0.27, label=metric)
+    axis.set_xticks(positions, CLASS_NAMES, rotation=30, ha="right", fontsize=11)
+    axis.set_ylim(0.6, 1.0)
+    axis.set_ylabel("score")
+    axis.set_title("Per-class precision, recall and F1 on the test set", fontsize=13)
+    axis.grid(axis="y", alpha=0.3)
+    axis.legend(loc="lower left", ncols=3)
+    figure.tight_layout()
+    return figure
+
+
+def gradcam_grid(images, heatmaps, true_labels, probabilities, columns=6, title="Grad-CAM"):
+    """Each image above its heatmap overlay, `columns` per row pair; titles coloured right/wrong."""
+    row_pairs = int(np.ceil(len(images) / columns))
+    figure, axes = plt.subplots(2 * row_pairs, columns, figsize=(columns * 1.9, row_pairs * 4.3), squeeze=False)
+    for axis in axes.flat:
+        axis.axis("off")
+    for number, (image, heatmap, truth, probs) in enumerate(
+        zip(images, heatmaps, true_labels, probabilities, strict=True)
+    ):
+        top, column = 2 * (number // columns), number % columns
+        predicted = int(np.argmax(probs))
+        axes[top, column].imshow(np.squeeze(image), cmap="gray")
+        axes[top, column].set_title(
+            f"{CLASS_NAMES[predicted]} {probs[predicted]:.0%}\n(true: {CLASS_NAMES[truth]})",
+            color=RIGHT if predicted == truth else WRONG,
+            fontsize=10,
+        )
+        axes[top + 1, column].imshow(np.squeeze(image), cmap="gray")
+        axes[top + 1, column].imshow(heatmap, cmap="jet", alpha=0.45, vmin=0, vmax=1)
+    figure.suptitle(title, fontsize=13)
+    figure.tight_layout()
+    return figure
+
+
+def similar_items_grid(query_images, query_labels, catalogue_images, catalogue_labels, neighbours, similarities):
+    """One row per query: the query, then its nearest catalogue items with their cosine similarity."""
+    rows, k = neighbours.shape
+    figure, axes = plt.subplots(rows, k + 1, figsize=((k + 1) * 1.55, rows * 1.75), squeeze=False)
+    for row in range(rows):
+        axes[row, 0].imshow(np.squeeze(query_images[row]), cmap="gray_r")
+        axes[row, 0].set_title(f"query\n{CLASS_NAMES[query_labels[row]]}", fontsize=9, fontweight="bold")
+        for column, (item, similarity) in enumerate(zip(neighbours[row], similarities[row], strict=True), start=1):
+            same = catalogue_labels[item] == query_labels[row]
+            axes[row, column].imshow(np.squeeze(catalogue_images[item]), cmap="gray_r")
+            axes[row, column].set_title(
+                f"{CLASS_NAMES[catalogue_labels[item]]}\ncos {similarity:.2f}",
+                fontsize=8,
+                color=RIGHT if same else WRONG,
+            )
+        for axis in axes[row]:
+            axis.axis("off")
+    figure.suptitle("Similar items: nearest neighbours in the model's embedding", fontsize=13)
     figure.tight_layout()
     return figure

@@ -6,12 +6,12 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from fmnist.model import EMBEDDING_LAYER, inference_model
+from fmnist.model import EMBEDDING_LAYER, with_outputs
 
 
 def embedding_model(model: keras.Model, layer: str = EMBEDDING_LAYER) -> keras.Model:
     """Return a model mapping images to (embedding, class probabilities) in one forward pass."""
-    return inference_model(model, also_output=(layer,))
+    return with_outputs(model, [layer])
 
 
 def normalize(vectors) -> np.ndarray:

@@ -1,0 +1,103 @@
+import hashlib
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pytest
+from pptx import Presentation
+
+from fmnist import slides
+
+from .conftest import apt_install
+
+ROOT = Path(__file__).resolve().parent.parent
+TITLES = [
+    "Fashion-MNIST image classification",
+    "The problem",
+    "The solution",
+    "The data: Fashion-MNIST",
+    "The model",
+    "Training",
+    "Results",
+    "Where the model errs",
+    "Sample predictions",
+    "Explainability: Grad-CAM",
+    "Similar items",
+    "Future scope",
+]
+FIGURES = ["samples", "training_curves", "confusion_matrix", "per_class_scores", "predictions", "confident_mistakes"]
+FIGURES += ["gradcam", "similar_items"]
+
+
+def slide_texts(slide):
+    return " ".join(shape.text_frame.text for shape in slide.shapes if shape.has_text_frame) + " ".join(
+        cell.text for shape in slide.shapes if shape.has_table for row in shape.table.rows for cell in row.cells
+    )
+
+
+def check_deck(path: Path, results: Path):
+    metrics = json.loads((results / "reports/metrics.json").read_text())
+    deck = Presentation(path)
+    assert [slide.name for slide in deck.slides] == TITLES
+    assert deck.slide_width * 9 == deck.slide_height * 16
+    figure_hashes = {hashlib.sha1(p.read_bytes()).hexdigest() for p in (results / "reports/figures").glob("*.png")}
+    pictures = [shape for slide in deck.slides for shape in slide.shapes if shape.shape_type == 13]
+    assert len(pictures) == len(FIGURES)
+    assert {picture.image.sha1 for picture in pictures} <= figure_hashes
+    results_slide = slide_texts(deck.slides[TITLES.index("Results")])
+    assert slides.accuracy_text(metrics) in results_slide
+    assert f"{metrics['test_accuracy'] * 100:.2f} %" in results_slide
+    for slide in deck.slides:
+        assert slide.has_notes_slide and len(slide.notes_slide.notes_text_frame.text) > 40
+
+
+@pytest.fixture
+def synthetic_results(tmp_path):
+    """A reports/ folder with small real PNGs and plausible metrics."""
+    figures = tmp_path / "reports/figures"
+    figures.mkdir(parents=True)
+    for number, name in enumerate(FIGURES):
+        figure = plt.figure(figsize=(4 + number % 3, 3))
+        figure.gca().plot([0, number])
+        figure.savefig(figures / f"{name}.png")
+        plt.close(figure)
+    layers = [{"name": "conv_1", "output_shape": "28×28×32", "parameters": 288}]
+    metrics = {
+        "test_accuracy": 0.93456,
+        "test_loss": 0.25,
+        "epochs": 3,
+        "batch_size": 128,
+        "train_seconds": 90.0,
+        "parameters": 288,
+        "architecture": layers,
+        "history": {"val_accuracy": [0.8, 0.9]},
+        "top_confusions": [{"classes": ["Shirt", "T-shirt/top"], "images": 120}] * 3,
+        "similar_items": {"k": 5, "precision_at_k": 0.9, "embedding_size": 256, "catalogue_items": 10000},
+    }
+    (tmp_path / "reports/metrics.json").write_text(json.dumps(metrics))
+    return tmp_path
+
+
+def test_deck_from_synthetic_results_has_the_titles_pictures_and_numbers(synthetic_results):
+    path = slides.build(synthetic_results)
+    check_deck(path, synthetic_results)
+    assert "93.46 %" in slide_texts(Presentation(path).slides[TITLES.index("Results")])
+
+
+def test_missing_metrics_get_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="metrics.json"):
+        slides.build(tmp_path)
+
+
+def test_the_committed_presentation_carries_the_committed_numbers():
+    check_deck(ROOT / "Fashion_MNIST_Presentation.pptx", ROOT)
+
+
+def test_the_committed_presentation_converts_to_pdf_with_libreoffice(tmp_path):
+    apt_install("libreoffice-impress", "soffice")
+    command = ["soffice", "--headless", "--convert-to", "pdf", "--outdir", str(tmp_path)]
+    subprocess.run([*command, str(ROOT / "Fashion_MNIST_Presentation.pptx")], check=True, timeout=300)
+    pdf = (tmp_path / "Fashion_MNIST_Presentation.pdf").read_bytes()
+    assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == len(TITLES)
