@@ -27,8 +27,8 @@ def test_output_is_a_probability_distribution_over_ten_classes():
     ("kwargs", "parameters"),
     [
         # conv 3*3*32 + BN 4*32 + conv 3*3*32*64 + BN 4*64 + dense 3136*128+128 + 128*10+10
-        ({}, 288 + 128 + 18432 + 256 + 401536 + 1290),
-        ({"dense_units": 256}, 288 + 128 + 18432 + 256 + 803072 + 2570),
+        ({"dense_units": 128}, 288 + 128 + 18432 + 256 + 401536 + 1290),
+        ({}, 288 + 128 + 18432 + 256 + 803072 + 2570),
     ],
 )
 def test_parameter_count(kwargs, parameters):

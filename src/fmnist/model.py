@@ -13,8 +13,8 @@ def build_model(
     input_shape=IMAGE_SHAPE,
     num_classes=NUM_CLASSES,
     filters=(32, 64),
-    dense_units=128,
-    dropout=0.5,
+    dense_units=256,
+    dropout=0.3,
     seed=None,
 ) -> keras.Model:
     """Return the project's CNN (augmentation happens in the input pipeline, `train.make_dataset`)."""
