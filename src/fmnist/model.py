@@ -14,7 +14,7 @@ def build_model(
     num_classes=NUM_CLASSES,
     filters=(32, 64),
     dense_units=256,
-    dropout=0.3,
+    dropout=0.2,
     seed=None,
 ) -> keras.Model:
     """Return the project's CNN (augmentation happens in the input pipeline, `train.make_dataset`)."""

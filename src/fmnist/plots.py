@@ -20,7 +20,7 @@ def save(figure, path) -> Path:
 
 def _image_grid(count, columns, cell=1.6):
     rows = int(np.ceil(count / columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(columns * cell, rows * (cell + 0.35)), squeeze=False)
+    figure, axes = plt.subplots(rows, columns, figsize=(columns * cell, rows * (cell + 0.7)), squeeze=False)
     for axis in axes.flat:
         axis.axis("off")
     return figure, axes.flat
@@ -104,7 +104,7 @@ def confusion_matrix(true_labels, predicted_labels):
 
 def per_class_scores(report: dict):
     """Grouped bars of precision, recall and F1 per class, from `evaluate.per_class_report`."""
-    figure, axis = plt.subplots(figsize=(10, 5.2))
+    figure, axis = plt.subplots(figsize=(11, 5.2))
     positions = np.arange(len(CLASS_NAMES))
     for offset, metric in zip((-0.27, 0, 0.27), ("precision", "recall", "f1-score"), strict=True):
         axis.bar(positions + offset, [report[name][metric] for name in CLASS_NAMES], width=0.27, label=metric)
@@ -113,7 +113,7 @@ def per_class_scores(report: dict):
     axis.set_ylabel("score")
     axis.set_title("Per-class precision, recall and F1 on the test set", fontsize=13)
     axis.grid(axis="y", alpha=0.3)
-    axis.legend(loc="lower left", ncols=3)
+    axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
     figure.tight_layout()
     return figure
 

@@ -12,7 +12,7 @@ class TrainConfig:
     """Every knob of a training run, defined once and passed in."""
 
     seed: int = 42
-    epochs: int = 15
+    epochs: int = 35
     batch_size: int = 128
     learning_rate: float = 3e-3
     weight_decay: float = 1e-4
@@ -44,8 +44,8 @@ def distribution_strategy() -> tf.distribute.Strategy:
 def augment_batch(images, random_seed, max_shift: int = 2):
     """Randomly flip each image left-right and shift it by up to `max_shift` pixels (zero fill).
 
-    Vectorised over the batch with stateless random ops, so a run is reproducible. About 20× cheaper
-    than Keras's RandomFlip + RandomTranslation layers on a CPU.
+    Vectorised over the batch with stateless random ops, so a run is reproducible, and done in the input
+    pipeline: Keras's RandomFlip + RandomTranslation layers inside the model halved the training throughput.
     """
     batch, height, width = tf.shape(images)[0], images.shape[1], images.shape[2]
     seeds = tf.random.experimental.stateless_split(tf.stack([random_seed, 0]), 3)
