@@ -160,6 +160,7 @@ def bomb_png():
         ({"files": {"file": ("x.png", png_bytes())}}, "/similar?k=many", 422, ""),
         ({"content": b"hello", "headers": {"content-type": "text/plain"}}, "/predict", 415, "unsupported content type"),
         ({"files": {"other": ("x.png", png_bytes())}}, "/predict", 422, '"file"'),
+        ({"files": [("file", ("a.png", png_bytes())), ("file", ("b.png", png_bytes()))]}, "/predict", 422, "one image"),
     ],
 )
 def test_bad_input_gets_a_clear_4xx_and_the_server_keeps_serving(client, request_kwargs, path, status, message):

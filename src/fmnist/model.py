@@ -63,7 +63,7 @@ def with_outputs(model: keras.Model, layer_names) -> keras.Model:
     missing = [name for name in layer_names if name not in names]
     if missing:
         raise ValueError(f"the model has no layer {missing[0]!r}; its layers are {names}")
-    return keras.Model(model.inputs, [model.get_layer(name).output for name in layer_names] + model.outputs)
+    return keras.Model(model.inputs[0], [model.get_layer(name).output for name in layer_names] + model.outputs)
 
 
 def describe_layers(model: keras.Model) -> list[dict]:

@@ -114,6 +114,8 @@ async def images_from_request(request: Request, many: bool) -> np.ndarray:
         )
     if not images:
         raise InputError("the request holds no image", 422)
+    if not many and len(images) > 1:
+        raise InputError("this endpoint takes one image; send several to /predict/batch", 422)
     if len(images) > MAX_BATCH:
         raise InputError(f"a batch holds at most {MAX_BATCH} images", 413)
     return np.stack(images)

@@ -146,7 +146,7 @@ def build(results_dir=".", output=None) -> Path:
         f"{metrics['parameters']:,} parameters · {metrics['epochs']} epochs · "
         f"{metrics['train_seconds'] / 60:.1f} min of training on 2 CPU cores\n"
         "Python · TensorFlow / Keras · NumPy · Matplotlib · Jupyter",
-        body_left, Inches(3.4), body_width, Inches(2.5), size=22, color=MUTED,
+        body_left, Inches(3.9), body_width, Inches(2.5), size=22, color=MUTED,
     )  # fmt: skip
 
     slide = deck.slide(
