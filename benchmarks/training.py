@@ -105,7 +105,9 @@ def main():
     for seed, accuracy in accuracies.items():
         print(f"seed {seed}: test accuracy {accuracy:.4f}")
     values = list(accuracies.values())
-    summary = {"mean": statistics.mean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
+    summary = (
+        {"mean": statistics.mean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0} if values else {}
+    )
     if values:
         print(f"mean {summary['mean']:.4f} ± {summary['std']:.4f} over {len(values)} seeds")
 
