@@ -64,17 +64,22 @@ def training_curves(history: dict):
     return figure
 
 
+def _prediction_title(axis, probabilities, truth, fontsize):
+    """Title an image with predicted label, confidence and true label; blue when right, red when wrong."""
+    predicted = int(np.argmax(probabilities))
+    axis.set_title(
+        f"{CLASS_NAMES[predicted]} {probabilities[predicted]:.0%}\n(true: {CLASS_NAMES[truth]})",
+        color=RIGHT if predicted == truth else WRONG,
+        fontsize=fontsize,
+    )
+
+
 def prediction_grid(images, true_labels, probabilities, columns=6, title="Test predictions"):
     """Show images with predicted label, confidence and true label; blue when right, red when wrong."""
     figure, axes = _image_grid(len(images), columns)
     for axis, image, truth, probs in zip(axes, images, true_labels, probabilities, strict=False):
-        predicted = int(np.argmax(probs))
         axis.imshow(np.squeeze(image), cmap="gray_r")
-        axis.set_title(
-            f"{CLASS_NAMES[predicted]} {probs[predicted]:.0%}\n(true: {CLASS_NAMES[truth]})",
-            color=RIGHT if predicted == truth else WRONG,
-            fontsize=9,
-        )
+        _prediction_title(axis, probs, truth, fontsize=9)
     figure.suptitle(title, fontsize=13)
     figure.tight_layout()
     return figure
@@ -128,13 +133,8 @@ def gradcam_grid(images, heatmaps, true_labels, probabilities, columns=6, title=
         zip(images, heatmaps, true_labels, probabilities, strict=True)
     ):
         top, column = 2 * (number // columns), number % columns
-        predicted = int(np.argmax(probs))
         axes[top, column].imshow(np.squeeze(image), cmap="gray")
-        axes[top, column].set_title(
-            f"{CLASS_NAMES[predicted]} {probs[predicted]:.0%}\n(true: {CLASS_NAMES[truth]})",
-            color=RIGHT if predicted == truth else WRONG,
-            fontsize=10,
-        )
+        _prediction_title(axes[top, column], probs, truth, fontsize=10)
         axes[top + 1, column].imshow(np.squeeze(image), cmap="gray")
         axes[top + 1, column].imshow(heatmap, cmap="jet", alpha=0.45, vmin=0, vmax=1)
     figure.suptitle(title, fontsize=13)
