@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 
@@ -8,8 +9,8 @@ def test_layer_order_follows_the_two_convolution_design():
     model = model_module.build_model()
     kinds = [type(layer).__name__ for layer in model.layers]
     assert kinds == [
-        "Conv2D", "BatchNormalization", "ReLU", "MaxPooling2D",
-        "Conv2D", "BatchNormalization", "ReLU", "MaxPooling2D",
+        "Conv2D", "FusedBatchNormalization", "ReLU", "MaxPooling2D",
+        "Conv2D", "FusedBatchNormalization", "ReLU", "MaxPooling2D",
         "Flatten", "Dense", "Dropout", "Dense",
     ]  # fmt: skip
     assert model.layers[-1].activation.__name__ == "softmax"
@@ -52,3 +53,39 @@ def test_with_outputs_returns_the_named_layers_then_the_probabilities():
     assert activations.shape == (2, 14, 14, 8) and embedding.shape == (2, 16) and probabilities.shape == (2, 10)
     with pytest.raises(ValueError, match="no layer 'nope'"):
         model_module.with_outputs(network, ["nope"])
+
+
+def test_fused_batch_norm_computes_what_keras_batch_norm_computes():
+    images = np.random.default_rng(0).normal(2, 3, (8, 5, 5, 4)).astype("float32")
+    weights = [np.random.default_rng(1).uniform(0.5, 1.5, 4).astype("float32") for _ in range(4)]
+    reference, fused = keras.layers.BatchNormalization(), model_module.FusedBatchNormalization()
+    for layer in (reference, fused):
+        layer.build(images.shape)
+        layer.set_weights(weights)
+    for training in (True, False, True):  # training also updates the moving statistics
+        np.testing.assert_allclose(fused(images, training=training), reference(images, training=training), atol=1e-5)
+    for ours, theirs in zip(fused.get_weights(), reference.get_weights(), strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+    assert not np.allclose(fused.moving_mean.numpy(), weights[2])
+
+
+@pytest.fixture
+def bfloat16_policy():
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    yield
+    keras.mixed_precision.set_global_policy("float32")
+
+
+def test_float32_copy_of_a_bfloat16_model_has_the_same_weights_and_float32_layers(bfloat16_policy):
+    network = model_module.build_model(filters=(4, 8), dense_units=16)
+    assert network.get_layer("conv_1").compute_dtype == "bfloat16"
+    assert network.get_layer("norm_1").variable_dtype == "float32"
+    assert network.layers[-1].compute_dtype == "float32"  # the softmax
+    copy = model_module.float32_copy(network)
+    assert {layer.compute_dtype for layer in copy.layers} == {"float32"}
+    for ours, theirs in zip(copy.get_weights(), network.get_weights(), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    images = np.random.default_rng(2).random((4, 28, 28, 1), dtype="float32")
+    np.testing.assert_allclose(copy(images), network(images), atol=0.02)  # bfloat16 keeps ~3 digits
+    taps = model_module.with_outputs(copy, ["conv_2"])  # the copy's graph is whole: Grad-CAM can tap it
+    assert taps(images)[0].shape == (4, 14, 14, 8)

@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -5,22 +6,27 @@ import tensorflow as tf
 from fmnist import data, model, train
 
 
-def train_tiny_model(images, labels, seed):
+def train_tiny_model(images, labels, seed, policy="float32"):
     """Two epochs of the project's pipeline on a small model and small data; returns the weights."""
     config = train.TrainConfig(seed=seed, epochs=2, batch_size=8)
     train.make_deterministic(config.seed)
+    keras.mixed_precision.set_global_policy(policy)
     dataset = train.make_dataset(data.scale_images(images), data.one_hot(labels), config.batch_size, config.seed)
     network = model.build_model(filters=(4, 8), dense_units=16, seed=seed)
     network.compile(optimizer=train.make_optimizer(config, int(dataset.cardinality())), loss="categorical_crossentropy")
-    network.fit(dataset, epochs=config.epochs, verbose=0, shuffle=False)  # tf.data shuffles
+    try:
+        network.fit(dataset, epochs=config.epochs, verbose=0, shuffle=False)  # tf.data shuffles
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
     return network.get_weights()
 
 
-def test_two_runs_with_one_seed_give_bit_identical_weights(tiny_images):
-    first = train_tiny_model(*tiny_images, seed=3)
-    second = train_tiny_model(*tiny_images, seed=3)
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+def test_two_runs_with_one_seed_give_bit_identical_weights(tiny_images, policy):
+    first = train_tiny_model(*tiny_images, seed=3, policy=policy)
+    second = train_tiny_model(*tiny_images, seed=3, policy=policy)
     assert all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
-    other = train_tiny_model(*tiny_images, seed=4)
+    other = train_tiny_model(*tiny_images, seed=4, policy=policy)
     assert not all(np.array_equal(a, b) for a, b in zip(first, other, strict=True))
 
 
@@ -46,6 +52,28 @@ def test_config_rejects_nonsense():
         train.TrainConfig(epochs=0)
     with pytest.raises(ValueError, match="learning_rate"):
         train.TrainConfig(learning_rate=-1.0)
+
+
+@pytest.mark.parametrize(
+    ("flags", "policy"),
+    [("fpu avx2 avx512f", "float32"), ("fpu avx512f avx512_bf16", "mixed_bfloat16"), ("amx_tile amx_bf16", "mixed_bfloat16")],
+)
+def test_precision_policy_trains_in_bfloat16_only_where_the_cpu_has_it(tmp_path, monkeypatch, flags, policy):
+    monkeypatch.delenv("FMNIST_PRECISION", raising=False)
+    if tf.config.list_logical_devices("GPU"):
+        pytest.skip("with a GPU the policy is float32 whatever the CPU")
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+    assert train.precision_policy(cpuinfo) == policy
+    assert train.precision_policy(tmp_path / "missing") == "float32"
+
+
+def test_precision_policy_follows_the_environment_and_rejects_typos(monkeypatch, tmp_path):
+    monkeypatch.setenv("FMNIST_PRECISION", "float32")
+    assert train.precision_policy() == "float32"
+    monkeypatch.setenv("FMNIST_PRECISION", "bf16")
+    with pytest.raises(ValueError, match="FMNIST_PRECISION"):
+        train.precision_policy()
 
 
 def test_default_strategy_on_a_machine_without_several_gpus():

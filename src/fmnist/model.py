@@ -1,12 +1,60 @@
 """The two-convolution CNN: Conv → Pool → Conv → Pool → Flatten → Dense(ReLU) → Dense(softmax)."""
 
 import keras
+import tensorflow as tf
 from keras import layers
 
 from fmnist import IMAGE_SHAPE, NUM_CLASSES
 
 EMBEDDING_LAYER = "embedding"
 LAST_CONV_LAYER = "conv_2"
+
+
+@keras.saving.register_keras_serializable(package="fmnist")
+class FusedBatchNormalization(layers.Layer):
+    """`keras.layers.BatchNormalization` over the last axis, computed by TensorFlow's fused kernel.
+
+    Same maths, defaults and variables as the Keras layer. Keras 3 builds its batch norm from separate
+    moment, cast and element-wise ops; on this project's CPU they took 18 ms of a 25 ms bfloat16 training
+    step, and the fused kernel (oneDNN) brings the whole step down to 12 ms (see the README).
+    """
+
+    def __init__(self, momentum=0.99, epsilon=1e-3, **kwargs):
+        super().__init__(**kwargs)
+        self.momentum, self.epsilon = momentum, epsilon
+
+    def build(self, input_shape):
+        # float32 even under a mixed policy: the fused kernel takes float32 statistics for bfloat16 inputs
+        shape, float32 = (input_shape[-1],), {"autocast": False, "dtype": "float32"}
+        self.gamma = self.add_weight(shape=shape, initializer="ones", name="gamma", **float32)
+        self.beta = self.add_weight(shape=shape, initializer="zeros", name="beta", **float32)
+        self.moving_mean = self.add_weight(
+            shape=shape, initializer="zeros", name="moving_mean", trainable=False, **float32
+        )
+        self.moving_variance = self.add_weight(
+            shape=shape, initializer="ones", name="moving_variance", trainable=False, **float32
+        )
+
+    def call(self, inputs, training=False):
+        if not training:
+            outputs, _, _ = tf.compat.v1.nn.fused_batch_norm(
+                inputs, self.gamma, self.beta, self.moving_mean, self.moving_variance, self.epsilon, is_training=False
+            )
+            return outputs
+        outputs, mean, variance = tf.compat.v1.nn.fused_batch_norm(
+            inputs, self.gamma, self.beta, epsilon=self.epsilon, is_training=True
+        )
+        count = tf.cast(tf.size(inputs) // tf.shape(inputs)[-1], "float32")
+        variance = variance * (count - 1) / count  # the kernel's is unbiased; Keras averages the biased one
+        self.moving_mean.assign(self.momentum * self.moving_mean + (1 - self.momentum) * mean)
+        self.moving_variance.assign(self.momentum * self.moving_variance + (1 - self.momentum) * variance)
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum, "epsilon": self.epsilon}
 
 
 def build_model(
@@ -24,17 +72,18 @@ def build_model(
         [
             keras.Input(shape=input_shape, name="image"),
             layers.Conv2D(filters[0], 3, padding="same", use_bias=False, name="conv_1"),
-            layers.BatchNormalization(name="norm_1"),
+            FusedBatchNormalization(name="norm_1"),
             layers.ReLU(name="relu_1"),
             layers.MaxPooling2D(name="pool_1"),
             layers.Conv2D(filters[1], 3, padding="same", use_bias=False, name=LAST_CONV_LAYER),
-            layers.BatchNormalization(name="norm_2"),
+            FusedBatchNormalization(name="norm_2"),
             layers.ReLU(name="relu_2"),
             layers.MaxPooling2D(name="pool_2"),
             layers.Flatten(name="flatten"),
             layers.Dense(dense_units, activation="relu", name=EMBEDDING_LAYER),
             layers.Dropout(dropout, seed=seed, name="dropout"),
-            layers.Dense(num_classes, activation="softmax", name="probabilities"),
+            # float32 under a mixed policy too, so the probabilities sum to one (Keras's advice)
+            layers.Dense(num_classes, activation="softmax", dtype="float32", name="probabilities"),
         ],
         name="fashion_cnn",
     )
@@ -51,10 +100,23 @@ def build_seed_model(input_shape=IMAGE_SHAPE, num_classes=NUM_CLASSES) -> keras.
             layers.MaxPooling2D(),
             layers.Flatten(),
             layers.Dense(128, activation="relu"),
-            layers.Dense(num_classes, activation="softmax"),
+            layers.Dense(num_classes, activation="softmax", dtype="float32"),
         ],
         name="seed_cnn",
     )
+
+
+def float32_copy(model: keras.Model) -> keras.Model:
+    """The same model and weights with every layer computing in float32, whatever policy it was built under.
+
+    Training may run in bfloat16 (`train.precision_policy`); evaluation, explanations and export use this copy,
+    so they give the same numbers as the exported float32 models.
+    """
+    copy = keras.models.clone_model(
+        model, clone_function=lambda layer: layer.__class__.from_config({**layer.get_config(), "dtype": "float32"})
+    )
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def with_outputs(model: keras.Model, layer_names) -> keras.Model:
