@@ -56,7 +56,11 @@ def test_config_rejects_nonsense():
 
 @pytest.mark.parametrize(
     ("flags", "policy"),
-    [("fpu avx2 avx512f", "float32"), ("fpu avx512f avx512_bf16", "mixed_bfloat16"), ("amx_tile amx_bf16", "mixed_bfloat16")],
+    [
+        ("fpu avx2 avx512f", "float32"),
+        ("fpu avx512f avx512_bf16", "mixed_bfloat16"),
+        ("amx_tile amx_bf16", "mixed_bfloat16"),
+    ],
 )
 def test_precision_policy_trains_in_bfloat16_only_where_the_cpu_has_it(tmp_path, monkeypatch, flags, policy):
     monkeypatch.delenv("FMNIST_PRECISION", raising=False)
@@ -85,7 +89,7 @@ def test_default_strategy_on_a_machine_without_several_gpus():
 def test_augmentation_flips_and_shifts_each_image_by_at_most_two_pixels():
     images = np.zeros((64, 28, 28, 1), dtype="float32")
     images[:, 10, 5, 0] = 1.0
-    augmented = np.asarray(train.augment_batch(tf.constant(images), tf.constant(7, tf.int64)))
+    augmented = np.asarray(train.augment_batch(tf.constant(images), tf.constant(7, tf.int64), erase_probability=0))
     assert augmented.shape == images.shape and np.all(augmented.sum(axis=(1, 2, 3)) <= 1)
     positions = [np.argwhere(image[..., 0] == 1) for image in augmented]
     kept = [p[0] for p in positions if len(p)]
@@ -93,7 +97,7 @@ def test_augmentation_flips_and_shifts_each_image_by_at_most_two_pixels():
     assert all(8 <= row <= 12 and (3 <= column <= 7 or 20 <= column <= 24) for row, column in kept)
     assert len({tuple(p) for p in kept}) > 5
     assert any(column >= 20 for _, column in kept) and any(column <= 7 for _, column in kept)
-    again = np.asarray(train.augment_batch(tf.constant(images), tf.constant(7, tf.int64)))
+    again = np.asarray(train.augment_batch(tf.constant(images), tf.constant(7, tf.int64), erase_probability=0))
     np.testing.assert_array_equal(augmented, again)
 
 
@@ -110,3 +114,20 @@ def test_augmented_dataset_differs_between_epochs_but_not_between_runs():
     np.testing.assert_array_equal(first_run[1], second_run[1])
     with pytest.raises(ValueError, match="shuffle_seed"):
         train.make_dataset(images, np.zeros(16), batch_size=4, augment=True)
+
+
+def test_random_erasing_blanks_one_rectangle_with_sides_in_range():
+    images = tf.ones((32, 28, 28, 1))
+    seed = tf.constant(11, tf.int64)
+    shifted = np.asarray(train.augment_batch(images, seed, erase_probability=0))
+    erased = np.asarray(train.augment_batch(images, seed, erase_probability=1, erase_sides=(4, 9)))
+    for before, after in zip(shifted[..., 0], erased[..., 0], strict=True):
+        rows, columns = np.nonzero((before == 1) & (after == 0))
+        # the rectangle may reach into the zero border left by the shift, so it shows at most its full size
+        assert len(rows) and rows.max() - rows.min() < 9 and columns.max() - columns.min() < 9
+        assert len(rows) == (rows.max() - rows.min() + 1) * (columns.max() - columns.min() + 1)  # a rectangle
+        assert np.array_equal(after[after == 1], before[after == 1])
+    none = np.asarray(train.augment_batch(images, seed, erase_probability=0.0))
+    np.testing.assert_array_equal(none, shifted)
+    half = np.asarray(train.augment_batch(tf.ones((400, 28, 28, 1)), seed, max_shift=0, erase_probability=0.5))
+    assert 0.4 < (half.min(axis=(1, 2, 3)) == 0).mean() < 0.6

@@ -15,8 +15,9 @@ class FusedBatchNormalization(layers.Layer):
     """`keras.layers.BatchNormalization` over the last axis, computed by TensorFlow's fused kernel.
 
     Same maths, defaults and variables as the Keras layer. Keras 3 builds its batch norm from separate
-    moment, cast and element-wise ops; on this project's CPU they took 18 ms of a 25 ms bfloat16 training
-    step, and the fused kernel (oneDNN) brings the whole step down to 12 ms (see the README).
+    moment, cast and element-wise ops, which dominate a training step on a CPU: one step of `build_model`
+    (batch 128) took 34.9 ms in float32 and 34.5 ms in bfloat16 with the Keras layer, 23.9 ms and 13.8 ms
+    with this one (see the README).
     """
 
     def __init__(self, momentum=0.99, epsilon=1e-3, **kwargs):

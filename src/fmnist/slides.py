@@ -189,8 +189,8 @@ def build(results_dir=".", output=None) -> Path:
     slide = deck.slide(
         "The model",
         "Two convolution blocks extract local patterns, then a dense layer combines them and a softmax gives "
-        "the probability of each class. Batch normalisation, dropout and random flips and shifts keep it from "
-        "overfitting. Adam optimiser, categorical cross-entropy loss.",
+        "the probability of each class. Batch normalisation, dropout and random flips, shifts and erasing keep it "
+        "from overfitting. Adam optimiser, categorical cross-entropy loss.",
     )
     rows = [("Layer", "Output shape", "Parameters")] + [
         (layer["name"], layer["output_shape"], f"{layer['parameters']:,}") for layer in metrics["architecture"]
@@ -203,7 +203,7 @@ def build(results_dir=".", output=None) -> Path:
         "2 × (Conv2D → BatchNorm → ReLU → MaxPooling)",
         "Flatten → Dense (ReLU) → Dropout → Dense (softmax, 10)",
         "Adam, categorical cross-entropy, accuracy",
-        "Random flips and shifts during training only",
+        "Random flips, shifts and erasing during training only",
     ], left=Inches(9.1), top=Inches(1.5), width=Inches(4.0), size=16)  # fmt: skip
 
     slide = deck.slide(
