@@ -67,6 +67,8 @@ def test_fused_batch_norm_computes_what_keras_batch_norm_computes():
     for ours, theirs in zip(fused.get_weights(), reference.get_weights(), strict=True):
         np.testing.assert_allclose(ours, theirs, rtol=1e-6)
     assert not np.allclose(fused.moving_mean.numpy(), weights[2])
+    with pytest.raises(ValueError, match="height, width, channels"):
+        model_module.FusedBatchNormalization().build((8, 4))
 
 
 @pytest.fixture

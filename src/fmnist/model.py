@@ -12,7 +12,7 @@ LAST_CONV_LAYER = "conv_2"
 
 @keras.saving.register_keras_serializable(package="fmnist")
 class FusedBatchNormalization(layers.Layer):
-    """`keras.layers.BatchNormalization` over the last axis, computed by TensorFlow's fused kernel.
+    """`keras.layers.BatchNormalization` over the channels of NHWC images, computed by TensorFlow's fused kernel.
 
     Same maths, defaults and variables as the Keras layer. Keras 3 builds its batch norm from separate
     moment, cast and element-wise ops, which dominate a training step on a CPU: one step of `build_model`
@@ -25,6 +25,8 @@ class FusedBatchNormalization(layers.Layer):
         self.momentum, self.epsilon = momentum, epsilon
 
     def build(self, input_shape):
+        if len(input_shape) != 4:
+            raise ValueError(f"FusedBatchNormalization takes (batch, height, width, channels), got {input_shape}")
         # float32 even under a mixed policy: the fused kernel takes float32 statistics for bfloat16 inputs
         shape, float32 = (input_shape[-1],), {"autocast": False, "dtype": "float32"}
         self.gamma = self.add_weight(shape=shape, initializer="ones", name="gamma", **float32)

@@ -206,10 +206,11 @@ def build(results_dir=".", output=None) -> Path:
         "Random flips, shifts and erasing during training only",
     ], left=Inches(9.1), top=Inches(1.5), width=Inches(4.0), size=16)  # fmt: skip
 
+    bfloat16 = " (bfloat16 compute)" if metrics.get("training_precision") == "mixed_bfloat16" else ""
     slide = deck.slide(
         "Training",
-        f"{metrics['epochs']} epochs in {metrics['train_seconds'] / 60:.1f} minutes on two CPU cores. Validation "
-        "accuracy tracks training accuracy closely: the regularisation keeps the model from overfitting.",
+        f"{metrics['epochs']} epochs in {metrics['train_seconds'] / 60:.1f} minutes on two CPU cores{bfloat16}. "
+        "Validation accuracy tracks training accuracy closely: the regularisation keeps the model from overfitting.",
     )
     deck.picture(slide, "training_curves.png", Inches(0.4), TOP, Inches(12.5), Inches(4.6))
     deck.text(
