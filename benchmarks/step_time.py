@@ -8,10 +8,8 @@ schedule) with Keras's `BatchNormalization` and with `FusedBatchNormalization`, 
 """
 
 import argparse
-import json
-import os
-import subprocess
-import sys
+
+from training import run_fresh  # the sibling benchmark script
 
 MEASURE = r"""
 import json, sys, time
@@ -56,14 +54,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=55000, help="training images per epoch")
     arguments = parser.parse_args()
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TF_ENABLE_ONEDNN_OPTS="1")
     print(f"{'batch norm':<12}{'float32':>10}{'mixed_bfloat16':>16}   (median ms per step, batch 128)")
     for norm in ("keras", "fused"):
-        row = []
-        for policy in ("float32", "mixed_bfloat16"):
-            command = [sys.executable, "-c", MEASURE, norm, policy, str(arguments.images)]
-            output = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
-            row.append(json.loads(output.strip().splitlines()[-1])["median_ms"])
+        row = [
+            run_fresh(MEASURE, norm, policy, arguments.images)["median_ms"] for policy in ("float32", "mixed_bfloat16")
+        ]
         print(f"{norm:<12}{row[0]:>10.1f}{row[1]:>16.1f}")
 
 

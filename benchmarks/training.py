@@ -64,14 +64,18 @@ print(json.dumps({"images_per_s": len(x) * epochs / seconds, "policy": keras.mix
 """
 
 
-def measure(variant: str, epochs: int, onednn: bool) -> dict:
+def run_fresh(snippet: str, *arguments, onednn: bool = True) -> dict:
+    """Run `snippet` with `arguments` in a new Python process and return the JSON of its last output line.
+
+    A fresh process per measurement: TensorFlow reads TF_ENABLE_ONEDNN_OPTS once, at import, and Keras's
+    dtype policy is global.
+    """
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     env.pop("TF_ENABLE_ONEDNN_OPTS", None)
     if onednn:
         env["TF_ENABLE_ONEDNN_OPTS"] = "1"
-    output = subprocess.run(
-        [sys.executable, "-c", MEASURE, variant, str(epochs)], env=env, check=True, capture_output=True, text=True
-    ).stdout
+    command = [sys.executable, "-c", snippet, *map(str, arguments)]
+    output = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 
@@ -107,10 +111,10 @@ def main():
     arguments = parser.parse_args()
 
     gflops = sgemm_gflops()
-    baseline = measure("baseline", arguments.epochs, onednn=False)["images_per_s"]
-    measured = measure("project", arguments.epochs, onednn=True)
+    baseline = run_fresh(MEASURE, "baseline", arguments.epochs, onednn=False)["images_per_s"]
+    measured = run_fresh(MEASURE, "project", arguments.epochs)
     project, policy = measured["images_per_s"], measured["policy"]
-    notebook = measure("notebook", arguments.epochs, onednn=True)["images_per_s"]
+    notebook = run_fresh(MEASURE, "notebook", arguments.epochs)["images_per_s"]
     ceiling = gflops * 1e9 / FLOPS_PER_IMAGE
     print(f"sgemm ceiling       {gflops:8.1f} GFLOP/s -> {ceiling:8.0f} images/s at {FLOPS_PER_IMAGE / 1e6:.0f} MFLOP")
     print(f"(a) naive baseline  {baseline:8.0f} images/s  ({baseline / ceiling:.0%} of the ceiling)")
@@ -122,10 +126,9 @@ def main():
     for seed, accuracy in accuracies.items():
         print(f"seed {seed}: test accuracy {accuracy:.4f}")
     values = list(accuracies.values())
-    summary = (
-        {"mean": statistics.mean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0} if values else {}
-    )
+    summary = {}
     if values:
+        summary = {"mean": statistics.mean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
         print(f"mean {summary['mean']:.4f} ± {summary['std']:.4f} over {len(values)} seeds")
 
     result = {
