@@ -154,6 +154,7 @@ def main():
 
     from fmnist import data
 
+    data.ensure_dataset()  # fills an empty Keras cache from local copies; load_data alone would download
     _, (test_images, _) = keras.datasets.fashion_mnist.load_data()
     with tempfile.NamedTemporaryFile(suffix=".body", delete=False) as handle:
         handle.write(multipart_png(test_images[0]))

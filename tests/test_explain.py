@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 
@@ -29,3 +30,10 @@ def test_unknown_layer_and_wrong_rank_get_clear_errors(explainer):
         explain.gradcam(explainer, np.zeros((1, 28, 28, 1)), conv_layer="nope")
     with pytest.raises(ValueError, match="batch of images"):
         explain.gradcam(explainer, np.zeros((28, 28, 1)))
+
+
+def test_a_model_loaded_from_its_keras_file_gives_the_same_maps(explainer, tmp_path):
+    explainer.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    images = np.random.default_rng(2).random((4, 28, 28, 1), dtype="float32")
+    np.testing.assert_allclose(explain.gradcam(loaded, images), explain.gradcam(explainer, images), atol=1e-6)

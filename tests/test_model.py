@@ -1,3 +1,5 @@
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -9,8 +11,8 @@ def test_layer_order_follows_the_two_convolution_design():
     model = model_module.build_model()
     kinds = [type(layer).__name__ for layer in model.layers]
     assert kinds == [
-        "Conv2D", "FusedBatchNormalization", "ReLU", "MaxPooling2D",
-        "Conv2D", "FusedBatchNormalization", "ReLU", "MaxPooling2D",
+        "Conv2D", "MaxPooling2D", "FusedBatchNormalization", "ReLU",
+        "Conv2D", "MaxPooling2D", "FusedBatchNormalization", "ReLU",
         "Flatten", "Dense", "Dropout", "Dense",
     ]  # fmt: skip
     assert model.layers[-1].activation.__name__ == "softmax"
@@ -30,6 +32,7 @@ def test_output_is_a_probability_distribution_over_ten_classes():
         # conv 3*3*32 + BN 4*32 + conv 3*3*32*64 + BN 4*64 + dense 3136*128+128 + 128*10+10
         ({"dense_units": 128}, 288 + 128 + 18432 + 256 + 401536 + 1290),
         ({}, 288 + 128 + 18432 + 256 + 803072 + 2570),
+        ({"filters": (16, 64)}, 144 + 64 + 9216 + 256 + 803072 + 2570),
     ],
 )
 def test_parameter_count(kwargs, parameters):
@@ -91,3 +94,21 @@ def test_float32_copy_of_a_bfloat16_model_has_the_same_weights_and_float32_layer
     np.testing.assert_allclose(copy(images), network(images), atol=0.02)  # bfloat16 keeps ~3 digits
     taps = model_module.with_outputs(copy, ["conv_2"])  # the copy's graph is whole: Grad-CAM can tap it
     assert taps(images)[0].shape == (4, 14, 14, 8)
+
+
+def test_float32_copy_keeps_the_optimizer_so_its_saved_file_resumes_training(tmp_path, bfloat16_policy):
+    images = np.random.default_rng(3).random((16, 28, 28, 1), dtype="float32")
+    targets = np.eye(10, dtype="float32")[np.arange(16) % 10]
+    network = model_module.build_model(filters=(4, 8), dense_units=16)
+    network.compile(optimizer=keras.optimizers.Adam(1e-3, use_ema=True), loss="categorical_crossentropy")
+    network.fit(images, targets, batch_size=8, epochs=1, verbose=0)
+    copy = model_module.float32_copy(network)
+    copy.save(tmp_path / "model.keras")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. "Skipping variable loading for optimizer"
+        loaded = keras.saving.load_model(tmp_path / "model.keras")
+    assert isinstance(loaded.optimizer, keras.optimizers.Adam) and int(loaded.optimizer.iterations) == 2
+    for ours, theirs in zip(loaded.optimizer.variables, network.optimizer.variables, strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    loaded.fit(images, targets, batch_size=8, epochs=1, verbose=0)
+    assert int(loaded.optimizer.iterations) == 4

@@ -67,8 +67,7 @@ def synthetic_results(tmp_path):
     metrics = {
         "test_accuracy": 0.93456,
         "test_loss": 0.25,
-        "epochs": 3,
-        "batch_size": 128,
+        "recipe": {"epochs": 3, "batch_size": 128, "learning_rate": 4e-3, "weight_decay": 1e-4, "label_smoothing": 0.1},
         "train_seconds": 90.0,
         "parameters": 288,
         "architecture": layers,
@@ -101,3 +100,16 @@ def test_the_committed_presentation_converts_to_pdf_with_libreoffice(tmp_path):
     subprocess.run([*command, str(ROOT / "Fashion_MNIST_Presentation.pptx")], check=True, timeout=300)
     pdf = (tmp_path / "Fashion_MNIST_Presentation.pdf").read_bytes()
     assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == len(TITLES)
+
+
+def test_speed_text_reads_the_training_benchmark_and_is_empty_before_it_ran(tmp_path):
+    path = tmp_path / "training_benchmark.json"
+    assert slides.speed_text(path) == ""
+    path.write_text(json.dumps({"ratio": 2.5}))  # an older benchmark, without the time to accuracy
+    assert slides.speed_text(path) == ""
+    speed = {"previous_recipe_seconds": 1800.0, "project_seconds": 600.0, "ratio": 3.0}
+    path.write_text(json.dumps({"time_to_accuracy": speed}))
+    assert (
+        slides.speed_text(path)
+        == "Previous 60-epoch recipe: 30.0 min; this one: 10.0 min (3.0× faster, same machine, one benchmark run)"
+    )

@@ -64,10 +64,10 @@ def most_confident_mistakes(true_labels, probabilities, count=12) -> np.ndarray:
 
 
 def write_metrics(path, values: dict) -> Path:
-    """Merge `values` into the JSON file at `path` (created if missing) and return the path."""
+    """Write `values` as the whole JSON file at `path`, atomically: a run that dies leaves the old file whole."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    current = json.loads(path.read_text()) if path.exists() else {}
-    current.update(values)
-    path.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(values, indent=2, sort_keys=True) + "\n")
+    temporary.replace(path)
     return path

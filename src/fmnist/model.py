@@ -68,20 +68,24 @@ def build_model(
     dropout=0.2,
     seed=None,
 ) -> keras.Model:
-    """Return the project's CNN (augmentation happens in the input pipeline, `train.make_dataset`)."""
+    """Return the project's CNN: the one definition that the notebook, the tests and the benchmarks train.
+
+    Each block is convolution → max pooling → batch normalization → ReLU: normalizing after the pooling
+    touches a quarter of the values. Augmentation happens in the input pipeline (`train.make_dataset`).
+    """
     if len(filters) != 2:
         raise ValueError(f"the model has exactly two convolution blocks, got filters={filters}")
     return keras.Sequential(
         [
             keras.Input(shape=input_shape, name="image"),
             layers.Conv2D(filters[0], 3, padding="same", use_bias=False, name="conv_1"),
+            layers.MaxPooling2D(name="pool_1"),
             FusedBatchNormalization(name="norm_1"),
             layers.ReLU(name="relu_1"),
-            layers.MaxPooling2D(name="pool_1"),
             layers.Conv2D(filters[1], 3, padding="same", use_bias=False, name=LAST_CONV_LAYER),
+            layers.MaxPooling2D(name="pool_2"),
             FusedBatchNormalization(name="norm_2"),
             layers.ReLU(name="relu_2"),
-            layers.MaxPooling2D(name="pool_2"),
             layers.Flatten(name="flatten"),
             layers.Dense(dense_units, activation="relu", name=EMBEDDING_LAYER),
             layers.Dropout(dropout, seed=seed, name="dropout"),
@@ -110,15 +114,21 @@ def build_seed_model(input_shape=IMAGE_SHAPE, num_classes=NUM_CLASSES) -> keras.
 
 
 def float32_copy(model: keras.Model) -> keras.Model:
-    """The same model and weights with every layer computing in float32, whatever policy it was built under.
+    """The same model, weights and optimizer state with every layer computing in float32.
 
     Training may run in bfloat16 (`train.precision_policy`); evaluation, explanations and export use this copy,
-    so they give the same numbers as the exported float32 models.
+    so they give the same numbers as the exported float32 models, and its `.keras` file can resume training.
     """
     copy = keras.models.clone_model(
         model, clone_function=lambda layer: layer.__class__.from_config({**layer.get_config(), "dtype": "float32"})
     )
     copy.set_weights(model.get_weights())
+    if getattr(model, "optimizer", None) is not None:  # compiled: carry its state over
+        optimizer = model.optimizer.__class__.from_config(model.optimizer.get_config())
+        copy.compile(optimizer=optimizer, loss=model.loss, metrics=["accuracy"])
+        optimizer.build(copy.trainable_variables)
+        for ours, theirs in zip(optimizer.variables, model.optimizer.variables, strict=True):
+            ours.assign(theirs)
     return copy
 
 

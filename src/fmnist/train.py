@@ -1,33 +1,10 @@
-"""Training configuration and the pieces of the training pipeline: determinism, tf.data, schedule."""
+"""The pieces of the training pipeline that the notebook calls: determinism, precision, tf.data augmentation."""
 
-import dataclasses
-import math
 import os
 from pathlib import Path
 
 import keras
 import tensorflow as tf
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    """Every knob of a training run, defined once and passed in."""
-
-    seed: int = 42
-    epochs: int = 60
-    batch_size: int = 128
-    learning_rate: float = 3e-3
-    weight_decay: float = 1e-4
-    label_smoothing: float = 0.1
-    warmup_fraction: float = 0.05
-    validation_size: int = 5000
-
-    def __post_init__(self):
-        for name in ("epochs", "batch_size", "validation_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
 
 
 def make_deterministic(seed: int) -> None:
@@ -102,11 +79,13 @@ def _between(positions, starts, stops):
     return (positions[None, :] >= starts) & (positions[None, :] < stops)
 
 
-def make_dataset(images, targets, batch_size: int, shuffle_seed=None, augment=False) -> tf.data.Dataset:
+def make_dataset(
+    images, targets, batch_size: int, shuffle_seed=None, augment=False, erase_probability: float = 0.5
+) -> tf.data.Dataset:
     """Return a cached, batched, prefetched `tf.data` pipeline.
 
-    With `shuffle_seed` it reshuffles every epoch; with `augment` (which needs the seed) it also flips and
-    shifts every training batch afresh each epoch.
+    With `shuffle_seed` it reshuffles every epoch; with `augment` (which needs the seed) it also applies
+    `augment_batch` to every training batch afresh each epoch.
     """
     if augment and shuffle_seed is None:
         raise ValueError("augment=True needs a shuffle_seed: the augmentation is seeded from it")
@@ -117,24 +96,9 @@ def make_dataset(images, targets, batch_size: int, shuffle_seed=None, augment=Fa
     if augment:
         randomness = tf.data.Dataset.random(seed=shuffle_seed, rerandomize_each_iteration=True)
         dataset = tf.data.Dataset.zip(dataset, randomness).map(
-            lambda batch, random_seed: (augment_batch(batch[0], random_seed), batch[1])
+            lambda batch, random_seed: (
+                augment_batch(batch[0], random_seed, erase_probability=erase_probability),
+                batch[1],
+            )
         )
     return dataset.prefetch(tf.data.AUTOTUNE)
-
-
-def learning_rate_schedule(config: TrainConfig, steps_per_epoch: int):
-    """Linear warm-up from zero to `config.learning_rate`, then cosine decay to zero at the last step."""
-    total_steps = config.epochs * steps_per_epoch
-    warmup_steps = math.ceil(config.warmup_fraction * total_steps)
-    return keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=0.0,
-        decay_steps=total_steps - warmup_steps,
-        warmup_target=config.learning_rate,
-        warmup_steps=warmup_steps,
-    )
-
-
-def make_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
-    """Adam with decoupled weight decay on the warm-up + cosine schedule."""
-    schedule = learning_rate_schedule(config, steps_per_epoch)
-    return keras.optimizers.Adam(learning_rate=schedule, weight_decay=config.weight_decay)
