@@ -5,7 +5,8 @@ floating-point rounding), then runs this module (`pytest -m regression`). A numb
 may move as much as it moves between seeds, since another processor (bfloat16 or not) perturbs training like
 another seed does. So each tolerance is `SPREAD_FACTOR` times the standard deviation over seeds that
 `benchmarks/training.py` measured and wrote to `reports/training_benchmark.json` (`seed_spread`), and never
-less than `FLOOR`, the rounding of the figures in metrics.json. Everything else (the recipe, the architecture,
+less than `FLOOR`: with three seeds a spread can read zero (the Bag F1 did), and 0.002 is two test images
+of a class of 1,000. Everything else (the recipe, the architecture,
 the export's float32 parity) must match exactly or meet a fixed bar.
 """
 
@@ -19,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 COMMITTED = ROOT / "reports" / "metrics.json"
 RERUN = Path(os.environ.get("FMNIST_RERUN_METRICS", ROOT / "build" / "nbval" / "reports" / "metrics.json"))
 SPREAD_FACTOR = 3.0
-FLOOR = 1e-4
+FLOOR = 0.002
 
 pytestmark = pytest.mark.regression
 
