@@ -64,12 +64,6 @@ def test_precision_policy_follows_the_environment_and_rejects_typos(monkeypatch,
         train.precision_policy()
 
 
-def test_default_strategy_on_a_machine_without_several_gpus():
-    if len(tf.config.list_logical_devices("GPU")) > 1:
-        pytest.skip("several GPUs: MirroredStrategy is expected here")
-    assert train.distribution_strategy() is tf.distribute.get_strategy()
-
-
 def test_augmentation_flips_and_shifts_each_image_by_at_most_two_pixels():
     images = np.zeros((64, 28, 28, 1), dtype="float32")
     images[:, 10, 5, 0] = 1.0

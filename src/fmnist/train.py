@@ -38,13 +38,6 @@ def precision_policy(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
     return "mixed_bfloat16" if flags.intersection(BFLOAT16_CPU_FLAGS) else "float32"
 
 
-def distribution_strategy() -> tf.distribute.Strategy:
-    """Mirror over all GPUs when there are several; otherwise the default (no-op) strategy."""
-    if len(tf.config.list_logical_devices("GPU")) > 1:
-        return tf.distribute.MirroredStrategy()
-    return tf.distribute.get_strategy()
-
-
 def augment_batch(images, random_seed, max_shift: int = 2, erase_probability: float = 0.5, erase_sides=(4, 14)):
     """Randomly flip each image left-right, shift it by up to `max_shift` pixels (zero fill), and with
     `erase_probability` blank out a rectangle whose sides lie in `erase_sides` (random erasing, Zhong et al.).
