@@ -81,6 +81,16 @@ def adam_with_warmup_cosine(learning_rate, warmup_fraction, weight_decay, total_
     return keras.optimizers.Adam(learning_rate=schedule, weight_decay=weight_decay)
 
 
+def seconds_per_epoch(network, inputs: tuple, epochs: int, **fit_arguments) -> float:
+    """Fit `1 + epochs` epochs; return the seconds per epoch after the first (warm-up: tracing, tf.data cache)."""
+    import keras
+
+    times = []
+    clock = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: times.append(time.perf_counter()))
+    network.fit(*inputs, epochs=1 + epochs, verbose=0, callbacks=[clock], **fit_arguments)
+    return (times[-1] - times[0]) / epochs
+
+
 def measure_throughput(variant: str, epochs: int) -> dict:
     """Images per second of one variant, (a) "baseline", (b) "project" or (c) "notebook_model"."""
     import keras
@@ -91,12 +101,10 @@ def measure_throughput(variant: str, epochs: int) -> dict:
     data.ensure_dataset()
     (images, labels), _ = keras.datasets.fashion_mnist.load_data()
     x, y = data.scale_images(images[:55000]), data.one_hot(labels[:55000])
-    times = []
-    clock = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: times.append(time.perf_counter()))
     if variant == "baseline":
         network = model.build_seed_model()
         network.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
-        network.fit(x, y, batch_size=32, epochs=1 + epochs, verbose=0, callbacks=[clock])
+        seconds = seconds_per_epoch(network, (x, y), epochs, batch_size=32)
     else:
         keras.mixed_precision.set_global_policy(train.precision_policy())
         network = model.build_seed_model() if variant == "project" else model.build_model(seed=0)
@@ -107,9 +115,8 @@ def measure_throughput(variant: str, epochs: int) -> dict:
             loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
             metrics=["accuracy"],
         )
-        network.fit(dataset, epochs=1 + epochs, verbose=0, shuffle=False, callbacks=[clock])
-    seconds = times[-1] - times[0]  # the first epoch warms up: tracing and the tf.data cache
-    return {"images_per_s": len(x) * epochs / seconds, "policy": keras.mixed_precision.global_policy().name}
+        seconds = seconds_per_epoch(network, (dataset,), epochs, shuffle=False)
+    return {"images_per_s": len(x) / seconds, "policy": keras.mixed_precision.global_policy().name}
 
 
 def time_recipe_epochs(name: str, epochs: int, seed: int = 42) -> dict:
@@ -140,17 +147,13 @@ def time_recipe_epochs(name: str, epochs: int, seed: int = 42) -> dict:
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=recipe["label_smoothing"]),
         metrics=["accuracy"],
     )
-    times = []
-    clock = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: times.append(time.perf_counter()))
-    network.fit(dataset, epochs=1 + epochs, verbose=0, shuffle=False, callbacks=[clock])
-    per_epoch = (times[-1] - times[0]) / epochs
+    per_epoch = seconds_per_epoch(network, (dataset,), epochs, shuffle=False)
     return {"seconds_per_epoch": per_epoch, "epochs": recipe["epochs"], "train_seconds": per_epoch * recipe["epochs"]}
 
 
 def project_recipe() -> dict:
     """The notebook's default recipe, as the committed run recorded it."""
-    recipe = json.loads((ROOT / "reports" / "metrics.json").read_text())["recipe"]
-    return {**recipe, "filters": None}
+    return json.loads((ROOT / "reports" / "metrics.json").read_text())["recipe"]
 
 
 def in_fresh_process(*arguments) -> dict:
