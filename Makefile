@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export TF_CPP_MIN_LOG_LEVEL := 3
 export TF_ENABLE_ONEDNN_OPTS := 1
 
-.PHONY: setup data run test unit nbval lint slides export serve benchmark-training benchmark-serving determinism clean
+.PHONY: setup data run test unit nbval lint slides export serve fuzz benchmark-training benchmark-serving benchmark-explanations benchmark-setup determinism clean
 
 setup: $(VENV)/.installed data
 
@@ -50,14 +50,27 @@ slides: setup
 export: setup
 	$(BIN)/python -m fmnist.export models/fashion_cnn.keras
 
+# The API on port 8000 (uvicorn, with a graceful shutdown that drains its queue; docs/serving.md).
 serve: setup
-	$(BIN)/uvicorn fmnist.serve:app --host 127.0.0.1 --port 8000
+	$(BIN)/python -m fmnist.serve --host 127.0.0.1 --port 8000
+
+# A longer seeded fuzzing run of the API than the one in `make test` (tests/test_fuzz.py).
+fuzz: setup
+	FMNIST_FUZZ_EXAMPLES=1000 $(BIN)/python -m pytest tests/test_fuzz.py
 
 benchmark-training: setup
 	$(BIN)/python benchmarks/training.py --seeds 43 44 --committed-seed
 
 benchmark-serving: setup
 	$(BIN)/python benchmarks/serving.py
+
+# Faithfulness of every explanation method on 1,000 test images: reports/explanations.json.
+benchmark-explanations: setup
+	$(BIN)/python benchmarks/explanations.py --images 1000
+
+# Set-up time from a fresh clone, before and after the locked requirements: reports/setup_time.json.
+benchmark-setup:
+	$(PYTHON) benchmarks/setup_time.py
 
 # Lint first and fast: its own small venv with only the lint tools, no data and no TensorFlow.
 LINT := .venv-lint/bin

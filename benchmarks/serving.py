@@ -1,11 +1,17 @@
-"""Serving speed: start the real API, drive it from other processes, and time in-process batch inference.
+"""Serving speed and robustness: start the real API, drive it from other processes, write the figures.
 
     python benchmarks/serving.py [--requests 2000] [--connections 200] [--seconds 20] [--workers 2]
 
-Needs models/ from `make run`. The single client is a Python process sending POST /predict back to back
-over one keep-alive connection; the concurrent load is wrk (Debian package `wrk`, installed if missing).
-Both send the same multipart upload of a 28×28 PNG test image. Results go to stdout and to
-reports/serving_benchmark.json.
+Needs models/ from `make run`. In one run:
+- single client: a Python process sending POST /predict (multipart 28×28 PNG) back to back over one
+  keep-alive connection, then POST /explain (the raw PNG) the same way;
+- concurrent: wrk (Debian package `wrk`, installed if missing) with `--connections` for `--seconds`,
+  sharing the machine with the server; socket timeouts (wrk's limit: 5 s) are counted apart from errors;
+- stall: on a one-worker server, a light client of 28×28 uploads for 10 s alone, then for 10 s beside two
+  clients that upload a 6000×6000 PNG (legal, 48 KB) back to back;
+- fuzz: tests/test_fuzz.py with `--fuzz-examples` examples per test, its cases and failures counted;
+- in-process batch inference of the TFLite models.
+Results go to stdout and to reports/serving_benchmark.json.
 """
 
 import argparse
@@ -23,26 +29,34 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
+from machine import processor_name
 
 ROOT = Path(__file__).resolve().parent.parent
 BOUNDARY = "fmnistbenchmarkboundary"
 
-SINGLE_CLIENT = r"""
-import http.client, json, sys, time
-port, count, body, boundary = int(sys.argv[1]), int(sys.argv[2]), open(sys.argv[3], "rb").read(), sys.argv[4]
-headers = {"content-type": f"multipart/form-data; boundary={boundary}"}
-connection = http.client.HTTPConnection("127.0.0.1", port)
-latencies = []
-for number in range(count + 50):
+CLIENT = r"""
+import http.client, json, socket, sys, time
+port, path, body, content_type = int(sys.argv[1]), sys.argv[2], open(sys.argv[3], "rb").read(), sys.argv[4]
+count, seconds = int(sys.argv[5]), float(sys.argv[6])  # stop after `count` requests, or after `seconds`
+headers = {"content-type": content_type}
+connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+latencies, statuses, timeouts, number, end = [], {}, 0, 0, time.perf_counter() + seconds + 3600 * (seconds == 0)
+while (number < count + 50 if count else True) and time.perf_counter() < end:
     start = time.perf_counter()
-    connection.request("POST", "/predict", body=body, headers=headers)
-    response = connection.getresponse()
-    response.read()
-    if response.status != 200:
-        raise SystemExit(f"HTTP {response.status}")
-    if number >= 50:  # the first 50 warm the server up
+    try:
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read()
+    except socket.timeout:
+        timeouts += 1
+        connection.close()
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        continue
+    if number >= 50 or seconds:  # in a counted run, the first 50 warm the server up
         latencies.append(time.perf_counter() - start)
-print(json.dumps(latencies))
+        statuses[response.status] = statuses.get(response.status, 0) + 1
+    number += 1
+print(json.dumps({"latencies": latencies, "statuses": statuses, "timeouts": timeouts}))
 """
 
 WRK_SCRIPT = """
@@ -54,15 +68,19 @@ file:close()
 """
 
 
-def multipart_png(image: np.ndarray) -> bytes:
+def png(image: np.ndarray) -> bytes:
     from PIL import Image
 
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def multipart_png(image: np.ndarray) -> bytes:
     return (
         f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="item.png"\r\n'
         f"Content-Type: image/png\r\n\r\n".encode()
-        + buffer.getvalue()
+        + png(image)
         + f"\r\n--{BOUNDARY}--\r\n".encode()
     )
 
@@ -74,8 +92,8 @@ def free_port() -> int:
 
 
 def start_server(port: int, workers: int, models: Path) -> subprocess.Popen:
-    command = [sys.executable, "-m", "uvicorn", "fmnist.serve:app", "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--workers", str(workers), "--log-level", "warning", "--no-access-log", "--backlog", "4096"]
+    command = [sys.executable, "-m", "fmnist.serve", "--port", str(port), "--workers", str(workers)]
+    command += ["--log-level", "warning", "--no-access-log", "--backlog", "4096"]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     env.update(FMNIST_MODEL=str(models / "fashion_cnn.tflite"), FMNIST_INDEX=str(models / "catalogue_index.npz"))
     server = subprocess.Popen(command, cwd=ROOT, env=env)
@@ -110,7 +128,8 @@ def wrk_load(port, body_path, connections, seconds) -> dict:
 
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
-    errors = (int(non_2xx.group(1)) if non_2xx else 0) + (sum(map(int, socket_errors.groups())) if socket_errors else 0)
+    connect, read, write, timeouts = map(int, socket_errors.groups()) if socket_errors else (0, 0, 0, 0)
+    errors = (int(non_2xx.group(1)) if non_2xx else 0) + connect + read + write
     return {
         "connections": connections,
         "seconds": seconds,
@@ -119,6 +138,7 @@ def wrk_load(port, body_path, connections, seconds) -> dict:
         "p50_ms": round(milliseconds("50%"), 2),
         "p99_ms": round(milliseconds("99%"), 2),
         "errors": errors,
+        "timeouts": timeouts,
     }
 
 
@@ -140,12 +160,93 @@ def batch_throughput(images, models: Path, batch_size=1000, repeats=5) -> dict:
     return results
 
 
+def start_client(port, path, body: Path, content_type, count=0, seconds=0.0) -> subprocess.Popen:
+    """A client process sending `body` to `path` back to back, for `count` requests or for `seconds`."""
+    command = [sys.executable, "-c", CLIENT, str(port), path, str(body), content_type, str(count), str(seconds)]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+
+
+def client_result(client: subprocess.Popen) -> dict:
+    output, _ = client.communicate()
+    if client.returncode:
+        raise SystemExit(f"a benchmark client failed with exit code {client.returncode}")
+    return json.loads(output)
+
+
+def latency_figures(result: dict) -> dict:
+    latencies = result["latencies"]
+    return {
+        "p50_ms": round(percentile(latencies, 50), 3),
+        "p95_ms": round(percentile(latencies, 95), 3),
+        "p99_ms": round(percentile(latencies, 99), 3),
+        "requests": len(latencies),
+        "statuses": result["statuses"],
+    }
+
+
+def stall(models: Path, light: Path, scratch: Path, seconds=10.0, heavy_clients=2) -> dict:
+    """One light client of 28×28 uploads, alone and then beside `heavy_clients` clients of a large legal PNG.
+
+    On a one-worker server, as in the issue that found the stall: there, every heavy decode blocked the loop.
+    """
+    from PIL import Image
+
+    heavy = scratch / "heavy.png"
+    Image.new("L", (6000, 6000), 255).save(heavy, format="PNG")
+    port = free_port()
+    server = start_server(port, 1, models)
+    try:
+        quiet = client_result(start_client(port, "/predict", light, "image/png", seconds=seconds))
+        heavies = [
+            start_client(port, "/predict", heavy, "image/png", seconds=seconds + 2) for _ in range(heavy_clients)
+        ]
+        time.sleep(1)  # the heavy clients are busy before the light one starts
+        loaded = client_result(start_client(port, "/predict", light, "image/png", seconds=seconds))
+        heavy_results = [client_result(client) for client in heavies]
+        assert server.poll() is None, "the server died under the heavy uploads"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    heavy_statuses = {}
+    for result in heavy_results:
+        for status, number in result["statuses"].items():
+            heavy_statuses[status] = heavy_statuses.get(status, 0) + number
+    return {
+        "light_p50_ms_quiet": round(percentile(quiet["latencies"], 50), 3),
+        "light_p99_ms_quiet": round(percentile(quiet["latencies"], 99), 3),
+        "light_p50_ms_heavy": round(percentile(loaded["latencies"], 50), 3),
+        "light_p99_ms_heavy": round(percentile(loaded["latencies"], 99), 3),
+        "light_requests_per_s_quiet": round(len(quiet["latencies"]) / seconds, 1),
+        "light_requests_per_s_heavy": round(len(loaded["latencies"]) / seconds, 1),
+        "light_throughput_ratio": round(len(loaded["latencies"]) / len(quiet["latencies"]), 3),
+        "heavy_clients": heavy_clients,
+        "heavy_image": f"6000×6000 white PNG, {heavy.stat().st_size:,} bytes",
+        "heavy_p50_ms": round(percentile([x for r in heavy_results for x in r["latencies"]], 50), 1),
+        "heavy_statuses": heavy_statuses,
+        "heavy_timeouts": sum(result["timeouts"] for result in heavy_results),
+        "seconds": seconds,
+        "workers": 1,
+    }
+
+
+def fuzz(examples: int, scratch: Path) -> dict:
+    """Run the fuzz tests (tests/test_fuzz.py) with `examples` examples per test; count cases and failures."""
+    report = scratch / "fuzz.json"
+    env = dict(os.environ, FMNIST_FUZZ_EXAMPLES=str(examples), FMNIST_FUZZ_REPORT=str(report))
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_fuzz.py"]
+    passed = subprocess.run(command, cwd=ROOT, env=env).returncode == 0
+    result = json.loads(report.read_text())
+    return {"cases": result["cases"], "failures": result["failures"], "examples_per_test": examples, "passed": passed}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--explain-requests", type=int, default=200)
     parser.add_argument("--connections", type=int, default=200)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (one per core)")
+    parser.add_argument("--fuzz-examples", type=int, default=200, help="examples per fuzz test")
     parser.add_argument("--models", default=str(ROOT / "models"), help="folder with the exported models")
     parser.add_argument("--output", default=str(ROOT / "reports" / "serving_benchmark.json"))
     arguments = parser.parse_args()
@@ -156,44 +257,46 @@ def main():
 
     data.ensure_dataset()  # fills an empty Keras cache from local copies; load_data alone would download
     _, (test_images, _) = keras.datasets.fashion_mnist.load_data()
-    with tempfile.NamedTemporaryFile(suffix=".body", delete=False) as handle:
-        handle.write(multipart_png(test_images[0]))
+    scratch = Path(tempfile.mkdtemp())
+    multipart, light = scratch / "multipart.body", scratch / "light.png"
+    multipart.write_bytes(multipart_png(test_images[0]))
+    light.write_bytes(png(test_images[0]))
     port = free_port()
     models = Path(arguments.models)
     server = start_server(port, arguments.workers, models)
     try:
-        latencies = json.loads(
-            subprocess.run(
-                [sys.executable, "-c", SINGLE_CLIENT, str(port), str(arguments.requests), handle.name, BOUNDARY],
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout  # fmt: skip
-        )
-        single = {
-            "p50_ms": round(percentile(latencies, 50), 3),
-            "p95_ms": round(percentile(latencies, 95), 3),
-            "p99_ms": round(percentile(latencies, 99), 3),
-            "requests": len(latencies),
-        }
+        content_type = f"multipart/form-data; boundary={BOUNDARY}"
+        single = start_client(port, "/predict", multipart, content_type, arguments.requests)
+        single = latency_figures(client_result(single))
         print(f"single client: {single}")
-        concurrent = wrk_load(port, handle.name, arguments.connections, arguments.seconds)
+        explained = start_client(port, "/explain", light, "image/png", arguments.explain_requests)
+        explained = latency_figures(client_result(explained))
+        print(f"explain, single client: {explained}")
+        concurrent = wrk_load(port, multipart, arguments.connections, arguments.seconds)
         print(f"concurrent:    {concurrent}")
         assert server.poll() is None, "the server died under load"
     finally:
         server.terminate()
         server.wait(timeout=30)
+    stalls = stall(models, light, scratch)
+    print(f"stall: {stalls}")
+    fuzzed = fuzz(arguments.fuzz_examples, scratch)
+    print(f"fuzz: {fuzzed}")
     batch = batch_throughput(data.scale_images(test_images), models)
     print(f"in-process batch inference, images/s: {batch}")
     result = {
         "single_client": single,
+        "explain": explained,
         "concurrent": concurrent,
+        "stall": stalls,
+        "fuzz": fuzzed,
         "batch_images_per_s": batch["fashion_cnn.tflite"],  # the float32 model the API serves
         "batch_images_per_s_by_model": batch,
         "server": {
             "workers": arguments.workers,
             "endpoint": "POST /predict, multipart PNG upload",
             "cpus": os.cpu_count(),
+            "processor": processor_name(),
         },
     }
     Path(arguments.output).write_text(json.dumps(result, indent=2) + "\n")

@@ -1,8 +1,14 @@
 """Shared fixtures: tiny synthetic data and models, and real components installed on demand."""
 
+import contextlib
+import json
 import os
 import shutil
+import socket
 import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -37,3 +43,50 @@ def tiny_images():
     """Twenty random uint8 images with labels covering all ten classes."""
     rng = np.random.default_rng(0)
     return rng.integers(0, 256, size=(20, 28, 28), dtype=np.uint8), np.arange(20) % 10
+
+
+@pytest.fixture(scope="session")
+def serving_artifacts(tmp_path_factory) -> Path:
+    """A tiny untrained model exported to TFLite and a 30-item catalogue index, for the API's tests."""
+    from fmnist import export, model, similar
+
+    folder = tmp_path_factory.mktemp("serving")
+    network = model.build_model(filters=(4, 8), dense_units=16, seed=0)
+    (folder / "model.tflite").write_bytes(export.to_tflite(network))
+    catalogue = np.random.default_rng(0).random((30, 28, 28, 1), dtype="float32")
+    embeddings, _ = similar.embedding_model(network)(catalogue)
+    similar.EmbeddingIndex.build(np.asarray(embeddings), labels=np.arange(30) % 10).save(folder / "index.npz")
+    return folder
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def api_server(artifacts: Path, *options: str, log: Path | None = None):
+    """A real server process (`python -m fmnist.serve`, uvicorn) on a free port; yields (process, base URL)."""
+    from fmnist import serve
+
+    port = free_port()
+    env = dict(os.environ)
+    env.update({serve.MODEL_ENV: str(artifacts / "model.tflite"), serve.INDEX_ENV: str(artifacts / "index.npz")})
+    command = [sys.executable, "-m", "fmnist.serve", "--port", str(port)]
+    with open(log or os.devnull, "wb") as output:
+        server = subprocess.Popen([*command, *options], env=env, stdout=output, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(150):
+                try:
+                    if json.load(urllib.request.urlopen(f"{url}/healthz", timeout=1))["status"] == "ok":
+                        break
+                except OSError:
+                    time.sleep(0.2)
+            else:
+                pytest.fail("the server did not answer /healthz within 30 s")
+            yield server, url
+        finally:
+            server.terminate()
+            server.wait(timeout=30)

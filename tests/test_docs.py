@@ -16,6 +16,10 @@ def report(name: str) -> dict:
 def quoted_figures() -> dict:
     """Each figure README.md quotes, formatted as it is quoted, from `reports/*.json`."""
     metrics, training = report("metrics.json"), report("training_benchmark.json")
+    explained = report("explanations.json")
+    default = explained["methods"][explained["default_method"]]
+    serving = report("serving_benchmark.json")
+    load = serving["concurrent"]
     speed, seeds = training["time_to_accuracy"], training["accuracy_seeds"]
     return {
         "test_accuracy": f"{metrics['test_accuracy']:.4f}",
@@ -34,12 +38,17 @@ def quoted_figures() -> dict:
         "notebook_seconds": f"{training['notebook_seconds']:.0f} s",
         "notebook_minutes": f"{training['notebook_seconds'] / 60:.1f} minutes",
         "training_minutes": f"{training['notebook_train_seconds']['mean'] / 60:.1f} of them training",
+        "serving": f"light client's p99 {serving['stall']['light_p99_ms_heavy']:.2f} ms beside two clients uploading "
+        f"6000×6000 PNGs; {serving['fuzz']['cases']:,} fuzzed requests, {serving['fuzz']['failures']} failures; "
+        f"{load['connections']} connections: {load['requests_per_s']:,.0f} requests/s, p99 {load['p99_ms']:,.0f} ms",
+        "explanation_ratio": f"({explained['default_method']}) | blanking the 10 % top-ranked pixels drops the class "
+        f"probability {default['deletion_ratio']:.2f}× as much",
     }
 
 
 QUOTED = ["test_accuracy", "test_loss", "parameters", "epochs", "batch_size", "shirt_f1", "precision_at_5"]
 QUOTED += ["tflite_agreement", "seed_mean", "seeds", "previous_seconds", "project_seconds"]
-QUOTED += ["ratio", "notebook_seconds", "notebook_minutes", "training_minutes"]
+QUOTED += ["ratio", "notebook_seconds", "notebook_minutes", "training_minutes", "explanation_ratio", "serving"]
 
 
 def test_every_quoted_figure_is_checked():
@@ -57,3 +66,57 @@ def test_readme_is_short_and_links_the_docs():
     assert len(readme.splitlines()) <= 150
     for link in re.findall(r"\]\((docs/[\w.]+)\)", readme):
         assert (ROOT / link).is_file(), link
+
+
+def explanation_rows() -> list[str]:
+    """The rows of docs/explanations.md's table, formatted from reports/explanations.json."""
+    explained = report("explanations.json")
+    rows = []
+    for name, method in explained["methods"].items():
+        label = f"{name} (default)" if name == explained["default_method"] else name
+        rows.append(
+            f"| {label} | {method['deletion_drop_10']:.3f} | {method['deletion_ratio']:.2f}× "
+            f"| {method['deletion_auc']:.3f} | {method['insertion_auc']:.3f} | {method['garment_share']:.3f} "
+            f"| {method['sanity_rank_correlation']:.2f} ({'passes' if method['sanity_passed'] else 'fails'}) "
+            f"| {method['milliseconds_per_image']:.1f} ms |"
+        )
+    baseline = explained["random_garment_baseline"]["deletion_drop_10"]
+    rows.append(f"| random garment pixels (the baseline) | {baseline:.3f} | 1.00× | | | | | |")
+    rows.append(f"| a uniform map | | | | | {explained['uniform_garment_share']:.3f} | | |")
+    return rows
+
+
+@pytest.mark.parametrize("row", explanation_rows())
+def test_the_explanations_doc_quotes_the_reported_figures(row):
+    assert row in (ROOT / "docs" / "explanations.md").read_text()
+
+
+def serving_rows() -> list[str]:
+    """The rows of docs/serving.md's speed table, formatted from reports/serving_benchmark.json."""
+    serving = report("serving_benchmark.json")
+    single, explained, load = serving["single_client"], serving["explain"], serving["concurrent"]
+    stall, fuzz, batch = serving["stall"], serving["fuzz"], serving["batch_images_per_s_by_model"]
+    return [
+        f"| one client, back to back, {single['requests']:,} requests to `/predict` "
+        f"| p50 {single['p50_ms']:.2f} ms, p99 {single['p99_ms']:.2f} ms |",
+        f"| one client, {explained['requests']:,} requests to `/explain` "
+        f"| p50 {explained['p50_ms']:.0f} ms, p99 {explained['p99_ms']:.0f} ms |",
+        f"| {load['connections']} concurrent connections for {load['seconds']} s (wrk on the same 2 cores), "
+        f"{serving['server']['workers']} workers | {load['requests_per_s']:,.0f} requests/s, "
+        f"p50 {load['p50_ms']:.0f} ms, p99 {load['p99_ms']:,.0f} ms, {load['errors']} errors, "
+        f"{load['timeouts']} timeouts |",
+        f"| light client alone (one worker) | p99 {stall['light_p99_ms_quiet']:.2f} ms, "
+        f"{stall['light_requests_per_s_quiet']:,.0f} requests/s |",
+        f"| light client beside {stall['heavy_clients']} clients of 6000×6000 PNGs "
+        f"| p99 {stall['light_p99_ms_heavy']:.2f} ms, {stall['light_requests_per_s_heavy']:,.0f} requests/s "
+        f"({stall['light_throughput_ratio']:.0%} of alone); heavy uploads: {stall['heavy_timeouts']} timeouts |",
+        f"| fuzzing, {fuzz['examples_per_test']} examples per test | {fuzz['cases']:,} requests, "
+        f"{fuzz['failures']} failures |",
+        f"| in-process batches of 1,000 (LiteRT, 2 threads) | {batch['fashion_cnn.tflite']:,} images/s float32, "
+        f"{batch['fashion_cnn_int8.tflite']:,} images/s int8 weights |",
+    ]
+
+
+@pytest.mark.parametrize("row", serving_rows())
+def test_the_serving_doc_quotes_the_reported_figures(row):
+    assert row in (ROOT / "docs" / "serving.md").read_text()

@@ -1,9 +1,6 @@
 import io
 import json
-import socket
-import subprocess
-import sys
-import time
+import re
 import urllib.request
 
 import numpy as np
@@ -11,26 +8,16 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from fmnist import CLASS_NAMES, export, images, model, serve, similar
+from fmnist import CLASS_NAMES, explain, export, images, serve
+
+from .conftest import api_server
 
 
 @pytest.fixture(scope="module")
-def artifacts(tmp_path_factory):
-    """A tiny untrained model exported to TFLite and a 30-item catalogue index."""
-    folder = tmp_path_factory.mktemp("serving")
-    network = model.build_model(filters=(4, 8), dense_units=16, seed=0)
-    (folder / "model.tflite").write_bytes(export.to_tflite(network))
-    catalogue = np.random.default_rng(0).random((30, 28, 28, 1), dtype="float32")
-    embeddings, _ = similar.embedding_model(network)(catalogue)
-    similar.EmbeddingIndex.build(np.asarray(embeddings), labels=np.arange(30) % 10).save(folder / "index.npz")
-    return folder
-
-
-@pytest.fixture(scope="module")
-def client(artifacts):
+def client(serving_artifacts):
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(serve.MODEL_ENV, str(artifacts / "model.tflite"))
-        patch.setenv(serve.INDEX_ENV, str(artifacts / "index.npz"))
+        patch.setenv(serve.MODEL_ENV, str(serving_artifacts / "model.tflite"))
+        patch.setenv(serve.INDEX_ENV, str(serving_artifacts / "index.npz"))
         with TestClient(serve.app) as test_client:
             yield test_client
 
@@ -150,6 +137,18 @@ def bomb_png():
             "finite",
         ),
         ({"json": {"pixels": [["1"] * 28] * 28}}, "/predict", 422, "not strings"),
+        (
+            {"content": json.dumps({"pixels": [[10**400] * 28] * 28}), "headers": {"content-type": "application/json"}},
+            "/predict",
+            422,
+            "too large",
+        ),
+        (
+            {"content": "[" * 100_000 + "]" * 100_000, "headers": {"content-type": "application/json"}},
+            "/predict",
+            400,
+            "nested too deeply",
+        ),
         ({"json": {"pixels": "abc"}}, "/predict", 422, "28×28"),
         ({"json": [1, 2, 3]}, "/predict", 422, '"pixels"'),
         ({"content": b"{not json", "headers": {"content-type": "application/json"}}, "/predict", 400, "not valid JSON"),
@@ -161,6 +160,11 @@ def bomb_png():
         ({"content": b"hello", "headers": {"content-type": "text/plain"}}, "/predict", 415, "unsupported content type"),
         ({"files": {"other": ("x.png", png_bytes())}}, "/predict", 422, '"file"'),
         ({"files": [("file", ("a.png", png_bytes())), ("file", ("b.png", png_bytes()))]}, "/predict", 422, "one image"),
+        ({"files": {"file": ("x.png", b"this is not an image")}}, "/explain", 400, "not a readable image"),
+        ({"files": {"file": ("bomb.png", bomb_png())}}, "/explain", 413, "limit"),
+        ({"json": {"pixels": [[300] * 28] * 28}}, "/explain", 422, "[0, 255]"),
+        ({"content": b"hello", "headers": {"content-type": "text/plain"}}, "/explain", 415, "unsupported content type"),
+        ({"files": {"file": ("x.png", png_bytes())}}, "/explain?format=gif", 422, ""),
     ],
 )
 def test_bad_input_gets_a_clear_4xx_and_the_server_keeps_serving(client, request_kwargs, path, status, message):
@@ -168,6 +172,52 @@ def test_bad_input_gets_a_clear_4xx_and_the_server_keeps_serving(client, request
     assert response.status_code == status, response.text
     assert message in str(response.json()["detail"])
     assert_still_serving(client)
+
+
+def test_a_large_photo_decodes_off_the_event_loop_and_gives_the_same_answer(client):
+    photo = Image.fromarray(np.random.default_rng(4).integers(0, 256, (28, 28), dtype=np.uint8))
+    small, large = io.BytesIO(), io.BytesIO()
+    photo.save(small, format="PNG")
+    photo.resize((1400, 1400), Image.Resampling.NEAREST).save(large, format="PNG")  # over INLINE_PIXELS
+    assert 1400 * 1400 > serve.INLINE_PIXELS
+    answers = [client.post("/predict", files={"file": ("x.png", b.getvalue())}).json() for b in (small, large)]
+    assert answers[0]["probabilities"] == pytest.approx(answers[1]["probabilities"], abs=1e-5)
+
+
+def test_explain_returns_the_prediction_and_a_28_by_28_map(client):
+    response = client.post("/explain", files={"file": ("x.png", noise_png())})
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert_prediction(answer["prediction"])
+    assert answer["method"] == "occlusion"
+    heat = np.array(answer["map"])
+    assert heat.shape == (28, 28) and heat.min() >= 0 and heat.max() <= 1
+
+
+@pytest.mark.parametrize("how", [{"headers": {"accept": "image/png"}}, {"params": {"format": "png"}}])
+def test_explain_returns_an_overlay_picture_when_asked_for_png(client, how):
+    response = client.post("/explain", files={"file": ("x.png", noise_png())}, **how)
+    assert response.status_code == 200 and response.headers["content-type"] == "image/png"
+    picture = Image.open(io.BytesIO(response.content))
+    assert picture.size == (224, 224) and picture.mode == "RGB"
+
+
+def test_explain_map_matches_the_library_on_json_pixels(client, serving_artifacts):
+    pixels = np.random.default_rng(3).integers(0, 256, (28, 28))
+    answer = client.post("/explain", json={"pixels": pixels.tolist()}).json()
+    classifier = export.TFLiteClassifier(serving_artifacts / "model.tflite")
+    expected = explain.occlusion(lambda batch: classifier(batch)[1], (pixels / 255.0)[np.newaxis, ..., np.newaxis])
+    np.testing.assert_allclose(answer["map"], expected[0], atol=2e-3)
+
+
+def test_the_interactive_docs_load_every_asset_from_the_app_itself(client):
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assets = re.findall(r"""(?:src|href)=['"]([^'"]+)['"]""", page.text)
+    assert assets and all(asset.startswith("/static/") for asset in assets), assets
+    for asset in assets:
+        assert client.get(asset).status_code == 200, asset
+    assert "openapi.json" in page.text and client.get("/openapi.json").status_code == 200
 
 
 def test_similar_k_beyond_the_catalogue_is_refused(client):
@@ -193,31 +243,7 @@ def test_photo_preprocessing_inverts_light_backgrounds_and_keeps_the_aspect():
     np.testing.assert_allclose(images.to_model_input(fashion_like)[..., 0] * 255, fashion_like, atol=1e-3)
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def test_real_uvicorn_server_answers_over_http(artifacts):
-    port = free_port()
-    env = {serve.MODEL_ENV: str(artifacts / "model.tflite"), serve.INDEX_ENV: str(artifacts / "index.npz")}
-    command = [sys.executable, "-m", "uvicorn", "fmnist.serve:app", "--host", "127.0.0.1", "--port", str(port)]
-    server = subprocess.Popen(command, env={**__import__("os").environ, **env})
-    try:
-        for _ in range(100):
-            try:
-                health = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1))
-                break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("the server did not answer /healthz within 20 s")
-        assert health["status"] == "ok"
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/predict", data=png_bytes(), headers={"content-type": "image/png"}
-        )
+def test_a_real_server_process_answers_over_http(serving_artifacts):
+    with api_server(serving_artifacts) as (_, url):
+        request = urllib.request.Request(f"{url}/predict", data=png_bytes(), headers={"content-type": "image/png"})
         assert_prediction(json.load(urllib.request.urlopen(request, timeout=5)))
-    finally:
-        server.terminate()
-        server.wait(timeout=10)

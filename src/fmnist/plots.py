@@ -123,7 +123,7 @@ def per_class_scores(report: dict):
     return figure
 
 
-def gradcam_grid(images, heatmaps, true_labels, probabilities, columns=6, title="Grad-CAM"):
+def explanation_grid(images, heatmaps, true_labels, probabilities, columns=6, title="Explanations"):
     """Each image above its heatmap overlay, `columns` per row pair; titles coloured right/wrong."""
     row_pairs = int(np.ceil(len(images) / columns))
     figure, axes = plt.subplots(2 * row_pairs, columns, figsize=(columns * 1.9, row_pairs * 4.3), squeeze=False)
@@ -138,6 +138,22 @@ def gradcam_grid(images, heatmaps, true_labels, probabilities, columns=6, title=
         axes[top + 1, column].imshow(np.squeeze(image), cmap="gray")
         axes[top + 1, column].imshow(heatmap, cmap="jet", alpha=0.45, vmin=0, vmax=1)
     figure.suptitle(title, fontsize=13)
+    figure.tight_layout()
+    return figure
+
+
+def deletion_curves(fractions, curves: dict, baseline):
+    """Class probability as the pixels each method ranks highest are blanked, beside random garment pixels."""
+    figure, axis = plt.subplots(figsize=(7.5, 4.6))
+    for name, curve in curves.items():
+        axis.plot(100 * np.asarray(fractions), curve, marker=".", label=name)
+    axis.plot(100 * np.asarray(fractions), baseline, "k--", label="random garment pixels")
+    axis.axvline(10, color="gray", lw=0.8)
+    axis.set_xlabel("pixels blanked, highest-ranked first (%)")
+    axis.set_ylabel("probability of the predicted class")
+    axis.set_title("Deletion test: a faithful map's pixels matter most", fontsize=13)
+    axis.grid(alpha=0.3)
+    axis.legend()
     figure.tight_layout()
     return figure
 

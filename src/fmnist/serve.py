@@ -1,22 +1,36 @@
-"""The prediction and similar-items API: `uvicorn fmnist.serve:app` (see the README for settings).
+"""The prediction, explanation and similar-items API: `python -m fmnist.serve` (see docs/serving.md).
 
-The TFLite model and the catalogue index load once, at startup. Requests run on the LiteRT interpreter
-directly in the event loop: one call costs well under a millisecond, far less than a thread hand-off.
+`uvicorn fmnist.serve:app` serves it too; `python -m fmnist.serve` adds a graceful shutdown that refuses the
+connections still queued at SIGTERM with a 503 instead of resetting them (`DrainingServer`).
+
+The TFLite model and the catalogue index load once, at startup. Predictions run on the LiteRT interpreter
+directly in the event loop: one call costs well under a millisecond, far less than a thread hand-off. An
+explanation takes 729 predictions (occlusion), so it runs in a worker thread on an interpreter of its own.
 """
 
+import argparse
+import asyncio
 import contextlib
 import hashlib
+import io
 import json
 import os
+import socket
 from pathlib import Path
 
+import anyio
 import numpy as np
+import uvicorn
+import uvicorn.supervisors.multiprocess
 from fastapi import FastAPI, HTTPException, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from PIL import Image
 
-from fmnist import CLASS_NAMES, __version__
+from fmnist import CLASS_NAMES, __version__, explain
 from fmnist.export import TFLiteClassifier
-from fmnist.images import InputError, image_from_bytes, image_from_pixels
+from fmnist.images import InputError, decode, image_from_pixels, open_image
 from fmnist.similar import EmbeddingIndex
 
 MODEL_ENV, INDEX_ENV = "FMNIST_MODEL", "FMNIST_INDEX"
@@ -24,6 +38,8 @@ DEFAULT_MODEL, DEFAULT_INDEX = "models/fashion_cnn.tflite", "models/catalogue_in
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_BATCH = 64
 MAX_K = 50
+INLINE_PIXELS = 512 * 512  # larger images decode in a worker thread, not in the event loop
+HEAVY_DECODES = 1  # such decodes at a time per process: a client of huge images slows itself, not the others
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp", "image/tiff")
 
 
@@ -39,12 +55,20 @@ def load_state(model_path, index_path) -> dict:
             f"catalogue index ({INDEX_ENV}={index_path}); run `make run` (or `make export`) to create them."
         ) from None
     digest = hashlib.sha256(model_path.read_bytes()).hexdigest()
-    return {"classifier": classifier, "index": index, "model": model_path.name, "sha256": digest}
+    return {
+        "classifier": classifier,
+        "explainer": TFLiteClassifier(model_path),
+        "index": index,
+        "model": model_path.name,
+        "sha256": digest,
+    }
 
 
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI):
     app.state.model = load_state(os.environ.get(MODEL_ENV, DEFAULT_MODEL), os.environ.get(INDEX_ENV, DEFAULT_INDEX))
+    app.state.heavy_decodes = anyio.CapacityLimiter(HEAVY_DECODES)
+    app.state.explanations = anyio.CapacityLimiter(1)  # one at a time: they share one interpreter
     yield
 
 
@@ -57,7 +81,22 @@ app = FastAPI(
         'or JSON `{"pixels": [[...28 numbers...], ... 28 rows]}` with values 0-255 (0 = background).'
     ),
     lifespan=lifespan,
+    docs_url=None,  # served below from the package's own copy of Swagger UI, not from a CDN
+    redoc_url=None,
 )
+app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+
+
+@app.get("/docs", include_in_schema=False)
+async def interactive_docs():
+    """The interactive OpenAPI page, with Swagger UI's files served by this app: it works offline."""
+    return get_swagger_ui_html(
+        openapi_url=app.openapi_url,
+        title=f"{app.title} - interactive docs",
+        swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
+        swagger_css_url="/static/swagger-ui/swagger-ui.css",
+        swagger_favicon_url="/static/swagger-ui/favicon-32x32.png",
+    )
 
 
 @app.exception_handler(InputError)
@@ -79,6 +118,17 @@ async def read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
+async def image_from_upload(request: Request, payload: bytes) -> np.ndarray:
+    """Decode an uploaded file: small images in the event loop, large ones in a worker thread, few at a time.
+
+    Decoding a 6000 × 6000 PNG takes a fifth of a second: in the event loop it would stall every other request.
+    """
+    image = open_image(payload)  # reads the header only
+    if image.width * image.height <= INLINE_PIXELS:
+        return decode(image)
+    return await anyio.to_thread.run_sync(decode, image, limiter=request.app.state.heavy_decodes)
+
+
 async def images_from_request(request: Request, many: bool) -> np.ndarray:
     """Return a float32 batch (n, 28, 28, 1) from any accepted request body; raise `InputError`."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -88,6 +138,8 @@ async def images_from_request(request: Request, many: bool) -> np.ndarray:
             payload = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise InputError(f"the body is not valid JSON: {error}") from None
+        except RecursionError:
+            raise InputError("the JSON is nested too deeply") from None
         key = "images" if many else "pixels"
         if not isinstance(payload, dict) or key not in payload:
             raise InputError(f'the JSON body must be an object with the key "{key}"', 422)
@@ -101,11 +153,12 @@ async def images_from_request(request: Request, many: bool) -> np.ndarray:
             uploads = form.getlist("files" if many else "file")
             if not uploads:
                 raise InputError(f'the form has no "{"files" if many else "file"}" field with an image', 422)
-            images = [image_from_bytes(await upload.read()) for upload in uploads if hasattr(upload, "read")]
+            files = [await upload.read() for upload in uploads if hasattr(upload, "read")]
+        images = [await image_from_upload(request, payload) for payload in files]
     elif content_type in IMAGE_TYPES or content_type == "application/octet-stream":
         if many:
             raise InputError("send a batch as multipart `files` fields or as JSON images", 415)
-        images = [image_from_bytes(body)]
+        images = [await image_from_upload(request, body)]
     else:
         raise InputError(
             f"unsupported content type {content_type or '(none)'}: send multipart/form-data, "
@@ -213,3 +266,141 @@ async def similar_items(request: Request, k: int = Query(5, description=f"how ma
         for row, s in zip(rows[0], similarities[0], strict=True)
     ]
     return {"query": describe(probabilities[0]), "items": items}
+
+
+def explain_image(classifier: TFLiteClassifier, image: np.ndarray):
+    """Probabilities and the occlusion map of one image."""
+    predict = lambda batch: classifier(batch)[1]  # noqa: E731
+    probabilities = predict(image[np.newaxis])[0]
+    return probabilities, explain.occlusion(predict, image[np.newaxis], [probabilities.argmax()])[0]
+
+
+def overlay_png(image: np.ndarray, heat: np.ndarray, scale: int = 8) -> bytes:
+    """The image in gray with the map in red to yellow on top, `scale` times larger, as PNG bytes."""
+    gray = np.repeat(image[..., :1] * 255, 3, axis=-1)
+    colour = np.stack([np.full_like(heat, 255), 255 * heat, np.zeros_like(heat)], axis=-1)
+    alpha = 0.7 * heat[..., np.newaxis]
+    pixels = ((1 - alpha) * gray + alpha * colour).round().astype(np.uint8)
+    picture = Image.fromarray(pixels).resize((28 * scale, 28 * scale), Image.Resampling.NEAREST)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@app.post(
+    "/explain",
+    openapi_extra=IMAGE_BODY,
+    responses={200: {"content": {"image/png": {}}, "description": "JSON, or the overlay as PNG"}},
+)
+async def explain_prediction(
+    request: Request,
+    output: str = Query("json", alias="format", pattern="^(json|png)$", description="json, or png for an overlay"),
+):
+    """Which pixels the prediction rests on: occlusion, the drop in the predicted class's probability when
+    each 2 × 2 patch is blanked, as a 28 × 28 map in [0, 1]. Ask for `image/png` (`Accept` header or
+    `?format=png`) to get the map over the image as a picture."""
+    images = await images_from_request(request, many=False)
+    state = request.app.state
+    probabilities, heat = await anyio.to_thread.run_sync(
+        explain_image, state.model["explainer"], images[0], limiter=state.explanations
+    )
+    if output == "png" or "image/png" in request.headers.get("accept", ""):
+        return Response(overlay_png(images[0], heat), media_type="image/png")
+    return {"prediction": describe(probabilities), "method": "occlusion", "map": np.round(heat, 3).tolist()}
+
+
+REFUSAL_BODY = b'{"detail": "the server is shutting down; retry in a second"}'
+REFUSAL = (
+    b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\n"
+    b"connection: close\r\ncontent-length: %d\r\n\r\n%s" % (len(REFUSAL_BODY), REFUSAL_BODY)
+)
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server, with one more step in its graceful shutdown.
+
+    On SIGTERM uvicorn closes its listening socket, lets the requests in flight finish, then exits: new
+    connections are refused. But the kernel resets every connection it had already queued for the server and
+    the server had not yet accepted: under load, some clients see a reset. Here the queue is emptied first,
+    and each of those connections gets a 503 with `Retry-After`.
+    """
+
+    async def shutdown(self, sockets=None):
+        refusals = []
+        for server in self.servers:
+            for listener in server.sockets:
+                with listener.dup() as queue:
+                    queue.setblocking(False)
+                    while True:
+                        try:
+                            connection, _ = queue.accept()
+                        except OSError:  # BlockingIOError: the queue is empty
+                            break
+                        refusals.append(asyncio.create_task(refuse(connection)))
+            server.close()  # right after the queue is empty, with no pause in between for new arrivals
+        # Connections accepted a moment ago may not have read their request yet; uvicorn would take them for
+        # idle keep-alive connections and close them with the request unread, which resets them.
+        await asyncio.sleep(0.1)
+        await super().shutdown(sockets)
+        await asyncio.gather(*refusals)
+
+
+class DrainingWorker(uvicorn.supervisors.multiprocess.Process):
+    """A worker process of uvicorn's supervisor (`--workers`) that runs a `DrainingServer`."""
+
+    @property
+    def server(self) -> uvicorn.Server:
+        if self._server is None:
+            self._server = DrainingServer(config=self.config)
+        return self._server
+
+
+async def refuse(connection: socket.socket) -> None:
+    """Read the request, answer 503, and close only once the client has read it (closing earlier resets)."""
+    loop = asyncio.get_running_loop()
+    connection.setblocking(False)
+    try:
+        await asyncio.wait_for(loop.sock_recv(connection, 65536), 2)
+        await loop.sock_sendall(connection, REFUSAL)
+        connection.shutdown(socket.SHUT_WR)
+        while await asyncio.wait_for(loop.sock_recv(connection, 65536), 2):
+            pass
+    except (OSError, TimeoutError):
+        pass
+    finally:
+        connection.close()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Serve the API with uvicorn and a draining graceful shutdown.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (one per core is a good start)")
+    parser.add_argument("--backlog", type=int, default=2048)
+    parser.add_argument("--log-level", default="info")
+    parser.add_argument("--no-access-log", action="store_true")
+    arguments = parser.parse_args(argv)
+    config = uvicorn.Config(
+        "fmnist.serve:app",
+        host=arguments.host,
+        port=arguments.port,
+        workers=arguments.workers,
+        backlog=arguments.backlog,
+        log_level=arguments.log_level,
+        access_log=not arguments.no_access_log,
+        timeout_graceful_shutdown=30,
+    )
+    # The classes of the imported module, not of __main__: worker processes import them by name.
+    from fmnist import serve
+
+    if config.workers > 1:
+        from uvicorn.supervisors import multiprocess
+
+        multiprocess.Process = serve.DrainingWorker  # each worker process runs a DrainingServer
+        multiprocess.Multiprocess(config, sockets=[config.bind_socket()]).run()
+    else:
+        serve.DrainingServer(config).run()
+
+
+if __name__ == "__main__":
+    main()
