@@ -12,11 +12,18 @@ export TF_ENABLE_ONEDNN_OPTS := 1
 
 setup: $(VENV)/.installed data
 
-# requirements.txt pins the tested environment with hashes, which pip verifies; the project goes in on top,
-# editable, without touching those pins.
-$(VENV)/.installed: requirements.txt pyproject.toml
+# requirements.txt pins the tested environment with hashes, which the installer verifies: uv (itself pinned and
+# hashed in requirements-uv.txt, installed by pip), or pip alone with `make setup INSTALLER=pip`. The project
+# goes in on top, editable, without touching those pins.
+INSTALLER ?= uv
+$(VENV)/.installed: requirements.txt requirements-uv.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
+ifeq ($(INSTALLER),uv)
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-uv.txt
+	$(BIN)/uv pip install --quiet --require-hashes -r requirements.txt --python $(BIN)/python
+else
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.txt
+endif
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 

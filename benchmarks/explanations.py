@@ -23,10 +23,10 @@ from pathlib import Path
 
 import keras
 import numpy as np
+from machine import processor_name
 
 import fmnist.model  # noqa: F401 (registers the custom batch-norm layer, for load_model)
 from fmnist import data, explain
-from machine import processor_name
 
 ROOT = Path(__file__).resolve().parent.parent
 SANITY_MAX_CORRELATION = 0.5
