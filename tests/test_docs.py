@@ -95,7 +95,7 @@ def test_the_explanations_doc_quotes_the_reported_figures(row):
 
 def serving_rows() -> list[str]:
     """The rows of docs/serving.md's speed table, formatted from reports/serving_benchmark.json."""
-    serving, setup = report("serving_benchmark.json"), report("setup_time.json")
+    serving = report("serving_benchmark.json")
     single, explained, load = serving["single_client"], serving["explain"], serving["concurrent"]
     stall, fuzz, batch = serving["stall"], serving["fuzz"], serving["batch_images_per_s_by_model"]
     return [

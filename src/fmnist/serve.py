@@ -76,8 +76,9 @@ app = FastAPI(
     title="Fashion-MNIST classifier",
     version=__version__,
     description=(
-        "Classify a product photo into one of ten clothing categories and find visually similar catalogue "
-        "items. Send an image file (multipart field `file`, or the raw bytes with an image content type) "
+        "Classify a product photo into one of ten clothing categories, see which pixels the answer rests on "
+        "(/explain), and find visually similar catalogue items. Send an image file (multipart field `file`, or "
+        "the raw bytes with an image content type) "
         'or JSON `{"pixels": [[...28 numbers...], ... 28 rows]}` with values 0-255 (0 = background).'
     ),
     lifespan=lifespan,
