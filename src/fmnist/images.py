@@ -61,7 +61,7 @@ def decode(image: Image.Image) -> np.ndarray:
     """Decode an image from `open_image` into a float32 array (28, 28, 1) in [0, 1]; raise `InputError`.
 
     A JPEG decodes straight at a reduced scale (1/2 to 1/8, at least `DRAFT_SIZE` pixels a side): the model
-    sees 28 × 28, and decoding a 12-megapixel photo at full size costs about 40 times more.
+    sees 28 × 28, and decoding a phone photo at full size costs many times more.
     """
     try:
         with warnings.catch_warnings():
