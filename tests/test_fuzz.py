@@ -33,11 +33,20 @@ def server(serving_artifacts, tmp_path_factory):
     log = tmp_path_factory.mktemp("fuzz") / "server.log"
     with api_server(serving_artifacts, log=log) as (_, url):
         yield url
-        assert requests.get(f"{url}/healthz", timeout=5).json()["status"] == "ok"
-    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
+        try:
+            healthy = requests.get(f"{url}/healthz", timeout=5).json()["status"] == "ok"
+        except (requests.RequestException, ValueError, KeyError):
+            healthy = False
+    output = log.read_text()
+    if not healthy:
+        tally["failures"].append("the server did not answer /healthz after the fuzzing")
+    if "Traceback" in output:
+        tally["failures"].append("a traceback in the server log")
     if os.environ.get("FMNIST_FUZZ_REPORT"):
         report = {"cases": tally["cases"], "failures": len(tally["failures"]), "examples": tally["failures"][:10]}
         Path(os.environ["FMNIST_FUZZ_REPORT"]).write_text(json.dumps(report, indent=2) + "\n")
+    assert healthy, "the server did not answer /healthz after the fuzzing"
+    assert "Traceback" not in output, output[-3000:]
 
 
 def check(response: requests.Response, what: str) -> None:
