@@ -100,7 +100,7 @@ def main():
             "deletion_drop_10": round(baseline_drop, 4),
             "deletion_curve": [round(float(p), 4) for p in baseline.mean(axis=0)],
         },
-        "uniform_garment_share": round(float((images > explain.GARMENT_THRESHOLD).mean()), 4),
+        "uniform_garment_share": round(float(explain.garment_mask(images).mean()), 4),
         "sanity_max_correlation": SANITY_MAX_CORRELATION,
         "methods": methods,
         "command": f"python benchmarks/explanations.py --images {args.images}",

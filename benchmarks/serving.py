@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -207,10 +208,7 @@ def stall(models: Path, light: Path, scratch: Path, seconds=10.0, heavy_clients=
     finally:
         server.terminate()
         server.wait(timeout=30)
-    heavy_statuses = {}
-    for result in heavy_results:
-        for status, number in result["statuses"].items():
-            heavy_statuses[status] = heavy_statuses.get(status, 0) + number
+    heavy_statuses = sum((Counter(result["statuses"]) for result in heavy_results), Counter())
     return {
         "light_p50_ms_quiet": round(percentile(quiet["latencies"], 50), 3),
         "light_p99_ms_quiet": round(percentile(quiet["latencies"], 99), 3),
@@ -222,7 +220,7 @@ def stall(models: Path, light: Path, scratch: Path, seconds=10.0, heavy_clients=
         "heavy_clients": heavy_clients,
         "heavy_image": f"6000×6000 white PNG, {heavy.stat().st_size:,} bytes",
         "heavy_p50_ms": round(percentile([x for r in heavy_results for x in r["latencies"]], 50), 1),
-        "heavy_statuses": heavy_statuses,
+        "heavy_statuses": dict(heavy_statuses),
         "heavy_timeouts": sum(result["timeouts"] for result in heavy_results),
         "seconds": seconds,
         "workers": 1,

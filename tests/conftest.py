@@ -1,6 +1,7 @@
 """Shared fixtures: tiny synthetic data and models, and real components installed on demand."""
 
 import contextlib
+import io
 import json
 import os
 import shutil
@@ -57,6 +58,15 @@ def serving_artifacts(tmp_path_factory) -> Path:
     embeddings, _ = similar.embedding_model(network)(catalogue)
     similar.EmbeddingIndex.build(np.asarray(embeddings), labels=np.arange(30) % 10).save(folder / "index.npz")
     return folder
+
+
+def png_bytes(mode="L", size=(28, 28), color=None) -> bytes:
+    """A PNG file of one colour."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new(mode, size, color).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def free_port() -> int:

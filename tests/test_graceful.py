@@ -1,22 +1,13 @@
 """A graceful restart: SIGTERM under load lets in-flight requests finish and refuses new connections cleanly."""
 
 import http.client
-import io
 import signal
 import socket
 import threading
 import time
 from collections import Counter
 
-from PIL import Image
-
-from .conftest import api_server
-
-
-def png_bytes() -> bytes:
-    buffer = io.BytesIO()
-    Image.new("L", (28, 28), 128).save(buffer, format="PNG")
-    return buffer.getvalue()
+from .conftest import api_server, png_bytes
 
 
 def post_once(port: int, body: bytes):
@@ -34,7 +25,7 @@ def post_once(port: int, body: bytes):
 
 
 def test_sigterm_under_load_finishes_in_flight_requests_and_refuses_new_ones(serving_artifacts):
-    body = png_bytes()
+    body = png_bytes(color=128)
     with api_server(serving_artifacts) as (server, url):
         port = int(url.rsplit(":", 1)[1])
         # Requests in flight at the signal: headers and part of the body sent, the rest held back.

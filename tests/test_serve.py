@@ -10,7 +10,7 @@ from PIL import Image
 
 from fmnist import CLASS_NAMES, explain, export, images, serve
 
-from .conftest import api_server
+from .conftest import api_server, png_bytes
 
 
 @pytest.fixture(scope="module")
@@ -20,12 +20,6 @@ def client(serving_artifacts):
         patch.setenv(serve.INDEX_ENV, str(serving_artifacts / "index.npz"))
         with TestClient(serve.app) as test_client:
             yield test_client
-
-
-def png_bytes(mode="L", size=(28, 28), color=None):
-    buffer = io.BytesIO()
-    Image.new(mode, size, color).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def noise_png(size=200):

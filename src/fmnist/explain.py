@@ -181,18 +181,21 @@ def deletion_drop(curves, fraction: float = 0.1) -> float:
     return float((curves[:, 0] - curves[:, step]).mean())
 
 
+def garment_mask(images) -> np.ndarray:
+    """Which pixels of each image (flattened) belong to the garment."""
+    return np.asarray(images).reshape(len(images), -1) > GARMENT_THRESHOLD
+
+
 def random_garment_orders(images, seed: int = 0) -> np.ndarray:
     """The baseline ranking: garment pixels in a random order, then the background in a random order."""
-    garment = np.asarray(images).reshape(len(images), -1) > GARMENT_THRESHOLD
-    return pixel_order(garment.astype("float32"), seed)
+    return pixel_order(garment_mask(images).astype("float32"), seed)
 
 
 def garment_share(maps, images) -> np.ndarray:
     """Share of each map's heat that falls on the garment (a uniform map scores the garment's area)."""
     maps = np.asarray(maps).reshape(len(maps), -1)
-    garment = np.asarray(images).reshape(len(images), -1) > GARMENT_THRESHOLD
     total = maps.sum(axis=1)
-    return np.divide((maps * garment).sum(axis=1), total, out=np.zeros_like(total), where=total > 0)
+    return np.divide((maps * garment_mask(images)).sum(axis=1), total, out=np.zeros_like(total), where=total > 0)
 
 
 def rank_correlation(maps, other_maps) -> np.ndarray:

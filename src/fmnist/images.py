@@ -74,11 +74,6 @@ def decode(image: Image.Image) -> np.ndarray:
     return to_model_input(np.asarray(_to_grayscale(image), dtype=np.uint8))
 
 
-def image_from_bytes(payload: bytes) -> np.ndarray:
-    """Decode an image file and return a float32 array (28, 28, 1) in [0, 1]; raise `InputError`."""
-    return decode(open_image(payload))
-
-
 def to_model_input(gray: np.ndarray) -> np.ndarray:
     """Invert a light background, pad to a square, resize to 28×28 and scale to [0, 1]."""
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
