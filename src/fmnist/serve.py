@@ -5,7 +5,7 @@ connections still queued at SIGTERM with a 503 instead of resetting them (`Drain
 
 The TFLite model and the catalogue index load once, at startup. Predictions run on the LiteRT interpreter
 directly in the event loop: one call costs well under a millisecond, far less than a thread hand-off. An
-explanation takes 729 predictions (occlusion), so it runs in a worker thread on an interpreter of its own.
+explanation takes up to 729 predictions (occlusion), so it runs in a worker thread on an interpreter of its own.
 """
 
 import argparse
