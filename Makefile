@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export TF_CPP_MIN_LOG_LEVEL := 3
 export TF_ENABLE_ONEDNN_OPTS := 1
 
-.PHONY: setup data run test unit nbval lint slides export serve fuzz benchmark-training benchmark-serving benchmark-explanations benchmark-setup determinism clean
+.PHONY: setup data run test unit nbval lint slides export serve fuzz benchmark-training benchmark-serving benchmark-explanations benchmark-setup benchmark-regression determinism clean
 
 setup: $(VENV)/.installed data
 
@@ -66,7 +66,7 @@ fuzz: setup
 	FMNIST_FUZZ_EXAMPLES=1000 $(BIN)/python -m pytest tests/test_fuzz.py
 
 benchmark-training: setup
-	$(BIN)/python benchmarks/training.py --seeds 43 44 --committed-seed
+	$(BIN)/python benchmarks/training.py --seeds 43 44 --committed-seed --float32-seeds 42 43 44
 
 benchmark-serving: setup
 	$(BIN)/python benchmarks/serving.py
@@ -74,6 +74,11 @@ benchmark-serving: setup
 # Faithfulness of every explanation method on 1,000 test images: reports/explanations.json.
 benchmark-explanations: setup
 	$(BIN)/python benchmarks/explanations.py --images 1000
+
+# Inject realistic mistakes one at a time and run `make test` on each, then two clean runs (bfloat16, float32):
+# reports/regression_detection.json.
+benchmark-regression: setup
+	$(BIN)/python benchmarks/regression_detection.py
 
 # Set-up time from a fresh clone, before and after the locked requirements: reports/setup_time.json.
 benchmark-setup:

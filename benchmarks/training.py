@@ -1,6 +1,6 @@
 """Training speed, side by side in one run: throughput against a naive baseline, and time to 94 %.
 
-    python benchmarks/training.py [--epochs 3] [--seeds 42 43 44] [--committed-seed]
+    python benchmarks/training.py [--epochs 3] [--seeds 42 43 44] [--committed-seed] [--float32-seeds 42 43 44]
 
 Throughput (images per second, timed from the end of a warm-up epoch to the end of `--epochs` more):
 (a) the naive baseline: the original project's CNN, Keras defaults, NumPy arrays, batch size 32, oneDNN off;
@@ -12,7 +12,8 @@ Time to accuracy: the previous recipe (`PREVIOUS_RECIPE`: 60 epochs of the earli
 recipe, each timed over `--epochs` epochs after a warm-up epoch, in fresh processes one after the other, and
 the seconds per epoch multiplied by the recipe's epochs. Then the notebook itself is executed with papermill
 once per seed, for the accuracy over seeds and the whole notebook's wall time; `--committed-seed` counts the
-committed run (reports/metrics.json) as its seed instead of executing it again.
+committed run (reports/metrics.json) as its seed instead of executing it again; `--float32-seeds` executes it
+again per seed in float32, the path of a CPU without bfloat16 units.
 Every measurement runs in a fresh process (TensorFlow reads TF_ENABLE_ONEDNN_OPTS once, at import, and
 Keras's dtype policy is global). Figures go to stdout and to reports/training_benchmark.json.
 """
@@ -38,6 +39,8 @@ PREVIOUS_RECIPE = {
     "warmup_fraction": 0.05,
     "weight_decay": 1e-4,
     "label_smoothing": 0.1,
+    "max_shift": 2,
+    "flip": True,
     "erase_probability": 0.5,
     "validation_size": 5000,
 }
@@ -68,6 +71,28 @@ def previous_model(filters=(32, 64), seed=None):
             layers.Dense(10, activation="softmax", dtype="float32", name="probabilities"),
         ]
     )
+
+
+def previous_augmentation(images, random_seed, erase_probability=0.5, erase_sides=(4, 14)):
+    """The previous recipe's augmentation: a random left-right flip, a shift of up to 2 pixels, and with
+    `erase_probability` a blanked rectangle whose sides lie in `erase_sides` (random erasing)."""
+    import tensorflow as tf
+
+    from fmnist import train
+
+    batch, height, width = tf.shape(images)[0], images.shape[1], images.shape[2]
+    seeds = tf.random.experimental.stateless_split(tf.stack([random_seed, 0]), 3)
+    flip = tf.random.stateless_uniform([batch, 1, 1, 1], seeds[0]) < 0.5
+    images = train.random_shift(tf.where(flip, tf.reverse(images, axis=[2]), images), seeds[1][0], max_shift=2)
+    draws = tf.random.stateless_uniform([5, batch, 1], seeds[2])
+    smallest, largest = erase_sides
+    sides = smallest + tf.floor(draws[1:3] * (largest - smallest + 1))  # rectangle height, width
+    starts = tf.floor(draws[3:5] * (tf.constant([[[height]], [[width]]], "float32") - sides + 1))
+    positions = tf.range(height, dtype="float32")[None, :]
+    inside_rows = (positions >= starts[0]) & (positions < starts[0] + sides[0])
+    inside_columns = (positions >= starts[1]) & (positions < starts[1] + sides[1])
+    erase = (draws[0] < erase_probability)[:, :, None] & inside_rows[:, :, None] & inside_columns[:, None, :]
+    return tf.where(erase[..., None], tf.zeros_like(images), images)
 
 
 def adam_with_warmup_cosine(learning_rate, warmup_fraction, weight_decay, total_steps):
@@ -108,7 +133,8 @@ def measure_throughput(variant: str, epochs: int) -> dict:
     else:
         keras.mixed_precision.set_global_policy(train.precision_policy())
         network = model.build_seed_model() if variant == "project" else model.build_model(seed=0)
-        dataset = train.make_dataset(x, y, 256, shuffle_seed=0, augment=variant == "notebook_model")
+        augment = train.random_shift if variant == "notebook_model" else None
+        dataset = train.make_dataset(x, y, 256, shuffle_seed=0, augment=augment)
         total_steps = (1 + epochs) * int(dataset.cardinality())
         network.compile(
             optimizer=adam_with_warmup_cosine(4e-3, 0.05, 1e-4, total_steps),
@@ -125,6 +151,8 @@ def time_recipe_epochs(name: str, epochs: int, seed: int = 42) -> dict:
     `name` is "previous" (`PREVIOUS_RECIPE`) or "project" (the recipe in `metrics.json`, the notebook's
     default). Both are timed the same way, in the same benchmark run, so their ratio is fair.
     """
+    import functools
+
     import keras
 
     from fmnist import data, model, train
@@ -135,10 +163,13 @@ def time_recipe_epochs(name: str, epochs: int, seed: int = 42) -> dict:
     data.ensure_dataset()
     (images, labels), _ = keras.datasets.fashion_mnist.load_data()
     (x, y), _ = data.split_validation(data.scale_images(images), data.one_hot(labels), recipe["validation_size"], seed)
-    dataset = train.make_dataset(
-        x, y, recipe["batch_size"], shuffle_seed=seed, augment=True, erase_probability=recipe["erase_probability"]
-    )
-    network = previous_model(recipe["filters"], seed) if name == "previous" else model.build_model(seed=seed)
+    if name == "previous":
+        augment = functools.partial(previous_augmentation, erase_probability=recipe["erase_probability"])
+        network = previous_model(recipe["filters"], seed)
+    else:
+        augment = functools.partial(train.random_shift, max_shift=recipe["max_shift"])
+        network = model.build_model(seed=seed)
+    dataset = train.make_dataset(x, y, recipe["batch_size"], shuffle_seed=seed, augment=augment)
     total_steps = recipe["epochs"] * int(dataset.cardinality())
     network.compile(
         optimizer=adam_with_warmup_cosine(
@@ -180,13 +211,15 @@ def sgemm_gflops(size=2048, repeats=20) -> float:
     return best
 
 
-def run_notebook(seed: int, folder: Path) -> dict:
-    """Execute the notebook with `SEED=seed` into `folder`; return its wall time and its metrics."""
+def run_notebook(seed: int, folder: Path, precision: str | None = None) -> dict:
+    """Execute the notebook with `SEED=seed` into `folder`, in `precision` if given (else the machine's choice,
+    `train.precision_policy`); return its wall time and its metrics."""
     folder.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "papermill", "--log-level", "WARNING", "Fashion_MNIST_model_training.ipynb"]
     command += [str(folder / "notebook.ipynb"), "-p", "SEED", str(seed), "-p", "RESULTS_DIR", str(folder)]
     start = time.perf_counter()
-    subprocess.run(command, cwd=ROOT, check=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **({"FMNIST_PRECISION": precision} if precision else {}))
+    subprocess.run(command, cwd=ROOT, check=True, env=env)
     seconds = time.perf_counter() - start
     metrics = json.loads((folder / "reports" / "metrics.json").read_text())
     return {"notebook_seconds": seconds, **metrics}
@@ -203,6 +236,9 @@ def regression_figures(runs) -> dict:
     }
     for name in runs[0]["per_class"]:
         figures[f"f1 {name}"] = [run["per_class"][name]["f1-score"] for run in runs]
+    figures["random_garment_drop_10"] = [run["explanations"]["random_garment_drop_10"] for run in runs]
+    for name in runs[0]["explanations"]["deletion_drop_10"]:
+        figures[f"deletion_drop_10 {name}"] = [run["explanations"]["deletion_drop_10"][name] for run in runs]
     return figures
 
 
@@ -221,6 +257,13 @@ def main():
         "--committed-seed",
         action="store_true",
         help="count the committed run (reports/metrics.json) as its seed instead of executing it again",
+    )
+    parser.add_argument(
+        "--float32-seeds",
+        type=int,
+        nargs="*",
+        default=[],
+        help="seeds of notebook runs forced to float32 (FMNIST_PRECISION), the path of CPUs without bfloat16",
     )
     parser.add_argument("--output", type=Path, default=ROOT / "reports" / "training_benchmark.json")
     parser.add_argument("--worker", nargs=2, metavar=("TASK", "ARGUMENT"), help=argparse.SUPPRESS)
@@ -267,6 +310,15 @@ def main():
             f" training {run['train_seconds']:.0f} s{wall}"
         )
     executed = [run for run in runs.values() if "notebook_seconds" in run]
+    float32_runs = {
+        seed: run_notebook(seed, ROOT / "build" / "seeds" / f"float32-{seed}", "float32")
+        for seed in arguments.float32_seeds
+    }
+    for seed, run in float32_runs.items():
+        print(
+            f"notebook in float32, seed {seed}: test accuracy {run['test_accuracy']:.4f},"
+            f" training {run['train_seconds']:.0f} s, whole notebook {run['notebook_seconds']:.0f} s"
+        )
 
     result = {
         "machine": {"cpu_count": os.cpu_count(), "bfloat16": policy == "mixed_bfloat16"},
@@ -292,8 +344,20 @@ def main():
         "notebook_seconds": round(statistics.mean(run["notebook_seconds"] for run in executed), 1)
         if executed
         else None,
-        # what tests/test_regression.py derives its tolerances from: how much a number moves with the seed
-        "seed_spread": {name: summary(values)["std"] for name, values in regression_figures(runs.values()).items()},
+        "float32": {
+            "seeds": list(float32_runs),
+            "accuracy_seeds": summary(run["test_accuracy"] for run in float32_runs.values()),
+            "notebook_train_seconds": summary(run["train_seconds"] for run in float32_runs.values()),
+            "notebook_seconds": summary(run["notebook_seconds"] for run in float32_runs.values()),
+        }
+        if float32_runs
+        else None,
+        # what tests/test_regression.py derives its tolerances from: how much a number moves with the seed and
+        # with the precision (bfloat16 or float32, the stand-in for another processor), over all runs above
+        "seed_spread": {
+            name: summary(values)["std"]
+            for name, values in regression_figures([*runs.values(), *float32_runs.values()]).items()
+        },
     }
     arguments.output.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {arguments.output}")

@@ -16,12 +16,13 @@ def report(name: str) -> dict:
 def quoted_figures() -> dict:
     """Each figure README.md quotes, formatted as it is quoted, from `reports/*.json`."""
     metrics, training = report("metrics.json"), report("training_benchmark.json")
-    explained = report("explanations.json")
-    default = explained["methods"][explained["default_method"]]
+    shown, float32 = metrics["explanations"], training["float32"]
+    shown_ratio = shown["deletion_drop_10"][shown["method"]] / shown["random_garment_drop_10"]
     serving, setup = report("serving_benchmark.json"), report("setup_time.json")
     load = serving["concurrent"]
     speed, seeds = training["time_to_accuracy"], training["accuracy_seeds"]
     return {
+        "sweep_variants": f"a search over {len(report('recipe_sweep.json')['variants'])} variants",
         "test_accuracy": f"{metrics['test_accuracy']:.4f}",
         "test_loss": f"{metrics['test_loss']:.3f}",
         "parameters": f"{metrics['parameters']:,}",
@@ -42,15 +43,17 @@ def quoted_figures() -> dict:
         f"6000×6000 PNGs; {serving['fuzz']['cases']:,} fuzzed requests, {serving['fuzz']['failures']} failures; "
         f"{load['connections']} connections: {load['requests_per_s']:,.0f} requests/s, p99 {load['p99_ms']:,.0f} ms",
         "setup_seconds": f"{setup['after']['seconds']:.1f} s with uv from an empty cache",
-        "explanation_ratio": f"({explained['default_method']}) | blanking the 10 % top-ranked pixels drops the class "
-        f"probability {default['deletion_ratio']:.2f}× as much",
+        "float32_mean": f"{float32['accuracy_seeds']['mean']:.4f} ± {float32['accuracy_seeds']['std']:.4f}",
+        "float32_minutes": f"{float32['notebook_seconds']['mean'] / 60:.1f} minutes in all",
+        "explanation_ratio": f"({shown['method']}, {shown['images']} test images) | blanking the 10 % top-ranked "
+        f"pixels drops the class probability {shown_ratio:.2f}× as much",
     }
 
 
 QUOTED = ["test_accuracy", "test_loss", "parameters", "epochs", "batch_size", "shirt_f1", "precision_at_5"]
 QUOTED += ["tflite_agreement", "seed_mean", "seeds", "previous_seconds", "project_seconds"]
 QUOTED += ["ratio", "notebook_seconds", "notebook_minutes", "training_minutes", "explanation_ratio", "serving"]
-QUOTED += ["setup_seconds"]
+QUOTED += ["setup_seconds", "float32_mean", "float32_minutes", "sweep_variants"]
 
 
 def test_every_quoted_figure_is_checked():
@@ -122,3 +125,40 @@ def serving_rows() -> list[str]:
 @pytest.mark.parametrize("row", serving_rows())
 def test_the_serving_doc_quotes_the_reported_figures(row):
     assert row in (ROOT / "docs" / "serving.md").read_text()
+
+
+def sweep_rows() -> list[str]:
+    """The rows of docs/training.md's recipe-search table, formatted from reports/recipe_sweep.json."""
+    return [
+        f"| {variant['round']} | {variant['name']} | "
+        + " / ".join(f"{accuracy:.4f}" for accuracy in variant["val_accuracy"].values())
+        + f" | {variant['mean']:.4f} |"
+        for variant in report("recipe_sweep.json")["variants"]
+    ]
+
+
+def test_the_training_doc_counts_the_variants_and_runs_of_the_recipe_search():
+    sweep = report("recipe_sweep.json")
+    assert f"{len(sweep['variants'])} variants, {sweep['runs']} runs" in (ROOT / "docs" / "training.md").read_text()
+
+
+@pytest.mark.parametrize("row", sweep_rows())
+def test_the_training_doc_quotes_every_variant_of_the_recipe_search(row):
+    assert row in (ROOT / "docs" / "training.md").read_text()
+
+
+def tolerance_rows() -> list[str]:
+    """The rows of docs/reproducibility.md's tolerance table, from reports/training_benchmark.json."""
+    from tests.test_regression import SPREAD_FACTOR, tolerance
+
+    spread = report("training_benchmark.json")["seed_spread"]
+    return [
+        f"| {name} | {spread[name]:.4f} | ±{tolerance(spread, name):.4f} |"
+        + (" (the floor)" if SPREAD_FACTOR * spread[name] < tolerance(spread, name) else "")
+        for name in spread
+    ]
+
+
+@pytest.mark.parametrize("row", tolerance_rows())
+def test_the_reproducibility_doc_quotes_every_tolerance(row):
+    assert row in (ROOT / "docs" / "reproducibility.md").read_text()

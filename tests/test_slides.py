@@ -67,7 +67,14 @@ def synthetic_results(tmp_path):
     metrics = {
         "test_accuracy": 0.93456,
         "test_loss": 0.25,
-        "recipe": {"epochs": 3, "batch_size": 128, "learning_rate": 4e-3, "weight_decay": 1e-4, "label_smoothing": 0.1},
+        "recipe": {
+            "epochs": 3,
+            "batch_size": 128,
+            "learning_rate": 4e-3,
+            "weight_decay": 1e-4,
+            "label_smoothing": 0.1,
+            "max_shift": 1,
+        },
         "train_seconds": 90.0,
         "parameters": 288,
         "architecture": layers,
@@ -120,5 +127,6 @@ def test_speed_text_reads_the_training_benchmark_and_is_empty_before_it_ran(tmp_
     path.write_text(json.dumps({"time_to_accuracy": speed}))
     assert (
         slides.speed_text(path)
-        == "Previous 60-epoch recipe: 30.0 min; this one: 10.0 min (3.0× faster, same machine, one benchmark run)"
+        == "Previous 60-epoch recipe: 30.0 min; this one: 10.0 min (3.0× faster, same machine, one benchmark run). "
+        "Anchor: airbench, 94 % on CIFAR-10 in 3.29 s on an A100, with short schedules and light augmentation"
     )

@@ -10,7 +10,7 @@ def train_tiny_model(images, labels, seed, policy="float32"):
     """Two epochs of the project's pipeline on a small model and small data; returns the weights."""
     train.make_deterministic(seed)
     keras.mixed_precision.set_global_policy(policy)
-    dataset = train.make_dataset(data.scale_images(images), data.one_hot(labels), 8, seed, augment=True)
+    dataset = train.make_dataset(data.scale_images(images), data.one_hot(labels), 8, seed, augment=train.random_shift)
     network = model.build_model(filters=(4, 8), dense_units=16, seed=seed)
     network.compile(optimizer=keras.optimizers.Adam(1e-3, use_ema=True), loss="categorical_crossentropy")
     try:
@@ -64,26 +64,33 @@ def test_precision_policy_follows_the_environment_and_rejects_typos(monkeypatch,
         train.precision_policy()
 
 
-def test_augmentation_flips_and_shifts_each_image_by_at_most_two_pixels():
-    images = np.zeros((64, 28, 28, 1), dtype="float32")
+@pytest.mark.parametrize("max_shift", [1, 2])
+def test_random_shift_moves_each_image_by_at_most_max_shift_pixels(max_shift):
+    images = np.zeros((400, 28, 28, 1), dtype="float32")
     images[:, 10, 5, 0] = 1.0
-    augmented = np.asarray(train.augment_batch(tf.constant(images), tf.constant(7, tf.int64), erase_probability=0))
-    assert augmented.shape == images.shape and np.all(augmented.sum(axis=(1, 2, 3)) <= 1)
-    positions = [np.argwhere(image[..., 0] == 1) for image in augmented]
-    kept = [p[0] for p in positions if len(p)]
-    assert len(kept) == 64  # the pixel is 5 columns from the edge: a 2-pixel shift never loses it
-    assert all(8 <= row <= 12 and (3 <= column <= 7 or 20 <= column <= 24) for row, column in kept)
-    assert len({tuple(p) for p in kept}) > 5
-    assert any(column >= 20 for _, column in kept) and any(column <= 7 for _, column in kept)
-    again = np.asarray(train.augment_batch(tf.constant(images), tf.constant(7, tf.int64), erase_probability=0))
-    np.testing.assert_array_equal(augmented, again)
+    shifted = np.asarray(train.random_shift(tf.constant(images), tf.constant(7, tf.int64), max_shift))
+    assert shifted.shape == images.shape
+    positions = [tuple(np.argwhere(image[..., 0] == 1)[0]) for image in shifted]  # the pixel is never lost
+    offsets = {(row - 10, column - 5) for row, column in positions}
+    assert all(max(abs(dy), abs(dx)) <= max_shift for dy, dx in offsets)
+    assert len(offsets) == (2 * max_shift + 1) ** 2  # 400 draws hit every one of the 9 or 25 offsets
+    again = np.asarray(train.random_shift(tf.constant(images), tf.constant(7, tf.int64), max_shift))
+    np.testing.assert_array_equal(shifted, again)
+
+
+def test_random_shift_fills_with_black_and_keeps_the_pixels():
+    images = tf.ones((32, 28, 28, 1))
+    shifted = np.asarray(train.random_shift(images, tf.constant(11, tf.int64), max_shift=1))[..., 0]
+    # a shifted all-white image has one black row and/or column at most, on the side it moved away from
+    assert set(np.unique(shifted)) <= {0.0, 1.0}
+    assert all(28 * 26 <= image.sum() <= 28 * 28 for image in shifted)
 
 
 def test_augmented_dataset_differs_between_epochs_but_not_between_runs():
     images = np.random.default_rng(0).random((16, 28, 28, 1), dtype="float32")
 
     def two_epochs():
-        dataset = train.make_dataset(images, np.zeros(16), batch_size=16, shuffle_seed=5, augment=True)
+        dataset = train.make_dataset(images, np.zeros(16), batch_size=16, shuffle_seed=5, augment=train.random_shift)
         return [np.concatenate([batch for batch, _ in dataset]) for _ in range(2)]
 
     first_run, second_run = two_epochs(), two_epochs()
@@ -91,21 +98,4 @@ def test_augmented_dataset_differs_between_epochs_but_not_between_runs():
     np.testing.assert_array_equal(first_run[0], second_run[0])
     np.testing.assert_array_equal(first_run[1], second_run[1])
     with pytest.raises(ValueError, match="shuffle_seed"):
-        train.make_dataset(images, np.zeros(16), batch_size=4, augment=True)
-
-
-def test_random_erasing_blanks_one_rectangle_with_sides_in_range():
-    images = tf.ones((32, 28, 28, 1))
-    seed = tf.constant(11, tf.int64)
-    shifted = np.asarray(train.augment_batch(images, seed, erase_probability=0))
-    erased = np.asarray(train.augment_batch(images, seed, erase_probability=1, erase_sides=(4, 9)))
-    for before, after in zip(shifted[..., 0], erased[..., 0], strict=True):
-        rows, columns = np.nonzero((before == 1) & (after == 0))
-        # the rectangle may reach into the zero border left by the shift, so it shows at most its full size
-        assert len(rows) and rows.max() - rows.min() < 9 and columns.max() - columns.min() < 9
-        assert len(rows) == (rows.max() - rows.min() + 1) * (columns.max() - columns.min() + 1)  # a rectangle
-        assert np.array_equal(after[after == 1], before[after == 1])
-    none = np.asarray(train.augment_batch(images, seed, erase_probability=0.0))
-    np.testing.assert_array_equal(none, shifted)
-    half = np.asarray(train.augment_batch(tf.ones((400, 28, 28, 1)), seed, max_shift=0, erase_probability=0.5))
-    assert 0.4 < (half.min(axis=(1, 2, 3)) == 0).mean() < 0.6
+        train.make_dataset(images, np.zeros(16), batch_size=4, augment=train.random_shift)

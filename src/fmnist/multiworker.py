@@ -47,7 +47,11 @@ def run(steps: int, images: int, batch_per_worker: int, seed: int) -> dict:
     global_batch = batch_per_worker * strategy.num_replicas_in_sync
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    dataset = train.make_dataset(x, y, global_batch, shuffle_seed=seed, augment=True).repeat().with_options(options)
+    dataset = (
+        train.make_dataset(x, y, global_batch, shuffle_seed=seed, augment=train.random_shift)
+        .repeat()
+        .with_options(options)
+    )
     batches = iter(strategy.experimental_distribute_dataset(dataset))
     with strategy.scope():
         network = model.build_model(seed=seed)

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 
 from fmnist import CLASS_NAMES
@@ -58,6 +59,7 @@ def training_curves(history: dict):
         axis.plot(epochs, history[metric], "o-", label="training")
         axis.plot(epochs, history[f"val_{metric}"], "s-", label="validation")
         axis.set(title=title, xlabel="epoch")
+        axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         axis.grid(alpha=0.3)
         axis.legend()
     figure.tight_layout()

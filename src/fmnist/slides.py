@@ -123,7 +123,8 @@ def speed_text(benchmark_path: Path) -> str:
         return ""
     return (
         f"Previous 60-epoch recipe: {speed['previous_recipe_seconds'] / 60:.1f} min; this one: "
-        f"{speed['project_seconds'] / 60:.1f} min ({speed['ratio']:.1f}× faster, same machine, one benchmark run)"
+        f"{speed['project_seconds'] / 60:.1f} min ({speed['ratio']:.1f}× faster, same machine, one benchmark run). "
+        "Anchor: airbench, 94 % on CIFAR-10 in 3.29 s on an A100, with short schedules and light augmentation"
     )
 
 
@@ -202,7 +203,7 @@ def build(results_dir=".", output=None) -> Path:
     slide = deck.slide(
         "The model",
         "Two convolution blocks extract local patterns, then a dense layer combines them and a softmax gives "
-        "the probability of each class. Batch normalisation, dropout and random flips, shifts and erasing keep it "
+        "the probability of each class. Batch normalisation, dropout and small random shifts keep it "
         "from overfitting. Adam optimiser, categorical cross-entropy loss.",
     )
     recipe = metrics["recipe"]
@@ -218,14 +219,14 @@ def build(results_dir=".", output=None) -> Path:
         "Flatten → Dense (ReLU) → Dropout → Dense (softmax, 10)",
         f"Adam: peak learning rate {recipe['learning_rate']:g}, warm-up + cosine decay",
         f"Categorical cross-entropy, label smoothing {recipe['label_smoothing']:g}",
-        "Random flips, shifts and erasing during training only",
+        f"Random shifts of up to {recipe['max_shift']} pixel during training only",
     ], left=Inches(9.1), top=Inches(1.5), width=Inches(4.0), size=16)  # fmt: skip
 
     bfloat16 = " (bfloat16 compute)" if metrics.get("training_precision") == "mixed_bfloat16" else ""
     slide = deck.slide(
         "Training",
         f"{recipe['epochs']} epochs in {metrics['train_seconds'] / 60:.1f} minutes on two CPU cores{bfloat16}. "
-        "Validation accuracy tracks training accuracy closely: the regularisation keeps the model from overfitting.",
+        "Training and validation accuracy, epoch by epoch: the learning rate warms up, then decays to zero.",
     )
     deck.picture(slide, "training_curves.png", Inches(0.4), TOP, Inches(12.5), Inches(4.4))
     deck.text(
