@@ -133,19 +133,24 @@ def failure(log: str) -> str:
     step = (
         "regression test" if "-m regression" in commands[-1] else "nbval" if "--nbval" in commands[-1] else "unit tests"
     )
-    failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", log, re.MULTILINE)
+    failed = re.findall(r"^(?:FAILED|ERROR) (.+?)(?: - .*)?$", log, re.MULTILINE)
     return f"{step}: {failed[0]}" if failed else step
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", help="mutations to run (default: all)")
-    parser.add_argument("--clean-only", action="store_true", help="only the two clean runs")
+    parser.add_argument("--clean-only", action="store_true", help="only the clean runs, keeping the mutations")
+    parser.add_argument("--precisions", nargs="+", default=["mixed_bfloat16", "float32"], help="of the clean runs")
     parser.add_argument("--output", type=Path, default=ROOT / "reports" / "regression_detection.json")
     arguments = parser.parse_args()
     chosen = [] if arguments.clean_only else [m for m in MUTATIONS if not arguments.only or m[0] in arguments.only]
     previous = json.loads(arguments.output.read_text()) if arguments.output.exists() else {}
-    report = {"command": "make test", "clean_runs": [], "mutations": [] if chosen else previous.get("mutations", [])}
+    report = {
+        "command": "make test",
+        "clean_runs": [run for run in previous.get("clean_runs", []) if run["precision"] not in arguments.precisions],
+        "mutations": [] if chosen else previous.get("mutations", []),
+    }
 
     def record(key: str, entry: dict) -> None:  # after every run, so an interrupted benchmark keeps its results
         report[key].append(entry)
@@ -153,7 +158,7 @@ def main():
         report["all_caught"] = all(mutation["caught"] for mutation in report["mutations"])
         arguments.output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
 
-    for precision in ("mixed_bfloat16", "float32"):
+    for precision in arguments.precisions:
         outcome = run_test_command(worktree(f"clean-{precision}"), precision)
         record("clean_runs", {"precision": precision, "passed": outcome["passed"], "seconds": outcome["seconds"]})
         print(f"clean {precision:<15} {'passed' if outcome['passed'] else 'FAILED: ' + outcome['how']}", flush=True)

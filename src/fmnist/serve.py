@@ -330,7 +330,11 @@ class DrainingServer(uvicorn.Server):
         refusals = []
         for server in self.servers:
             for listener in server.sockets:
-                with listener.dup() as queue:
+                # A backlog of 0 lets the kernel queue at most one more connection: a SYN beyond it is dropped
+                # and retried by the client, which then finds the port closed. So if this process is preempted
+                # between emptying the queue and closing it, at most one connection can be left to reset.
+                with listener.dup() as queue:  # a plain socket: asyncio's wrapper of the listener has no listen()
+                    queue.listen(0)
                     queue.setblocking(False)
                     while True:
                         try:
