@@ -126,7 +126,8 @@ def run_test_command(folder: Path, precision: str | None = None) -> dict:
 
 
 def failure(log: str) -> str:
-    """The step of `make test` that failed and its first failing test, read from the command's output."""
+    """The step of `make test` that failed, its first failing test and the first assertion message."""
+    log = re.sub(r"\x1b\[[0-9;]*m", "", log)  # nbval colours its tracebacks
     commands = [line for line in log.splitlines() if "-m pytest" in line]
     if not commands:
         return "the command failed before the tests"
@@ -134,12 +135,13 @@ def failure(log: str) -> str:
         "regression test" if "-m regression" in commands[-1] else "nbval" if "--nbval" in commands[-1] else "unit tests"
     )
     failed = re.findall(r"^(?:FAILED|ERROR) (.+?)(?: - .*)?$", log, re.MULTILINE)
-    return f"{step}: {failed[0]}" if failed else step
+    message = re.search(r"^(?:E +)?(\w*Error: .+)$", log, re.MULTILINE)
+    return ": ".join([step, *failed[:1]]) + (f" ({message.group(1)[:120]})" if message else "")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", nargs="*", help="mutations to run (default: all)")
+    parser.add_argument("--only", nargs="*", help="mutations to run again (default: all); the report keeps the rest")
     parser.add_argument("--clean-only", action="store_true", help="only the clean runs, keeping the mutations")
     parser.add_argument("--precisions", nargs="+", default=["mixed_bfloat16", "float32"], help="of the clean runs")
     parser.add_argument("--output", type=Path, default=ROOT / "reports" / "regression_detection.json")
@@ -149,7 +151,7 @@ def main():
     report = {
         "command": "make test",
         "clean_runs": [run for run in previous.get("clean_runs", []) if run["precision"] not in arguments.precisions],
-        "mutations": [] if chosen else previous.get("mutations", []),
+        "mutations": [m for m in previous.get("mutations", []) if m["name"] not in {c[0] for c in chosen}],
     }
 
     def record(key: str, entry: dict) -> None:  # after every run, so an interrupted benchmark keeps its results

@@ -60,6 +60,8 @@ def test_sigterm_under_load_finishes_in_flight_requests_and_refuses_new_ones(ser
         # uvicorn re-raises the signal once it has shut down, so the exit status says "terminated by SIGTERM"
         assert server.wait(timeout=30) == -signal.SIGTERM
     assert outcomes[200] > 0 and outcomes["refused"] > 0
-    # nothing reset and no error; connections queued but not yet accepted at the signal get a 503
-    assert set(outcomes) <= {200, 503, "refused"}, outcomes
+    # No error, and connections queued but not yet accepted at the signal get a 503. At most one reset: the
+    # one connection the kernel may still queue between the server emptying its backlog-0 queue and closing
+    # it (Linux resets it on close; docs/serving.md). Stock uvicorn resets every queued one (4 in one run).
+    assert set(outcomes) <= {200, 503, "refused", "reset"} and outcomes["reset"] <= 1, outcomes
     print(dict(outcomes))
