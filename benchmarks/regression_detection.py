@@ -145,7 +145,15 @@ def main():
     parser.add_argument("--clean-only", action="store_true", help="only the clean runs, keeping the mutations")
     parser.add_argument("--precisions", nargs="+", default=["mixed_bfloat16", "float32"], help="of the clean runs")
     parser.add_argument("--output", type=Path, default=ROOT / "reports" / "regression_detection.json")
+    parser.add_argument("--relabel", action="store_true", help="re-read `how` from the kept logs, run nothing")
     arguments = parser.parse_args()
+    if arguments.relabel:
+        report = json.loads(arguments.output.read_text())
+        for mutation in report["mutations"]:
+            log = ROOT / "build" / "mutations" / mutation["name"] / "test.log"
+            mutation["how"] = failure(log.read_text()) if mutation["caught"] else mutation["how"]
+        arguments.output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        return
     chosen = [] if arguments.clean_only else [m for m in MUTATIONS if not arguments.only or m[0] in arguments.only]
     previous = json.loads(arguments.output.read_text()) if arguments.output.exists() else {}
     report = {

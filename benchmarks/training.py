@@ -227,19 +227,10 @@ def run_notebook(seed: int, folder: Path, precision: str | None = None) -> dict:
 
 def regression_figures(runs) -> dict:
     """The numbers the regression test compares, each as a list over `runs` (metrics.json contents)."""
-    runs = list(runs)
-    figures = {
-        "test_accuracy": [run["test_accuracy"] for run in runs],
-        "test_loss": [run["test_loss"] for run in runs],
-        "precision_at_k": [run["similar_items"]["precision_at_k"] for run in runs],
-        "final_val_accuracy": [run["history"]["val_accuracy"][-1] for run in runs],
-    }
-    for name in runs[0]["per_class"]:
-        figures[f"f1 {name}"] = [run["per_class"][name]["f1-score"] for run in runs]
-    figures["random_garment_drop_10"] = [run["explanations"]["random_garment_drop_10"] for run in runs]
-    for name in runs[0]["explanations"]["deletion_drop_10"]:
-        figures[f"deletion_drop_10 {name}"] = [run["explanations"]["deletion_drop_10"][name] for run in runs]
-    return figures
+    from fmnist import evaluate
+
+    figures = [evaluate.rounding_dependent_figures(run) for run in runs]
+    return {name: [run[name] for run in figures] for name in figures[0]}
 
 
 def summary(values) -> dict:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from fmnist import evaluate
+
 ROOT = Path(__file__).resolve().parent.parent
 COMMITTED = ROOT / "reports" / "metrics.json"
 RERUN = Path(os.environ.get("FMNIST_RERUN_METRICS", ROOT / "build" / "nbval" / "reports" / "metrics.json"))
@@ -42,32 +44,20 @@ def spread() -> dict:
     return json.loads((ROOT / "reports" / "training_benchmark.json").read_text())["seed_spread"]
 
 
-def figures(metrics: dict) -> dict:
-    """The rounding-dependent numbers, by the names `seed_spread` uses (benchmarks/training.py)."""
-    values = {
-        "test_accuracy": metrics["test_accuracy"],
-        "test_loss": metrics["test_loss"],
-        "precision_at_k": metrics["similar_items"]["precision_at_k"],
-        "final_val_accuracy": metrics["history"]["val_accuracy"][-1],
-    }
-    values.update({f"f1 {name}": scores["f1-score"] for name, scores in metrics["per_class"].items()})
-    explanations = metrics["explanations"]
-    values["random_garment_drop_10"] = explanations["random_garment_drop_10"]
-    values.update({f"deletion_drop_10 {name}": drop for name, drop in explanations["deletion_drop_10"].items()})
-    return values
-
-
 def tolerance(spread: dict, name: str) -> float:
     return max(SPREAD_FACTOR * spread[name], FLOOR)
 
 
 def test_every_compared_figure_has_a_measured_spread(committed, spread):
-    assert set(figures(committed)) <= set(spread)
+    assert set(evaluate.rounding_dependent_figures(committed)) <= set(spread)
 
 
-@pytest.mark.parametrize("name", list(figures(json.loads(COMMITTED.read_text()))))
+@pytest.mark.parametrize("name", list(evaluate.rounding_dependent_figures(json.loads(COMMITTED.read_text()))))
 def test_figure_stays_within_the_seed_spread(committed, rerun, spread, name):
-    expected, actual = figures(committed)[name], figures(rerun)[name]
+    expected, actual = (
+        evaluate.rounding_dependent_figures(committed)[name],
+        evaluate.rounding_dependent_figures(rerun)[name],
+    )
     assert abs(actual - expected) <= tolerance(spread, name), (
         f"{name}: {actual} against the committed {expected}; allowed ±{tolerance(spread, name):.4f} "
         f"({SPREAD_FACTOR} × the seed spread {spread[name]:.4f})"
