@@ -93,6 +93,13 @@ def worktree(name: str) -> Path:
     return folder
 
 
+def commit(folder: Path) -> str:
+    """The commit a scratch copy was made from."""
+    return subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=folder, capture_output=True, text=True
+    ).stdout.strip()
+
+
 def mutate(folder: Path, path: str, before: str, after: str) -> None:
     """Replace the one occurrence of `before` in `path` (in a notebook: in a cell's source)."""
     target = folder / path
@@ -150,8 +157,11 @@ def main():
     if arguments.relabel:
         report = json.loads(arguments.output.read_text())
         for mutation in report["mutations"]:
-            log = ROOT / "build" / "mutations" / mutation["name"] / "test.log"
-            mutation["how"] = failure(log.read_text()) if mutation["caught"] else mutation["how"]
+            folder = ROOT / "build" / "mutations" / mutation["name"]
+            mutation["how"] = failure((folder / "test.log").read_text()) if mutation["caught"] else mutation["how"]
+            mutation["commit"] = commit(folder)
+        for run in report["clean_runs"]:
+            run["commit"] = commit(ROOT / "build" / "mutations" / f"clean-{run['precision']}")
         arguments.output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
         return
     chosen = [] if arguments.clean_only else [m for m in MUTATIONS if not arguments.only or m[0] in arguments.only]
@@ -169,8 +179,10 @@ def main():
         arguments.output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
 
     for precision in arguments.precisions:
-        outcome = run_test_command(worktree(f"clean-{precision}"), precision)
-        record("clean_runs", {"precision": precision, "passed": outcome["passed"], "seconds": outcome["seconds"]})
+        folder = worktree(f"clean-{precision}")
+        outcome = run_test_command(folder, precision)
+        entry = {"precision": precision, "passed": outcome["passed"], "seconds": outcome["seconds"]}
+        record("clean_runs", {**entry, "commit": commit(folder)})
         print(f"clean {precision:<15} {'passed' if outcome['passed'] else 'FAILED: ' + outcome['how']}", flush=True)
     for name, change, path, before, after in chosen:
         folder = worktree(name)
@@ -178,7 +190,8 @@ def main():
         outcome = run_test_command(folder)
         caught = not outcome["passed"]
         how = outcome["how"] if caught else "not caught: make test passed"
-        record("mutations", {"name": name, "change": change, "file": path, "caught": caught, "how": how})
+        entry = {"name": name, "change": change, "file": path, "caught": caught, "how": how}
+        record("mutations", {**entry, "commit": commit(folder)})
         print(f"{name:<15} {'caught' if caught else 'MISSED'} in {outcome['seconds']} s: {how}", flush=True)
     print(f"wrote {arguments.output}")
 
