@@ -133,7 +133,7 @@ def run_test_command(folder: Path, precision: str | None = None) -> dict:
 
 
 def failure(log: str) -> str:
-    """The step of `make test` that failed, its first failing test and the first assertion message."""
+    """The step of `make test` that failed, its first failing test and that test's message."""
     log = re.sub(r"\x1b\[[0-9;]*m", "", log)  # nbval colours its tracebacks
     commands = [line for line in log.splitlines() if "-m pytest" in line]
     if not commands:
@@ -141,9 +141,14 @@ def failure(log: str) -> str:
     step = (
         "regression test" if "-m regression" in commands[-1] else "nbval" if "--nbval" in commands[-1] else "unit tests"
     )
-    failed = re.findall(r"^(?:FAILED|ERROR) (.+?)(?: - .*)?$", log, re.MULTILINE)
-    message = re.search(r"^(?:E +)?(\w*Error: .+)$", log, re.MULTILINE)
-    return ": ".join([step, *failed[:1]]) + (f" ({message.group(1)[:120]})" if message else "")
+    failed = re.search(r"^(?:FAILED|ERROR) (.+?)(?: - (.*))?$", log, re.MULTILINE)
+    if not failed:
+        return step
+    test, message = failed.groups()
+    if step == "nbval":  # pytest's summary only says the cell failed; the traceback names the assertion
+        assertion = re.search(r"^(AssertionError: .+)$", log, re.MULTILINE)
+        message = assertion.group(1) if assertion else None
+    return f"{step}: {test}" + (f" ({message[:120]})" if message else "")
 
 
 def main():

@@ -21,7 +21,12 @@ def quoted_figures() -> dict:
     serving, setup = report("serving_benchmark.json"), report("setup_time.json")
     load = serving["concurrent"]
     speed, seeds = training["time_to_accuracy"], training["accuracy_seeds"]
+    detection = report("regression_detection.json")
+    caught = sum(mutation["caught"] for mutation in detection["mutations"])
+    passed = [run["precision"] for run in detection["clean_runs"] if run["passed"]]
     return {
+        "detection": f"{caught} of {len(detection['mutations'])} injected regressions caught by `make test`; "
+        f"clean runs pass in {' and '.join(passed) or 'no precision'}",
         "sweep_variants": f"a search over {len(report('recipe_sweep.json')['variants'])} variants",
         "test_accuracy": f"{metrics['test_accuracy']:.4f}",
         "test_loss": f"{metrics['test_loss']:.3f}",
@@ -53,7 +58,7 @@ def quoted_figures() -> dict:
 QUOTED = ["test_accuracy", "test_loss", "parameters", "epochs", "batch_size", "shirt_f1", "precision_at_5"]
 QUOTED += ["tflite_agreement", "seed_mean", "seeds", "previous_seconds", "project_seconds"]
 QUOTED += ["ratio", "notebook_seconds", "notebook_minutes", "training_minutes", "explanation_ratio", "serving"]
-QUOTED += ["setup_seconds", "float32_mean", "float32_minutes", "sweep_variants"]
+QUOTED += ["setup_seconds", "float32_mean", "float32_minutes", "sweep_variants", "detection"]
 
 
 def test_every_quoted_figure_is_checked():
@@ -159,6 +164,19 @@ def tolerance_rows() -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("row", tolerance_rows())
-def test_the_reproducibility_doc_quotes_every_tolerance(row):
+def detection_rows() -> list[str]:
+    """The rows of docs/reproducibility.md's regression-detection table, from reports/regression_detection.json."""
+    detection = report("regression_detection.json")
+    rows = [
+        f"| {m['name']} | {m['change']} | {'caught' if m['caught'] else 'MISSED'} | {m['how']} | {m['commit']} |"
+        for m in detection["mutations"]
+    ]
+    return rows + [
+        f"| clean run, {run['precision']} | none | {'passed' if run['passed'] else 'FALSE ALARM'} | | {run['commit']} |"
+        for run in detection["clean_runs"]
+    ]
+
+
+@pytest.mark.parametrize("row", tolerance_rows() + detection_rows())
+def test_the_reproducibility_doc_quotes_every_tolerance_and_detection(row):
     assert row in (ROOT / "docs" / "reproducibility.md").read_text()
