@@ -1,6 +1,6 @@
 """Does the regression test catch regressions? Inject realistic mistakes one at a time and run the test command.
 
-    python benchmarks/regression_detection.py [--only NAME ...] [--clean-only]
+    python benchmarks/regression_detection.py [--only NAME ...] [--clean-only] [--precisions P ...] [--relabel]
 
 Each mutation is a small change a contributor could make by mistake, applied to a scratch copy of the
 committed tree (a git worktree under build/mutations/). The benchmark runs the README's test command, `make
