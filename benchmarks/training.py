@@ -73,9 +73,9 @@ def previous_model(filters=(32, 64), seed=None):
     )
 
 
-def previous_augmentation(images, random_seed, erase_probability=0.5, erase_sides=(4, 14)):
-    """The previous recipe's augmentation: a random left-right flip, a shift of up to 2 pixels, and with
-    `erase_probability` a blanked rectangle whose sides lie in `erase_sides` (random erasing)."""
+def previous_augmentation(images, random_seed, max_shift=2, erase_probability=0.5, erase_sides=(4, 14)):
+    """The previous recipe's augmentation: a random left-right flip, a shift of up to `max_shift` pixels, and
+    with `erase_probability` a blanked rectangle whose sides lie in `erase_sides` (random erasing)."""
     import tensorflow as tf
 
     from fmnist import train
@@ -83,7 +83,7 @@ def previous_augmentation(images, random_seed, erase_probability=0.5, erase_side
     batch, height, width = tf.shape(images)[0], images.shape[1], images.shape[2]
     seeds = tf.random.experimental.stateless_split(tf.stack([random_seed, 0]), 3)
     flip = tf.random.stateless_uniform([batch, 1, 1, 1], seeds[0]) < 0.5
-    images = train.random_shift(tf.where(flip, tf.reverse(images, axis=[2]), images), seeds[1][0], max_shift=2)
+    images = train.random_shift(tf.where(flip, tf.reverse(images, axis=[2]), images), seeds[1][0], max_shift)
     draws = tf.random.stateless_uniform([5, batch, 1], seeds[2])
     smallest, largest = erase_sides
     sides = smallest + tf.floor(draws[1:3] * (largest - smallest + 1))  # rectangle height, width
@@ -164,7 +164,9 @@ def time_recipe_epochs(name: str, epochs: int, seed: int = 42) -> dict:
     (images, labels), _ = keras.datasets.fashion_mnist.load_data()
     (x, y), _ = data.split_validation(data.scale_images(images), data.one_hot(labels), recipe["validation_size"], seed)
     if name == "previous":
-        augment = functools.partial(previous_augmentation, erase_probability=recipe["erase_probability"])
+        augment = functools.partial(
+            previous_augmentation, max_shift=recipe["max_shift"], erase_probability=recipe["erase_probability"]
+        )
         network = previous_model(recipe["filters"], seed)
     else:
         augment = functools.partial(train.random_shift, max_shift=recipe["max_shift"])
