@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export TF_CPP_MIN_LOG_LEVEL := 3
 export TF_ENABLE_ONEDNN_OPTS := 1
 
-.PHONY: setup data run test unit nbval lint slides export serve fuzz benchmark-training benchmark-serving benchmark-explanations benchmark-setup benchmark-regression determinism clean
+.PHONY: setup data run test unit nbval lint slides export serve fuzz catalogue screenshot benchmark-similar benchmark-training benchmark-serving benchmark-explanations benchmark-setup benchmark-regression determinism clean
 
 setup: $(VENV)/.installed data
 
@@ -38,6 +38,12 @@ data: $(VENV)/.installed
 run: setup
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 		--ExecutePreprocessor.timeout=3600 --ExecutePreprocessor.record_timing=False $(NOTEBOOK)
+	$(MAKE) catalogue
+
+# The API's default catalogue: the 10,000 test images, embedded by the exported model (models/catalogue.npz).
+# A shop's own: `$(BIN)/python -m fmnist.catalogue build FOLDER_OR_CSV` (docs/similar.md).
+catalogue: setup
+	$(BIN)/python -m fmnist.catalogue fashion-mnist
 
 # Unit tests; then nbval re-executes the notebook and compares every output that does not depend on rounding
 # with the committed one; then the regression test compares the re-executed metrics with the committed ones,
@@ -70,6 +76,14 @@ benchmark-training: setup
 
 benchmark-serving: setup
 	$(BIN)/python benchmarks/serving.py
+
+# Exact search and the ANN engine on 1,000,000 embeddings of augmented images: reports/similar_benchmark.json.
+benchmark-similar: setup
+	$(BIN)/python benchmarks/similar.py --items 1000000
+
+# docs/demo.png: the demo page in headless Chromium, after an upload (needs Debian's chromium).
+screenshot: setup
+	$(BIN)/python benchmarks/screenshot.py
 
 # Faithfulness of every explanation method on 1,000 test images: reports/explanations.json.
 benchmark-explanations: setup

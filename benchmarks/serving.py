@@ -96,7 +96,7 @@ def start_server(port: int, workers: int, models: Path) -> subprocess.Popen:
     command = [sys.executable, "-m", "fmnist.serve", "--port", str(port), "--workers", str(workers)]
     command += ["--log-level", "warning", "--no-access-log", "--backlog", "4096"]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    env.update(FMNIST_MODEL=str(models / "fashion_cnn.tflite"), FMNIST_INDEX=str(models / "catalogue_index.npz"))
+    env.update(FMNIST_MODEL=str(models / "fashion_cnn.tflite"), FMNIST_CATALOGUE=str(models / "catalogue.npz"))
     server = subprocess.Popen(command, cwd=ROOT, env=env)
     for _ in range(150):
         try:

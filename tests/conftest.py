@@ -48,15 +48,15 @@ def tiny_images():
 
 @pytest.fixture(scope="session")
 def serving_artifacts(tmp_path_factory) -> Path:
-    """A tiny untrained model exported to TFLite and a 30-item catalogue index, for the API's tests."""
-    from fmnist import export, model, similar
+    """A tiny untrained model exported to TFLite and a 30-item catalogue, for the API's tests."""
+    from fmnist import catalogue, export, model
 
     folder = tmp_path_factory.mktemp("serving")
     network = model.build_model(filters=(4, 8), dense_units=16, seed=0)
     (folder / "model.tflite").write_bytes(export.to_tflite(network))
-    catalogue = np.random.default_rng(0).random((30, 28, 28, 1), dtype="float32")
-    embeddings, _ = similar.embedding_model(network)(catalogue)
-    similar.EmbeddingIndex.build(np.asarray(embeddings), labels=np.arange(30) % 10).save(folder / "index.npz")
+    pictures = np.random.default_rng(0).random((30, 28, 28, 1), dtype="float32")
+    ids, titles = [f"item-{n}" for n in range(30)], [f"Item {n}" for n in range(30)]
+    catalogue.from_pictures(ids, titles, pictures, folder / "model.tflite").save(folder / "catalogue.npz")
     return folder
 
 
@@ -82,7 +82,7 @@ def api_server(artifacts: Path, *options: str, log: Path | None = None):
 
     port = free_port()
     env = dict(os.environ)
-    env.update({serve.MODEL_ENV: str(artifacts / "model.tflite"), serve.INDEX_ENV: str(artifacts / "index.npz")})
+    env[serve.MODEL_ENV], env[serve.CATALOGUE_ENV] = str(artifacts / "model.tflite"), str(artifacts / "catalogue.npz")
     command = [sys.executable, "-m", "fmnist.serve", "--port", str(port)]
     with open(log or os.devnull, "wb") as output:
         server = subprocess.Popen([*command, *options], env=env, stdout=output, stderr=subprocess.STDOUT)

@@ -17,7 +17,7 @@ from .conftest import api_server, png_bytes
 def client(serving_artifacts):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(serve.MODEL_ENV, str(serving_artifacts / "model.tflite"))
-        patch.setenv(serve.INDEX_ENV, str(serving_artifacts / "index.npz"))
+        patch.setenv(serve.CATALOGUE_ENV, str(serving_artifacts / "catalogue.npz"))
         with TestClient(serve.app) as test_client:
             yield test_client
 
@@ -84,7 +84,9 @@ def test_similar_returns_k_items_most_similar_first(client):
     assert len(answer["items"]) == 4
     similarities = [item["similarity"] for item in answer["items"]]
     assert similarities == sorted(similarities, reverse=True)
-    assert all(0 <= item["id"] < 30 and item["label"] in CLASS_NAMES for item in answer["items"])
+    for item in answer["items"]:
+        assert item["id"] in {f"item-{n}" for n in range(30)} and item["title"] == f"Item {item['id'][5:]}"
+        assert item["label"] in CLASS_NAMES and item["thumbnail"] == f"/catalogue/items/{item['id']}/thumbnail.png"
     assert_prediction(answer["query"])
 
 

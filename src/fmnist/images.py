@@ -10,7 +10,7 @@ import io
 import warnings
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 SIZE = 28
 MAX_PIXELS = 40_000_000  # about 6,300 × 6,300; larger images are refused before decoding
@@ -49,6 +49,8 @@ def open_image(payload: bytes) -> Image.Image:
             image = Image.open(io.BytesIO(payload))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise InputError(f"the image is too large to decode safely: {error}", 413) from None
+    except UnidentifiedImageError:  # its own message names a Python object, not the problem
+        raise InputError("the data is not a readable image (PNG, JPEG, WebP, ...): its format is unknown") from None
     except (OSError, ValueError, SyntaxError, EOFError) as error:
         raise InputError(f"the data is not a readable image (PNG, JPEG, WebP, ...): {error}") from None
     width, height = image.size

@@ -3,7 +3,9 @@
 `uvicorn fmnist.serve:app` serves it too; `python -m fmnist.serve` adds a graceful shutdown that refuses the
 connections still queued at SIGTERM with a 503 instead of resetting them (`DrainingServer`).
 
-The TFLite model and the catalogue index load once, at startup. Predictions run on the LiteRT interpreter
+The TFLite model loads once, at startup; the catalogue (`fmnist.catalogue`) too, and again whenever its file
+is replaced: a rebuilt catalogue is picked up within a second, without a restart, and a request always
+searches one whole catalogue, the old or the new. Predictions run on the LiteRT interpreter
 directly in the event loop: one call costs well under a millisecond, far less than a thread hand-off. An
 explanation takes up to 729 predictions (occlusion), so it runs in a worker thread on an interpreter of its own.
 """
@@ -16,6 +18,7 @@ import io
 import json
 import os
 import socket
+import sys
 from pathlib import Path
 
 import anyio
@@ -24,17 +27,20 @@ import uvicorn
 import uvicorn.supervisors.multiprocess
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from PIL import Image
 
 from fmnist import CLASS_NAMES, __version__, explain
+from fmnist.catalogue import Catalogue
 from fmnist.export import TFLiteClassifier
 from fmnist.images import InputError, decode, image_from_pixels, open_image
-from fmnist.similar import EmbeddingIndex
 
-MODEL_ENV, INDEX_ENV = "FMNIST_MODEL", "FMNIST_INDEX"
-DEFAULT_MODEL, DEFAULT_INDEX = "models/fashion_cnn.tflite", "models/catalogue_index.npz"
+MODEL_ENV, CATALOGUE_ENV = "FMNIST_MODEL", "FMNIST_CATALOGUE"
+DEFAULT_MODEL, DEFAULT_CATALOGUE = "models/fashion_cnn.tflite", "models/catalogue.npz"
+CATALOGUE_POLL_SECONDS = 1.0
+MAX_LISTED = 100
+STATIC = Path(__file__).parent / "static"
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_BATCH = 64
 MAX_K = 50
@@ -43,33 +49,64 @@ HEAVY_DECODES = 1  # such decodes at a time per process: a client of huge images
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp", "image/tiff")
 
 
-def load_state(model_path, index_path) -> dict:
-    """Load the model and the index, or raise `RuntimeError` with a message a person can act on."""
-    model_path, index_path = Path(model_path), Path(index_path)
+def load_state(model_path, catalogue_path) -> dict:
+    """Load the model and the catalogue, or raise `RuntimeError` with a message a person can act on."""
+    model_path, catalogue_path = Path(model_path), Path(catalogue_path)
     try:
         classifier = TFLiteClassifier(model_path)
-        index = EmbeddingIndex.load(index_path)
+        catalogue = Catalogue.load(catalogue_path)
     except (OSError, ValueError, RuntimeError, KeyError) as error:
         raise RuntimeError(
             f"cannot start the API: {error}. It needs the TFLite model ({MODEL_ENV}={model_path}) and the "
-            f"catalogue index ({INDEX_ENV}={index_path}); run `make run` (or `make export`) to create them."
+            f"catalogue ({CATALOGUE_ENV}={catalogue_path}); run `make run` to create both, or "
+            "`python -m fmnist.catalogue build FOLDER` for a catalogue of your own images."
         ) from None
     digest = hashlib.sha256(model_path.read_bytes()).hexdigest()
     return {
         "classifier": classifier,
         "explainer": TFLiteClassifier(model_path),
-        "index": index,
+        "catalogue": catalogue,
+        "catalogue_file": file_signature(catalogue_path),
         "model": model_path.name,
         "sha256": digest,
     }
 
 
+def file_signature(path: Path):
+    """What changes when a file is replaced (`os.replace` gives it a new inode) or rewritten; None if absent."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_ino, status.st_size, status.st_mtime_ns
+
+
+async def watch_catalogue(state: dict, path: Path) -> None:
+    """Swap in the catalogue file whenever it changes; a file that fails to load leaves the current one."""
+    while True:
+        await asyncio.sleep(CATALOGUE_POLL_SECONDS)
+        signature = file_signature(path)
+        if signature is None or signature == state["catalogue_file"]:
+            continue
+        try:
+            catalogue = await anyio.to_thread.run_sync(Catalogue.load, path)
+        except (OSError, ValueError, RuntimeError) as error:
+            print(f"fmnist.serve: kept the current catalogue, {path} did not load: {error}", file=sys.stderr)
+        else:
+            state["catalogue"] = catalogue  # one assignment: each request holds the catalogue it started with
+            print(f"fmnist.serve: catalogue reloaded from {path}: {len(catalogue)} items", file=sys.stderr)
+        state["catalogue_file"] = signature
+
+
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI):
-    app.state.model = load_state(os.environ.get(MODEL_ENV, DEFAULT_MODEL), os.environ.get(INDEX_ENV, DEFAULT_INDEX))
+    catalogue_path = Path(os.environ.get(CATALOGUE_ENV, DEFAULT_CATALOGUE))
+    app.state.model = load_state(os.environ.get(MODEL_ENV, DEFAULT_MODEL), catalogue_path)
     app.state.heavy_decodes = anyio.CapacityLimiter(HEAVY_DECODES)
     app.state.explanations = anyio.CapacityLimiter(1)  # one at a time: they share one interpreter
+    watcher = asyncio.create_task(watch_catalogue(app.state.model, catalogue_path))
     yield
+    watcher.cancel()
 
 
 app = FastAPI(
@@ -85,7 +122,13 @@ app = FastAPI(
     docs_url=None,  # served below from the package's own copy of Swagger UI, not from a CDN
     redoc_url=None,
 )
-app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+
+@app.get("/", include_in_schema=False)
+async def demo_page():
+    """The live demo: upload or drop a photo, see the top classes, the explanation and similar items."""
+    return FileResponse(STATIC / "demo" / "index.html")
 
 
 @app.get("/docs", include_in_schema=False)
@@ -227,7 +270,7 @@ async def healthz(request: Request):
         "model_sha256": state["sha256"],
         "api_version": __version__,
         "classes": list(CLASS_NAMES),
-        "catalogue_items": len(state["index"]),
+        "catalogue_items": len(state["catalogue"]),
         "limits": {"max_upload_bytes": MAX_UPLOAD_BYTES, "max_batch": MAX_BATCH, "max_k": MAX_K},
     }
 
@@ -250,23 +293,58 @@ async def predict_batch(request: Request):
 
 @app.post("/similar", openapi_extra=IMAGE_BODY)
 async def similar_items(request: Request, k: int = Query(5, description=f"how many items, 1 to {MAX_K}")):
-    """The k catalogue items most similar to the image (cosine similarity of the model's embeddings)."""
+    """The k catalogue items most similar to the image (cosine similarity of the model's embeddings), each with
+    its id, title, class and thumbnail URL."""
     state = request.app.state.model
-    limit = min(MAX_K, len(state["index"]))
+    catalogue = state["catalogue"]  # this request's catalogue, even if a new one is swapped in meanwhile
+    limit = min(MAX_K, len(catalogue))
     if not 1 <= k <= limit:
         raise HTTPException(status_code=422, detail=f"k must be between 1 and {limit}, got {k}")
     images = await images_from_request(request, many=False)
     embeddings, probabilities = state["classifier"](images)
-    rows, similarities = state["index"].query(embeddings, k)
+    rows, similarities = catalogue.search(embeddings, k)
     items = [
-        {
-            "id": int(state["index"].ids[row]),
-            "label": CLASS_NAMES[int(state["index"].labels[row])],
-            "similarity": round(float(s), 6),
-        }
+        {**listed(catalogue, row), "similarity": round(float(s), 6)}
         for row, s in zip(rows[0], similarities[0], strict=True)
     ]
     return {"query": describe(probabilities[0]), "items": items}
+
+
+def listed(catalogue: Catalogue, row: int) -> dict:
+    item = catalogue.item(row)
+    return {**item, "thumbnail": f"/catalogue/items/{item['id']}/thumbnail.png"}
+
+
+@app.get("/catalogue")
+async def catalogue_summary(request: Request):
+    """The catalogue's size, search engine and embedding size."""
+    catalogue = request.app.state.model["catalogue"]
+    return {"items": len(catalogue), "engine": catalogue.engine, "embedding_size": int(catalogue.vectors.shape[1])}
+
+
+@app.get("/catalogue/items")
+async def catalogue_items(
+    request: Request,
+    offset: int = Query(0, ge=0, description="the first item's position"),
+    limit: int = Query(20, ge=1, le=MAX_LISTED, description=f"how many items, 1 to {MAX_LISTED}"),
+):
+    """A page of catalogue items in catalogue order: id, title, class and thumbnail URL."""
+    catalogue = request.app.state.model["catalogue"]
+    rows = range(min(offset, len(catalogue)), min(offset + limit, len(catalogue)))
+    return {"total": len(catalogue), "offset": offset, "items": [listed(catalogue, row) for row in rows]}
+
+
+@app.get(
+    "/catalogue/items/{item_id}/thumbnail.png",
+    responses={200: {"content": {"image/png": {}}, "description": "the 28 × 28 thumbnail"}, 404: {}},
+)
+async def thumbnail(request: Request, item_id: str):
+    """The item's 28 × 28 thumbnail (what the model sees: the garment light on black), as PNG."""
+    try:
+        png = request.app.state.model["catalogue"].thumbnail_png(item_id)
+    except KeyError:
+        raise HTTPException(status_code=404, detail=f"no catalogue item has the id {item_id!r}") from None
+    return Response(png, media_type="image/png", headers={"cache-control": "max-age=60"})
 
 
 def explain_image(classifier: TFLiteClassifier, image: np.ndarray):

@@ -3,15 +3,17 @@
 import dataclasses
 from pathlib import Path
 
-import keras
 import numpy as np
 
-from fmnist.model import EMBEDDING_LAYER, with_outputs
 
+def embedding_model(model, layer: str | None = None):
+    """Return a Keras model mapping images to (embedding, class probabilities) in one forward pass.
 
-def embedding_model(model: keras.Model, layer: str = EMBEDDING_LAYER) -> keras.Model:
-    """Return a model mapping images to (embedding, class probabilities) in one forward pass."""
-    return with_outputs(model, [layer])
+    `layer` defaults to the project model's embedding layer, the one before the softmax.
+    """
+    from fmnist.model import EMBEDDING_LAYER, with_outputs  # here: the catalogue's search needs no TensorFlow
+
+    return with_outputs(model, [layer or EMBEDDING_LAYER])
 
 
 def normalize(vectors) -> np.ndarray:
@@ -21,6 +23,14 @@ def normalize(vectors) -> np.ndarray:
         raise ValueError(f"expected a 2-D array of embeddings, got shape {vectors.shape}")
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.maximum(norms, 1e-12)
+
+
+def top_k(similarities: np.ndarray, k: int):
+    """(columns, values) of each row's k largest similarities, each (n, k), largest first."""
+    top = np.argpartition(-similarities, k - 1, axis=1)[:, :k]
+    top_similarities = np.take_along_axis(similarities, top, axis=1)
+    order = np.argsort(-top_similarities, axis=1, kind="stable")
+    return np.take_along_axis(top, order, axis=1), np.take_along_axis(top_similarities, order, axis=1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,11 +58,7 @@ class EmbeddingIndex:
         """Return (row indices, cosine similarities) of the k nearest items, each (n, k), most similar first."""
         if not 1 <= k <= len(self):
             raise ValueError(f"k must be between 1 and {len(self)}, got {k}")
-        similarities = normalize(embeddings) @ self.vectors.T
-        top = np.argpartition(-similarities, k - 1, axis=1)[:, :k]
-        top_similarities = np.take_along_axis(similarities, top, axis=1)
-        order = np.argsort(-top_similarities, axis=1, kind="stable")
-        return np.take_along_axis(top, order, axis=1), np.take_along_axis(top_similarities, order, axis=1)
+        return top_k(normalize(embeddings) @ self.vectors.T, k)
 
     def save(self, path) -> Path:
         """Write the index as an `.npz` of plain arrays (no pickles)."""

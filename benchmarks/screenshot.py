@@ -1,0 +1,50 @@
+"""The README's screenshot of the demo page: `python benchmarks/screenshot.py` (after `make run`) -> docs/demo.png.
+
+Starts the API on the trained model and the default catalogue, opens `/` in Debian's headless Chromium
+(Playwright), uploads a test image enlarged to a photo-like 224 × 224 PNG, waits for the answer and the
+explanation, and saves the page.
+"""
+
+import argparse
+import io
+from pathlib import Path
+
+import keras
+import numpy as np
+from PIL import Image
+from playwright.sync_api import sync_playwright
+from serving import ROOT, free_port, start_server
+
+from fmnist import data
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--image", type=int, default=0, help="which test image to upload")
+    parser.add_argument("--output", type=Path, default=ROOT / "docs" / "demo.png")
+    arguments = parser.parse_args()
+    data.ensure_dataset()
+    _, (test_images, _) = keras.datasets.fashion_mnist.load_data()
+    photo = io.BytesIO()
+    Image.fromarray(255 - test_images[arguments.image]).resize((224, 224), Image.Resampling.BICUBIC).save(photo, "PNG")
+    port = free_port()
+    server = start_server(port, 1, ROOT / "models")
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(f"http://127.0.0.1:{port}/")
+            upload = {"name": f"test-image-{arguments.image}.png", "mimeType": "image/png", "buffer": photo.getvalue()}
+            page.set_input_files("#file", files=[upload])
+            page.wait_for_function("document.querySelector('#overlay').naturalWidth > 0", timeout=30_000)
+            page.wait_for_function("[...document.querySelectorAll('#similar img')].every(i => i.naturalWidth > 0)")
+            page.screenshot(path=arguments.output, full_page=True)
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait()
+    print(f"wrote {arguments.output} ({np.round(arguments.output.stat().st_size / 1024)} KiB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,297 @@
+"""A shop's catalogue for similar-item search: ids, titles, 28 × 28 thumbnails and embeddings, in one file.
+
+    python -m fmnist.catalogue build SOURCE [--output models/catalogue.npz]   # a new catalogue from SOURCE
+    python -m fmnist.catalogue add SOURCE                                     # add items, or replace same ids
+    python -m fmnist.catalogue remove ID [ID ...]
+    python -m fmnist.catalogue fashion-mnist                                  # the default: the test images
+    python -m fmnist.catalogue info
+
+SOURCE is a folder of product images (PNG, JPEG, WebP, ...; the id is the file's path below the folder
+without its suffix, the title its name) or a CSV file of `id,path[,title]` rows (paths relative to the CSV).
+Every image goes through the API's own preprocessing (`fmnist.images`) and the exported model
+(`models/fashion_cnn.tflite`), so a query photo and a catalogue photo are embedded the same way. A file that
+cannot be read is reported by name and skipped. The catalogue is written to a temporary file that then
+replaces the old one in one step (`os.replace`): an interrupted build leaves the previous catalogue as it was,
+and a running server (`fmnist.serve`) picks the new one up without a restart.
+
+Search is exact (every item's cosine similarity) up to `ANN_THRESHOLD` items, and approximate above it:
+a FAISS HNSW graph, stored in the same file (docs/similar.md has the measurements behind both choices).
+"""
+
+import argparse
+import csv
+import dataclasses
+import io
+import os
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from fmnist import CLASS_NAMES, images
+from fmnist.similar import normalize, top_k
+
+DEFAULT_PATH, DEFAULT_MODEL = Path("models/catalogue.npz"), Path("models/fashion_cnn.tflite")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
+ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~-]{0,127}")  # safe in a URL path segment as it is
+ANN_THRESHOLD = 20_000  # items; exact search at or below: its p99 stays near 1 ms (reports/similar_benchmark.json)
+HNSW_NEIGHBOURS, HNSW_BUILD_DEPTH, HNSW_SEARCH_DEPTH = 32, 80, 96
+EMBED_BATCH = 256
+
+
+@dataclasses.dataclass
+class Catalogue:
+    """Items with their ids, titles, predicted classes, thumbnails and unit-length embeddings, one row each."""
+
+    ids: np.ndarray  # str
+    titles: np.ndarray  # str
+    labels: np.ndarray  # the model's class for each item
+    thumbnails: np.ndarray  # uint8 (n, 28, 28): what the model sees, a light garment on black
+    vectors: np.ndarray  # float32 (n, d), unit length
+    ann: object = None  # a FAISS index over `vectors` above ANN_THRESHOLD items, else None
+
+    def __post_init__(self):
+        sizes = {len(self.ids), len(self.titles), len(self.labels), len(self.thumbnails), len(self.vectors)}
+        if len(sizes) != 1:
+            raise ValueError(f"a catalogue needs as many ids, titles, labels, thumbnails and vectors: {sizes}")
+        if len(set(self.ids.tolist())) != len(self.ids):
+            raise ValueError("catalogue ids must be unique")
+        self.rows = {item_id: row for row, item_id in enumerate(self.ids.tolist())}
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def engine(self) -> str:
+        return "exact" if self.ann is None else "faiss-hnsw"
+
+    def search(self, embeddings, k: int):
+        """(rows, cosine similarities) of the k items nearest each embedding, each (n, k), nearest first."""
+        if not 1 <= k <= len(self):
+            raise ValueError(f"k must be between 1 and {len(self)}, got {k}")
+        queries = normalize(embeddings)
+        if self.ann is None:
+            return top_k(queries @ self.vectors.T, k)
+        similarities, rows = self.ann.search(queries, k)
+        return rows, similarities
+
+    def thumbnail_png(self, item_id: str) -> bytes:
+        """The item's 28 × 28 thumbnail as PNG bytes; `KeyError` for an unknown id."""
+        buffer = io.BytesIO()
+        Image.fromarray(self.thumbnails[self.rows[item_id]]).save(buffer, format="PNG")
+        return buffer.getvalue()
+
+    def item(self, row: int) -> dict:
+        return {"id": str(self.ids[row]), "title": str(self.titles[row]), "label": CLASS_NAMES[int(self.labels[row])]}
+
+    def without(self, ids) -> "Catalogue":
+        """A copy without the given ids; `KeyError` names any id that is not in it."""
+        missing = [item_id for item_id in ids if item_id not in self.rows]
+        if missing:
+            raise KeyError(f"not in the catalogue: {', '.join(missing)}")
+        keep = np.ones(len(self), dtype=bool)
+        keep[[self.rows[item_id] for item_id in ids]] = False
+        return self.select(keep)
+
+    def select(self, keep) -> "Catalogue":
+        return with_engine(*(array[keep] for array in self.arrays()))
+
+    def merged(self, other: "Catalogue") -> "Catalogue":
+        """This catalogue with `other`'s items added; an item of `other` replaces one of the same id."""
+        keep = ~np.isin(self.ids, other.ids)
+        return with_engine(
+            *(np.concatenate([mine[keep], theirs]) for mine, theirs in zip(self.arrays(), other.arrays(), strict=True))
+        )
+
+    def arrays(self) -> tuple:
+        return self.ids, self.titles, self.labels, self.thumbnails, self.vectors
+
+    def save(self, path=DEFAULT_PATH) -> Path:
+        """Write the catalogue atomically: readers see the old file or the new one, never a part of one."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arrays = dict(zip(("ids", "titles", "labels", "thumbnails", "vectors"), self.arrays(), strict=True))
+        if self.ann is not None:
+            import faiss
+
+            arrays["ann"] = faiss.serialize_index(self.ann)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            with open(temporary, "wb") as file:
+                np.savez(file, **arrays)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, path)
+        finally:
+            temporary.unlink(missing_ok=True)
+        return path
+
+    @classmethod
+    def load(cls, path=DEFAULT_PATH) -> "Catalogue":
+        """Read a catalogue written by `save`; `ValueError` or `OSError` says what is wrong with the file."""
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                arrays = {name: stored[name] for name in stored.files}
+        except (KeyError, EOFError) as error:
+            raise ValueError(f"{path} is not a catalogue file: {error}") from None
+        missing = {"ids", "titles", "labels", "thumbnails", "vectors"} - arrays.keys()
+        if missing:
+            raise ValueError(f"{path} is not a catalogue file: it has no {', '.join(sorted(missing))}")
+        ann = arrays.pop("ann", None)
+        if ann is not None:
+            import faiss
+
+            ann = faiss.deserialize_index(ann)
+            ann.hnsw.efSearch = HNSW_SEARCH_DEPTH
+        return cls(**arrays, ann=ann)
+
+
+def hnsw_index(vectors: np.ndarray):
+    """A FAISS HNSW graph over unit-length vectors, searched by inner product (= cosine similarity)."""
+    import faiss
+
+    index = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction, index.hnsw.efSearch = HNSW_BUILD_DEPTH, HNSW_SEARCH_DEPTH
+    index.add(vectors)
+    return index
+
+
+def with_engine(ids, titles, labels, thumbnails, vectors) -> Catalogue:
+    """A catalogue of these items, with an ANN index when there are more than `ANN_THRESHOLD` of them."""
+    ann = hnsw_index(vectors) if len(vectors) > ANN_THRESHOLD else None
+    return Catalogue(ids, titles, labels, thumbnails, vectors, ann)
+
+
+def embed(pictures: np.ndarray, model_path=DEFAULT_MODEL) -> tuple[np.ndarray, np.ndarray]:
+    """(unit-length embeddings, predicted classes) of model inputs (n, 28, 28, 1), by the exported model."""
+    from fmnist.export import TFLiteClassifier
+
+    classifier = TFLiteClassifier(model_path, num_threads=os.cpu_count() or 1)
+    vectors, labels = [], []
+    for start in range(0, len(pictures), EMBED_BATCH):
+        embeddings, probabilities = classifier(pictures[start : start + EMBED_BATCH])
+        vectors.append(normalize(embeddings))
+        labels.append(probabilities.argmax(axis=1))
+    return np.concatenate(vectors), np.concatenate(labels)
+
+
+def from_pictures(ids, titles, pictures: np.ndarray, model_path=DEFAULT_MODEL) -> Catalogue:
+    """A catalogue of model inputs (n, 28, 28, 1) in [0, 1], as `images.decode` gives them."""
+    vectors, labels = embed(pictures, model_path)
+    thumbnails = (pictures[..., 0] * 255).round().astype(np.uint8)
+    return with_engine(np.asarray(ids, dtype=str), np.asarray(titles, dtype=str), labels, thumbnails, vectors)
+
+
+def list_source(source: Path) -> tuple[list[tuple[str, Path, str]], list[str]]:
+    """([(id, image path, title)], [problems]) for a folder of images or a CSV of `id,path[,title]` rows."""
+    if source.is_dir():
+        entries, problems = [], []
+        for path in sorted(p for p in source.rglob("*") if p.is_file() and not p.name.startswith(".")):
+            if path.suffix.lower() not in IMAGE_SUFFIXES:
+                problems.append(f"{path}: skipped, not an image file name ({', '.join(IMAGE_SUFFIXES)})")
+                continue
+            relative = path.relative_to(source).with_suffix("")
+            item_id = re.sub(r"[^A-Za-z0-9._~-]+", "-", "-".join(relative.parts)).strip("-.")
+            entries.append((item_id, path, path.stem.replace("_", " ").replace("-", " ")))
+        return entries, problems
+    if source.suffix.lower() == ".csv":
+        return read_csv(source)
+    raise ValueError(f"{source} is neither a folder of images nor a .csv file of id,path[,title] rows")
+
+
+def read_csv(source: Path) -> tuple[list[tuple[str, Path, str]], list[str]]:
+    entries, problems = [], []
+    with open(source, newline="", encoding="utf-8-sig") as file:
+        for number, row in enumerate(csv.reader(file), start=1):
+            row = [cell.strip() for cell in row]
+            if not any(row) or (number == 1 and [cell.lower() for cell in row[:2]] == ["id", "path"]):
+                continue
+            if len(row) not in (2, 3) or not row[0] or not row[1]:
+                problems.append(f"{source}:{number}: skipped, expected id,path[,title], got {row}")
+                continue
+            title = row[2] if len(row) == 3 and row[2] else Path(row[1]).stem
+            entries.append((row[0], source.parent / row[1], title))
+    return entries, problems
+
+
+def read_items(source: Path) -> tuple[list[str], list[str], np.ndarray, list[str]]:
+    """Decode every image of a source: (ids, titles, model inputs, problems); a bad item never stops the rest."""
+    entries, problems = list_source(source)
+    ids, titles, pictures = [], [], []
+    for item_id, path, title in entries:
+        if not ID_PATTERN.fullmatch(item_id):
+            problems.append(f"{path}: skipped, id {item_id!r} must be letters, digits, '.', '_', '~' or '-'")
+        elif item_id in ids:
+            problems.append(f"{path}: skipped, id {item_id!r} appears twice")
+        else:
+            try:
+                pictures.append(images.decode(images.open_image(path.read_bytes())))
+            except (OSError, images.InputError) as error:
+                problems.append(f"{path}: skipped, {error}")
+                continue
+            ids.append(item_id)
+            titles.append(title)
+    return ids, titles, np.asarray(pictures, dtype=np.float32).reshape(-1, 28, 28, 1), problems
+
+
+def fashion_mnist_test(model_path=DEFAULT_MODEL) -> Catalogue:
+    """The default catalogue: the 10,000 test images, preprocessed as the API preprocesses an upload."""
+    import keras
+
+    from fmnist import data
+
+    data.ensure_dataset()
+    _, (test_images, test_labels) = keras.datasets.fashion_mnist.load_data()
+    pictures = np.stack([images.to_model_input(image) for image in test_images])
+    ids = [f"test-{number:05d}" for number in range(len(test_images))]
+    titles = [f"{CLASS_NAMES[label]}, test image {number}" for number, label in enumerate(test_labels)]
+    return from_pictures(ids, titles, pictures, model_path)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m fmnist.catalogue", description=__doc__.split("\n")[0])
+    parser.add_argument("--catalogue", type=Path, default=DEFAULT_PATH, help=f"the catalogue file ({DEFAULT_PATH})")
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help=f"the TFLite model ({DEFAULT_MODEL})")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, text in (("build", "a new catalogue from SOURCE"), ("add", "add SOURCE's items (same id: replace)")):
+        commands.add_parser(name, help=text).add_argument("source", type=Path, help="a folder of images or a CSV")
+    commands.add_parser("remove", help="remove items by id").add_argument("ids", nargs="+")
+    commands.add_parser("fashion-mnist", help="a new catalogue of the 10,000 Fashion-MNIST test images")
+    commands.add_parser("info", help="size and engine of the catalogue")
+    arguments = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow loads only now; its start-up log is noise here
+    try:
+        return run(arguments)
+    except (OSError, ValueError, KeyError, RuntimeError) as error:
+        print(f"error: {error.args[0] if isinstance(error, KeyError) else error}", file=sys.stderr)
+        return 1
+
+
+def run(arguments) -> int:
+    path = arguments.catalogue
+    if arguments.command == "info":
+        catalogue = Catalogue.load(path)
+        print(f"{path}: {len(catalogue)} items, {catalogue.vectors.shape[1]}-d embeddings, {catalogue.engine} search")
+        return 0
+    if arguments.command == "remove":
+        catalogue = Catalogue.load(path).without(arguments.ids)
+    elif arguments.command == "fashion-mnist":
+        catalogue = fashion_mnist_test(arguments.model)
+    else:
+        ids, titles, pictures, problems = read_items(arguments.source)
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        if not ids:
+            raise ValueError(f"no readable image in {arguments.source}; the catalogue is unchanged")
+        catalogue = from_pictures(ids, titles, pictures, arguments.model)
+        if arguments.command == "add":
+            catalogue = Catalogue.load(path).merged(catalogue)
+    catalogue.save(path)
+    print(f"{path}: {len(catalogue)} items, {catalogue.engine} search")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
