@@ -21,7 +21,7 @@ def quoted_figures() -> dict:
     serving, setup = report("serving_benchmark.json"), report("setup_time.json")
     load = serving["concurrent"]
     speed, seeds = training["time_to_accuracy"], training["accuracy_seeds"]
-    detection = report("regression_detection.json")
+    detection, similar = report("regression_detection.json"), report("similar_benchmark.json")
     caught = sum(mutation["caught"] for mutation in detection["mutations"])
     passed = [run["precision"] for run in detection["clean_runs"] if run["passed"]]
     return {
@@ -50,6 +50,8 @@ def quoted_figures() -> dict:
         "setup_seconds": f"{setup['after']['seconds']:.1f} s with uv from an empty cache",
         "float32_mean": f"{float32['accuracy_seeds']['mean']:.4f} ± {float32['accuracy_seeds']['std']:.4f}",
         "float32_minutes": f"{float32['notebook_seconds']['mean'] / 60:.1f} minutes in all",
+        "similar": f"{similar['items']:,} items: recall@10 {similar['recall_at_10']:.3f}, "
+        f"p99 {similar['p99_ms']:.2f} ms per query ({similar['engine']})",
         "explanation_ratio": f"({shown['method']}, {shown['images']} test images) | blanking the 10 % top-ranked "
         f"pixels drops the class probability {shown_ratio:.2f}× as much",
     }
@@ -58,7 +60,7 @@ def quoted_figures() -> dict:
 QUOTED = ["test_accuracy", "test_loss", "parameters", "epochs", "batch_size", "shirt_f1", "precision_at_5"]
 QUOTED += ["tflite_agreement", "seed_mean", "seeds", "previous_seconds", "project_seconds"]
 QUOTED += ["ratio", "notebook_seconds", "notebook_minutes", "training_minutes", "explanation_ratio", "serving"]
-QUOTED += ["setup_seconds", "float32_mean", "float32_minutes", "sweep_variants", "detection"]
+QUOTED += ["setup_seconds", "float32_mean", "float32_minutes", "sweep_variants", "detection", "similar"]
 
 
 def test_every_quoted_figure_is_checked():
@@ -130,6 +132,39 @@ def serving_rows() -> list[str]:
 @pytest.mark.parametrize("row", serving_rows())
 def test_the_serving_doc_quotes_the_reported_figures(row):
     assert row in (ROOT / "docs" / "serving.md").read_text()
+
+
+def similar_rows() -> list[str]:
+    """The rows of docs/similar.md's search table, formatted from reports/similar_benchmark.json."""
+    bench = report("similar_benchmark.json")
+    rows = [
+        f"| exact | {run['items']:,} | – | {4 * bench['embedding_size']:,} | 1 (by definition) "
+        f"| {run['p50_ms']:.2f} ms | {run['p99_ms']:.2f} ms |"
+        for run in bench["exact"]
+    ]
+    knobs = bench["parameters"]
+    return rows + [
+        f"| FAISS HNSW (M {knobs['M']}, efSearch {knobs['efSearch']}) | {bench['items']:,} "
+        f"| {bench['build_seconds']:.0f} s | {bench['bytes_per_item']:,.0f} | {bench['recall_at_10']:.4f} "
+        f"| {bench['p50_ms']:.2f} ms | {bench['p99_ms']:.2f} ms |",
+        f"threshold: {bench['ann_threshold']:,} items",
+    ]
+
+
+@pytest.mark.parametrize("row", similar_rows())
+def test_the_similar_items_doc_quotes_the_reported_figures(row):
+    assert row in (ROOT / "docs" / "similar.md").read_text()
+
+
+def test_the_ann_threshold_is_where_exact_search_stops_being_cheap():
+    """Exact search at the threshold answers within about a millisecond; at the next measured size it doesn't."""
+    from fmnist import catalogue
+
+    bench = report("similar_benchmark.json")
+    assert bench["ann_threshold"] == catalogue.ANN_THRESHOLD
+    at = [run for run in bench["exact"] if run["items"] <= catalogue.ANN_THRESHOLD][-1]
+    above = [run for run in bench["exact"] if run["items"] > catalogue.ANN_THRESHOLD][0]
+    assert at["p99_ms"] <= 1.5 < above["p99_ms"] and above["p99_ms"] > bench["p99_ms"]
 
 
 def sweep_rows() -> list[str]:

@@ -429,13 +429,33 @@ class DrainingServer(uvicorn.Server):
 
 
 class DrainingWorker(uvicorn.supervisors.multiprocess.Process):
-    """A worker process of uvicorn's supervisor (`--workers`) that runs a `DrainingServer`."""
+    """A worker process of uvicorn's supervisor (`--workers`) that runs a `DrainingServer` on a listening
+    socket of its own, bound with SO_REUSEPORT.
+
+    With one socket shared by all workers, whichever worker wakes first accepts a burst of connections, and a
+    busy worker keeps the connections it took while the other idles: under 200 connections some waited
+    seconds (docs/serving.md). With a socket each, the kernel spreads new connections evenly over the workers.
+    """
 
     @property
     def server(self) -> uvicorn.Server:
         if self._server is None:
             self._server = DrainingServer(config=self.config)
         return self._server
+
+    def target(self, sockets=None) -> None:
+        super().target([reuse_port_socket(self.config.host, self.config.port)])
+
+
+def reuse_port_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to (host, port) with SO_REUSEPORT, so that each worker can bind one of its own."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
 
 
 async def refuse(connection: socket.socket) -> None:
@@ -480,7 +500,11 @@ def main(argv=None):
         from uvicorn.supervisors import multiprocess
 
         multiprocess.Process = serve.DrainingWorker  # each worker process runs a DrainingServer
-        multiprocess.Multiprocess(config, sockets=[config.bind_socket()]).run()
+        # The supervisor holds the port (bound, never listening: the kernel gives connections to listening
+        # sockets only) and each worker listens on its own socket (DrainingWorker.target).
+        reserved = serve.reuse_port_socket(config.host, config.port)
+        config.port = reserved.getsockname()[1]  # the port the system chose for --port 0
+        multiprocess.Multiprocess(config, sockets=[reserved]).run()
     else:
         serve.DrainingServer(config).run()
 
