@@ -7,6 +7,7 @@ Needs models/ from `make run`. In one run:
   keep-alive connection, then POST /explain (the raw PNG) the same way;
 - concurrent: wrk (Debian package `wrk`, installed if missing) with `--connections` for `--seconds`,
   sharing the machine with the server; socket timeouts (wrk's limit: 5 s) are counted apart from errors;
+  then the same on uvicorn's own set-up (`--shared-socket`: one listening socket for all workers), to compare;
 - stall: on a one-worker server, a light client of 28×28 uploads for 10 s alone, then for 10 s beside two
   clients that upload a 6000×6000 PNG (legal, 48 KB) back to back;
 - fuzz: tests/test_fuzz.py with `--fuzz-examples` examples per test, its cases and failures counted;
@@ -92,18 +93,24 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(port: int, workers: int, models: Path) -> subprocess.Popen:
+def start_server(port: int, workers: int, models: Path, *options: str) -> subprocess.Popen:
+    """Start the API and return once every worker process has answered /healthz."""
     command = [sys.executable, "-m", "fmnist.serve", "--port", str(port), "--workers", str(workers)]
-    command += ["--log-level", "warning", "--no-access-log", "--backlog", "4096"]
+    command += ["--log-level", "warning", "--no-access-log", "--backlog", "4096", *options]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     env.update(FMNIST_MODEL=str(models / "fashion_cnn.tflite"), FMNIST_CATALOGUE=str(models / "catalogue.npz"))
     server = subprocess.Popen(command, cwd=ROOT, env=env)
-    for _ in range(150):
+    # Each new connection may reach another worker. On one shared socket an idle server hands them all to
+    # the same worker, so after 10 s of answers the others are taken to be up as well.
+    answered, deadline = set(), time.monotonic() + 60
+    while len(answered) < workers and time.monotonic() < deadline:
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return server
+            answered.add(json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1))["process"])
+            deadline = min(deadline, time.monotonic() + 10)
         except OSError:
             time.sleep(0.2)
+    if answered:
+        return server
     server.kill()
     raise SystemExit("the server did not start; run `make run` first so that models/ exists")
 
@@ -145,7 +152,7 @@ def wrk_load(port, body_path, connections, seconds) -> dict:
 
 def batch_throughput(images, models: Path, batch_size=1000, repeats=5) -> dict:
     """In-process images/s of the TFLite model (float32 and int8 weights), best of `repeats`."""
-    from fmnist.export import TFLiteClassifier
+    from fmnist.runtime import TFLiteClassifier
 
     results = {}
     for name in ("fashion_cnn.tflite", "fashion_cnn_int8.tflite"):
@@ -276,6 +283,15 @@ def main():
     finally:
         server.terminate()
         server.wait(timeout=30)
+    # The same load on uvicorn's own set-up, one listening socket shared by the workers, to compare.
+    port = free_port()
+    server = start_server(port, arguments.workers, models, "--shared-socket")
+    try:
+        shared_socket = wrk_load(port, multipart, arguments.connections, arguments.seconds)
+        print(f"concurrent, one shared socket: {shared_socket}")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
     stalls = stall(models, light, scratch)
     print(f"stall: {stalls}")
     fuzzed = fuzz(arguments.fuzz_examples, scratch)
@@ -286,6 +302,7 @@ def main():
         "single_client": single,
         "explain": explained,
         "concurrent": concurrent,
+        "concurrent_shared_socket": shared_socket,
         "stall": stalls,
         "fuzz": fuzzed,
         "batch_images_per_s": batch["fashion_cnn.tflite"],  # the float32 model the API serves

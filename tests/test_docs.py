@@ -107,6 +107,7 @@ def serving_rows() -> list[str]:
     """The rows of docs/serving.md's speed table, formatted from reports/serving_benchmark.json."""
     serving = report("serving_benchmark.json")
     single, explained, load = serving["single_client"], serving["explain"], serving["concurrent"]
+    shared = serving["concurrent_shared_socket"]
     stall, fuzz, batch = serving["stall"], serving["fuzz"], serving["batch_images_per_s_by_model"]
     return [
         f"| one client, back to back, {single['requests']:,} requests to `/predict` "
@@ -117,6 +118,9 @@ def serving_rows() -> list[str]:
         f"{serving['server']['workers']} workers | {load['requests_per_s']:,.0f} requests/s, "
         f"p50 {load['p50_ms']:.0f} ms, p99 {load['p99_ms']:,.0f} ms, {load['errors']} errors, "
         f"{load['timeouts']} timeouts |",
+        f"| the same on uvicorn's own set-up, one shared socket | {shared['requests_per_s']:,.0f} requests/s, "
+        f"p50 {shared['p50_ms']:.0f} ms, p99 {shared['p99_ms']:,.0f} ms, {shared['errors']} errors, "
+        f"{shared['timeouts']} timeouts |",
         f"| light client alone (one worker) | p99 {stall['light_p99_ms_quiet']:.2f} ms, "
         f"{stall['light_requests_per_s_quiet']:,.0f} requests/s |",
         f"| light client beside {stall['heavy_clients']} clients of 6000×6000 PNGs "

@@ -1,6 +1,7 @@
 """A graceful restart: SIGTERM under load lets in-flight requests finish and refuses new connections cleanly."""
 
 import http.client
+import json
 import signal
 import socket
 import threading
@@ -65,3 +66,16 @@ def test_sigterm_under_load_finishes_in_flight_requests_and_refuses_new_ones(ser
     # it (Linux resets it on close; docs/serving.md). Stock uvicorn resets every queued one (4 in one run).
     assert set(outcomes) <= {200, 503, "refused", "reset"} and outcomes["reset"] <= 1, outcomes
     print(dict(outcomes))
+
+
+def test_both_worker_processes_answer_new_connections(serving_artifacts):
+    """With --workers 2 each process listens on sockets of its own (SO_REUSEPORT): new connections reach both."""
+    with api_server(serving_artifacts, "--workers", "2") as (_, url):
+        answered = Counter()
+        deadline = time.monotonic() + 30  # the second worker may still be starting
+        while time.monotonic() < deadline and (len(answered) < 2 or min(answered.values()) < 5):
+            connection = http.client.HTTPConnection(url.removeprefix("http://"), timeout=10)
+            connection.request("GET", "/healthz")
+            answered[json.loads(connection.getresponse().read())["process"]] += 1
+            connection.close()
+    assert len(answered) == 2 and min(answered.values()) >= 5, answered

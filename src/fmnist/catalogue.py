@@ -166,7 +166,7 @@ def with_engine(ids, titles, labels, thumbnails, vectors) -> Catalogue:
 
 def embed(pictures: np.ndarray, model_path=DEFAULT_MODEL) -> tuple[np.ndarray, np.ndarray]:
     """(unit-length embeddings, predicted classes) of model inputs (n, 28, 28, 1), by the exported model."""
-    from fmnist.export import TFLiteClassifier
+    from fmnist.runtime import TFLiteClassifier
 
     classifier = TFLiteClassifier(model_path, num_threads=os.cpu_count() or 1)
     vectors, labels = [], []

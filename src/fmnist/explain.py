@@ -12,22 +12,34 @@ probability drops (`deletion_curve`), against blanking random garment pixels; an
 et al. (2018): maps of a model with random weights must not look like the trained model's (`rank_correlation`).
 """
 
-from collections.abc import Callable
+from __future__ import annotations
 
-import keras
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import numpy as np
-import tensorflow as tf
-from scipy.stats import spearmanr
+
+if TYPE_CHECKING:
+    import keras
+    import tensorflow as tf
+# TensorFlow loads inside the gradient methods only: the API explains with `occlusion` on its TFLite model
+# and starts in a second without TensorFlow.
 
 GARMENT_THRESHOLD = 0.1  # a pixel brighter than this (on the 0-1 scale) belongs to the garment
 DELETION_FRACTIONS = np.arange(21) / 20  # share of the 784 pixels blanked (or inserted) at each step
 
 
-def as_batch(images) -> tf.Tensor:
-    images = tf.convert_to_tensor(np.asarray(images, dtype="float32"))
-    if images.shape.rank != 4:
+def numpy_batch(images) -> np.ndarray:
+    images = np.asarray(images, dtype="float32")
+    if images.ndim != 4:
         raise ValueError(f"expected a batch of images (n, height, width, channels), got shape {images.shape}")
     return images
+
+
+def as_batch(images) -> tf.Tensor:
+    import tensorflow as tf
+
+    return tf.convert_to_tensor(numpy_batch(images))
 
 
 def forward(model: keras.Model, images: tf.Tensor, tap: str | None = None):
@@ -39,6 +51,8 @@ def forward(model: keras.Model, images: tf.Tensor, tap: str | None = None):
     names = [layer.name for layer in model.layers]
     if tap is not None and tap not in names:
         raise ValueError(f"the model has no layer {tap!r}; its layers are {names}")
+    import tensorflow as tf
+
     *features, classifier = model.layers
     hidden, tapped = images, None
     for layer in features:
@@ -69,7 +83,7 @@ def occlusion(predict: Callable, images, class_indices=None, patch: int = 2, str
     prediction. Of the patches tried on 200 training images (1 to 4 pixels, stride 1 or 2), 2 × 2 ranked the
     pixels whose deletion hurts the prediction most (`benchmarks/explanations.py`).
     """
-    images = np.asarray(as_batch(images))
+    images = numpy_batch(images)
     n, height, width, _ = images.shape
     probabilities = predict(images)
     if class_indices is None:
@@ -102,6 +116,8 @@ def integrated_gradients(model: keras.Model, images, class_indices=None, steps: 
     The attributions of an image sum to p(image) − p(black), so they say which pixels the probability rests
     on; the map keeps the positive ones.
     """
+    import tensorflow as tf
+
     images = as_batch(images)
     if class_indices is None:
         class_indices = tf.argmax(forward(model, images)[0], axis=1)
@@ -134,6 +150,8 @@ def gradcam(
     """
     if variant not in ("gradcam", "hirescam"):
         raise ValueError(f'variant must be "gradcam" or "hirescam", got {variant!r}')
+    import tensorflow as tf
+
     images = as_batch(images)
     with tf.GradientTape() as tape:
         logits, activations = forward(model, images, tap=layer)
@@ -207,4 +225,6 @@ def garment_share(maps, images) -> np.ndarray:
 def rank_correlation(maps, other_maps) -> np.ndarray:
     """Spearman rank correlation between two maps of each image (NaN where one map is constant)."""
     pairs = zip(np.reshape(maps, (len(maps), -1)), np.reshape(other_maps, (len(maps), -1)), strict=True)
+    from scipy.stats import spearmanr
+
     return np.array([spearmanr(a, b).statistic if a.std() and b.std() else np.nan for a, b in pairs])

@@ -1,13 +1,15 @@
 """The prediction, explanation and similar-items API: `python -m fmnist.serve` (see docs/serving.md).
 
 `uvicorn fmnist.serve:app` serves it too; `python -m fmnist.serve` adds a graceful shutdown that refuses the
-connections still queued at SIGTERM with a 503 instead of resetting them (`DrainingServer`).
+connections still queued at SIGTERM with a 503 instead of resetting them (`DrainingServer`), and listens on
+sockets that accept a burst of new connections at once, evenly over the workers (`listeners`).
 
 The TFLite model loads once, at startup; the catalogue (`fmnist.catalogue`) too, and again whenever its file
 is replaced: a rebuilt catalogue is picked up within a second, without a restart, and a request always
-searches one whole catalogue, the old or the new. Predictions run on the LiteRT interpreter
-directly in the event loop: one call costs well under a millisecond, far less than a thread hand-off. An
-explanation takes up to 729 predictions (occlusion), so it runs in a worker thread on an interpreter of its own.
+searches one whole catalogue, the old or the new. Nothing here imports TensorFlow. Predictions run on the
+LiteRT interpreter directly in the event loop: one call costs well under a millisecond, far less than a
+thread hand-off. An explanation takes up to 729 predictions (occlusion), so it runs in a worker thread on an
+interpreter of its own.
 """
 
 import argparse
@@ -24,17 +26,17 @@ from pathlib import Path
 import anyio
 import numpy as np
 import uvicorn
-import uvicorn.supervisors.multiprocess
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from PIL import Image
+from uvicorn.supervisors import multiprocess
 
 from fmnist import CLASS_NAMES, __version__, explain
 from fmnist.catalogue import Catalogue
-from fmnist.export import TFLiteClassifier
 from fmnist.images import InputError, decode, image_from_pixels, open_image
+from fmnist.runtime import TFLiteClassifier
 
 MODEL_ENV, CATALOGUE_ENV = "FMNIST_MODEL", "FMNIST_CATALOGUE"
 DEFAULT_MODEL, DEFAULT_CATALOGUE = "models/fashion_cnn.tflite", "models/catalogue.npz"
@@ -269,6 +271,7 @@ async def healthz(request: Request):
         "model": state["model"],
         "model_sha256": state["sha256"],
         "api_version": __version__,
+        "process": os.getpid(),  # which worker answered
         "classes": list(CLASS_NAMES),
         "catalogue_items": len(state["catalogue"]),
         "limits": {"max_upload_bytes": MAX_UPLOAD_BYTES, "max_batch": MAX_BATCH, "max_k": MAX_K},
@@ -428,14 +431,12 @@ class DrainingServer(uvicorn.Server):
         await asyncio.gather(*refusals)
 
 
-class DrainingWorker(uvicorn.supervisors.multiprocess.Process):
-    """A worker process of uvicorn's supervisor (`--workers`) that runs a `DrainingServer` on a listening
-    socket of its own, bound with SO_REUSEPORT.
+LISTENERS_PER_PROCESS = 64
 
-    With one socket shared by all workers, whichever worker wakes first accepts a burst of connections, and a
-    busy worker keeps the connections it took while the other idles: under 200 connections some waited
-    seconds (docs/serving.md). With a socket each, the kernel spreads new connections evenly over the workers.
-    """
+
+class DrainingWorker(multiprocess.Process):
+    """A worker process of uvicorn's supervisor (`--workers`) that runs a `DrainingServer` on listening sockets
+    of its own (`listeners`)."""
 
     @property
     def server(self) -> uvicorn.Server:
@@ -444,11 +445,18 @@ class DrainingWorker(uvicorn.supervisors.multiprocess.Process):
         return self._server
 
     def target(self, sockets=None) -> None:
-        super().target([reuse_port_socket(self.config.host, self.config.port)])
+        super().target(listeners(self.config))
+
+
+class SharedSocketWorker(DrainingWorker):
+    """A `DrainingWorker` on the one listening socket that all workers share (`--shared-socket`)."""
+
+    def target(self, sockets=None) -> None:
+        multiprocess.Process.target(self, sockets)
 
 
 def reuse_port_socket(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to (host, port) with SO_REUSEPORT, so that each worker can bind one of its own."""
+    """A TCP socket bound to (host, port) with SO_REUSEPORT: any number of them can bind the same port."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -456,6 +464,19 @@ def reuse_port_socket(host: str, port: int) -> socket.socket:
     sock.bind((host, port))
     sock.set_inheritable(True)
     return sock
+
+
+def listeners(config: uvicorn.Config) -> list[socket.socket]:
+    """`LISTENERS_PER_PROCESS` sockets on the server's port for one process, which listens on all of them.
+
+    uvloop's libuv accepts one connection per listening socket per turn of the event loop, and under load a
+    turn serves every request that is ready: tens of milliseconds. So when 200 clients connected at once, the
+    last of them waited many turns, seconds in all, before their first request was even read. The kernel spreads
+    new connections over all the sockets of a SO_REUSEPORT group, evenly over the processes, so with 64 sockets
+    a process accepts up to 64 connections a turn. It also replaces uvicorn's one socket shared by all workers,
+    where a busy worker keeps the connections it grabbed while the other idles (docs/serving.md).
+    """
+    return [reuse_port_socket(config.host, config.port) for _ in range(LISTENERS_PER_PROCESS)]
 
 
 async def refuse(connection: socket.socket) -> None:
@@ -482,6 +503,9 @@ def main(argv=None):
     parser.add_argument("--backlog", type=int, default=2048)
     parser.add_argument("--log-level", default="info")
     parser.add_argument("--no-access-log", action="store_true")
+    parser.add_argument(
+        "--shared-socket", action="store_true", help="one listening socket for all workers (uvicorn's way)"
+    )
     arguments = parser.parse_args(argv)
     config = uvicorn.Config(
         "fmnist.serve:app",
@@ -496,17 +520,19 @@ def main(argv=None):
     # The classes of the imported module, not of __main__: worker processes import them by name.
     from fmnist import serve
 
-    if config.workers > 1:
-        from uvicorn.supervisors import multiprocess
-
-        multiprocess.Process = serve.DrainingWorker  # each worker process runs a DrainingServer
-        # The supervisor holds the port (bound, never listening: the kernel gives connections to listening
-        # sockets only) and each worker listens on its own socket (DrainingWorker.target).
-        reserved = serve.reuse_port_socket(config.host, config.port)
-        config.port = reserved.getsockname()[1]  # the port the system chose for --port 0
-        multiprocess.Multiprocess(config, sockets=[reserved]).run()
-    else:
-        serve.DrainingServer(config).run()
+    if arguments.shared_socket:  # uvicorn's own way, kept so that benchmarks/serving.py can compare
+        if config.workers == 1:
+            return serve.DrainingServer(config).run()
+        multiprocess.Process = serve.SharedSocketWorker
+        return multiprocess.Multiprocess(config, sockets=[config.bind_socket()]).run()
+    # This process holds the port (bound, never listening: the kernel hands connections to listening sockets
+    # only), and each serving process listens on sockets of its own on the same port (`listeners`).
+    reserved = serve.reuse_port_socket(config.host, config.port)
+    config.port = reserved.getsockname()[1]  # the port the system chose for --port 0
+    if config.workers == 1:
+        return serve.DrainingServer(config).run(sockets=serve.listeners(config))
+    multiprocess.Process = serve.DrainingWorker
+    return multiprocess.Multiprocess(config, sockets=[reserved]).run()
 
 
 if __name__ == "__main__":
