@@ -40,10 +40,10 @@ run: setup
 		--ExecutePreprocessor.timeout=3600 --ExecutePreprocessor.record_timing=False $(NOTEBOOK)
 	$(MAKE) catalogue
 
-# The API's default catalogue: the 10,000 test images, embedded by the exported model (models/catalogue.npz).
-# A shop's own: `$(BIN)/python -m fmnist.catalogue build FOLDER_OR_CSV` (docs/similar.md).
+# models/catalogue.npz, the API's catalogue: by default the 10,000 test images, embedded by the exported model;
+# `make catalogue SOURCE=folder-or.csv` builds a shop's own instead (docs/similar.md: adding and removing items).
 catalogue: setup
-	$(BIN)/python -m fmnist.catalogue fashion-mnist
+	$(BIN)/python -m fmnist.catalogue $(if $(SOURCE),build "$(SOURCE)",fashion-mnist)
 
 # Unit tests; then nbval re-executes the notebook and compares every output that does not depend on rounding
 # with the committed one; then the regression test compares the re-executed metrics with the committed ones,
