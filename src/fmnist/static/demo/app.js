@@ -48,6 +48,7 @@ function showSimilar(items) {
 }
 
 async function analyse(blob, name) {
+  $("preview").onload = () => $("preview").classList.toggle("tiny", $("preview").naturalWidth < 100);
   $("preview").src = URL.createObjectURL(blob);
   $("preview").hidden = false;
   $("status").textContent = `Looking at ${name}…`;
