@@ -1,6 +1,8 @@
 """The demo page and /docs in a real headless Chromium (Debian's package, driven by Playwright), offline."""
 
+import os
 import re
+import shutil
 
 import pytest
 import requests
@@ -10,16 +12,28 @@ from fmnist import CLASS_NAMES
 from .conftest import api_server, apt_install, png_bytes
 
 pytestmark = pytest.mark.slow
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = "/usr/bin/chromium"  # Debian's package
+
+
+def chromium_path() -> str:
+    """$FMNIST_CHROMIUM, else Debian's Chromium or an installed Google Chrome (GitHub's Ubuntu runners have
+    one, and Ubuntu's chromium package is only a snap stub), else Debian's Chromium, installed now."""
+    found = os.environ.get("FMNIST_CHROMIUM") or next(
+        (path for path in (CHROMIUM, shutil.which("google-chrome")) if path and os.path.exists(path)), None
+    )
+    if found:
+        return found
+    apt_install("chromium", CHROMIUM)
+    return CHROMIUM
 
 
 @pytest.fixture(scope="module")
 def browser():
-    apt_install("chromium", CHROMIUM)
+    executable = chromium_path()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        chromium = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
         yield chromium
         chromium.close()
 
