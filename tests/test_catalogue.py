@@ -120,10 +120,13 @@ def test_an_interrupted_write_leaves_the_previous_catalogue(serving_artifacts, s
     assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
-def test_a_file_that_is_not_a_catalogue_is_named(tmp_path):
+def test_a_file_that_is_not_a_catalogue_is_named(serving_artifacts, tmp_path):
     (tmp_path / "other.npz").write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip archive
-    with pytest.raises(ValueError, match="is not a catalogue file"):
-        catalogue.Catalogue.load(tmp_path / "other.npz")
+    whole = (serving_artifacts / "catalogue.npz").read_bytes()
+    (tmp_path / "truncated.npz").write_bytes(whole[: len(whole) // 2])
+    for name in ("other.npz", "truncated.npz"):
+        with pytest.raises(ValueError, match="is not a catalogue file"):
+            catalogue.Catalogue.load(tmp_path / name)
 
 
 def test_search_above_the_threshold_uses_the_ann_engine_and_survives_a_save(monkeypatch, tmp_path):
@@ -209,3 +212,25 @@ def test_the_server_swaps_in_a_rebuilt_catalogue_under_load_without_a_failed_req
             client.join(timeout=30)
     assert set(outcomes) == {200} and outcomes[200] > 50, outcomes
     assert "red_dress" in seen and "item-0" in seen  # answers came from both catalogues
+
+
+def test_a_broken_catalogue_file_leaves_the_served_one_and_a_good_one_is_picked_up(serving_artifacts, shop, tmp_path):
+    path = tmp_path / "catalogue.npz"
+    shutil.copy(serving_artifacts / "catalogue.npz", path)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(serve.MODEL_ENV, str(serving_artifacts / "model.tflite"))
+        patch.setenv(serve.CATALOGUE_ENV, str(path))
+        with TestClient(serve.app) as client:
+            broken = tmp_path / "broken.npz"
+            broken.write_bytes(path.read_bytes()[:1000])
+            broken.replace(path)  # as an interrupted copy by hand would leave it
+            time.sleep(3 * serve.CATALOGUE_POLL_SECONDS)
+            assert client.get("/catalogue").json()["items"] == 30
+            answer = client.post("/similar?k=3", files={"file": ("x.png", (shop / "red_dress.png").read_bytes())})
+            assert answer.status_code == 200 and answer.json()["items"][0]["id"].startswith("item-")
+            assert build(serving_artifacts, "--catalogue", tmp_path / "new.npz", "build", shop) == 0
+            (tmp_path / "new.npz").replace(path)
+            deadline = time.monotonic() + 10
+            while client.get("/catalogue").json()["items"] != 3 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert client.get("/catalogue").json()["items"] == 3

@@ -25,6 +25,7 @@ import io
 import os
 import re
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -134,7 +135,7 @@ class Catalogue:
         try:
             with np.load(path, allow_pickle=False) as stored:
                 arrays = {name: stored[name] for name in stored.files}
-        except (KeyError, EOFError) as error:
+        except (KeyError, EOFError, zipfile.BadZipFile) as error:
             raise ValueError(f"{path} is not a catalogue file: {error}") from None
         missing = {"ids", "titles", "labels", "thumbnails", "vectors"} - arrays.keys()
         if missing:
