@@ -1,6 +1,6 @@
 """A shop's catalogue for similar-item search: ids, titles, 28 × 28 thumbnails and embeddings, in one file.
 
-    python -m fmnist.catalogue build SOURCE [--output models/catalogue.npz]   # a new catalogue from SOURCE
+    python -m fmnist.catalogue [--catalogue models/catalogue.npz] build SOURCE   # a new catalogue from SOURCE
     python -m fmnist.catalogue add SOURCE                                     # add items, or replace same ids
     python -m fmnist.catalogue remove ID [ID ...]
     python -m fmnist.catalogue fashion-mnist                                  # the default: the test images
@@ -57,9 +57,9 @@ class Catalogue:
         sizes = {len(self.ids), len(self.titles), len(self.labels), len(self.thumbnails), len(self.vectors)}
         if len(sizes) != 1:
             raise ValueError(f"a catalogue needs as many ids, titles, labels, thumbnails and vectors: {sizes}")
-        if len(set(self.ids.tolist())) != len(self.ids):
-            raise ValueError("catalogue ids must be unique")
         self.rows = {item_id: row for row, item_id in enumerate(self.ids.tolist())}
+        if len(self.rows) != len(self.ids):
+            raise ValueError("catalogue ids must be unique")
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -178,11 +178,17 @@ def embed(pictures: np.ndarray, model_path=DEFAULT_MODEL) -> tuple[np.ndarray, n
     return np.concatenate(vectors), np.concatenate(labels)
 
 
-def from_pictures(ids, titles, pictures: np.ndarray, model_path=DEFAULT_MODEL) -> Catalogue:
-    """A catalogue of model inputs (n, 28, 28, 1) in [0, 1], as `images.decode` gives them."""
+def item_arrays(ids, titles, pictures: np.ndarray, model_path=DEFAULT_MODEL) -> tuple:
+    """(ids, titles, labels, thumbnails, vectors) of model inputs (n, 28, 28, 1) in [0, 1], as `images.decode`
+    gives them: the arguments of `Catalogue` and `with_engine`."""
     vectors, labels = embed(pictures, model_path)
     thumbnails = (pictures[..., 0] * 255).round().astype(np.uint8)
-    return with_engine(np.asarray(ids, dtype=str), np.asarray(titles, dtype=str), labels, thumbnails, vectors)
+    return np.asarray(ids, dtype=str), np.asarray(titles, dtype=str), labels, thumbnails, vectors
+
+
+def from_pictures(ids, titles, pictures: np.ndarray, model_path=DEFAULT_MODEL) -> Catalogue:
+    """A catalogue of model inputs (n, 28, 28, 1) in [0, 1], with an ANN index if it is large enough."""
+    return with_engine(*item_arrays(ids, titles, pictures, model_path))
 
 
 def list_source(source: Path) -> tuple[list[tuple[str, Path, str]], list[str]]:
@@ -220,11 +226,11 @@ def read_csv(source: Path) -> tuple[list[tuple[str, Path, str]], list[str]]:
 def read_items(source: Path) -> tuple[list[str], list[str], np.ndarray, list[str]]:
     """Decode every image of a source: (ids, titles, model inputs, problems); a bad item never stops the rest."""
     entries, problems = list_source(source)
-    ids, titles, pictures = [], [], []
+    ids, titles, pictures, seen = [], [], [], set()
     for item_id, path, title in entries:
         if not ID_PATTERN.fullmatch(item_id):
             problems.append(f"{path}: skipped, id {item_id!r} must be letters, digits, '.', '_', '~' or '-'")
-        elif item_id in ids:
+        elif item_id in seen:
             problems.append(f"{path}: skipped, id {item_id!r} appears twice")
         else:
             try:
@@ -234,6 +240,7 @@ def read_items(source: Path) -> tuple[list[str], list[str], np.ndarray, list[str
                 continue
             ids.append(item_id)
             titles.append(title)
+            seen.add(item_id)
     return ids, titles, np.asarray(pictures, dtype=np.float32).reshape(-1, 28, 28, 1), problems
 
 
@@ -286,9 +293,11 @@ def run(arguments) -> int:
             print(problem, file=sys.stderr)
         if not ids:
             raise ValueError(f"no readable image in {arguments.source}; the catalogue is unchanged")
-        catalogue = from_pictures(ids, titles, pictures, arguments.model)
-        if arguments.command == "add":
-            catalogue = Catalogue.load(path).merged(catalogue)
+        items = item_arrays(ids, titles, pictures, arguments.model)
+        if arguments.command == "add":  # the merged catalogue gets the ANN index, not the new items alone
+            catalogue = Catalogue.load(path).merged(Catalogue(*items))
+        else:
+            catalogue = with_engine(*items)
     catalogue.save(path)
     print(f"{path}: {len(catalogue)} items, {catalogue.engine} search")
     return 0
