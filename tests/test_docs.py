@@ -2,6 +2,7 @@
 
 import json
 import re
+import statistics
 from pathlib import Path
 
 import pytest
@@ -188,6 +189,32 @@ def test_the_training_doc_counts_the_variants_and_runs_of_the_recipe_search():
 
 @pytest.mark.parametrize("row", sweep_rows())
 def test_the_training_doc_quotes_every_variant_of_the_recipe_search(row):
+    assert row in (ROOT / "docs" / "training.md").read_text()
+
+
+def cpu_rows() -> list[str]:
+    """The rows of docs/training.md's table of CPU runs, from reports/recipe_cpu_runs.jsonl, one per variant."""
+    runs = [json.loads(line) for line in (ROOT / "reports" / "recipe_cpu_runs.jsonl").read_text().splitlines()]
+    variants = {}
+    for run in runs:
+        variants.setdefault(run["tag"], []).append(run)
+    rows = []
+    for tag, runs in variants.items():
+        accuracies = ", ".join(f"{run['seed']}: {run['val_accuracy']:.4f}" for run in runs)
+        mean = statistics.mean(run["val_accuracy"] for run in runs)
+        seconds = statistics.mean(run["train_seconds"] for run in runs if run["train_seconds"] is not None)
+        rows.append(f"| {tag} | {runs[0]['epochs']} | {accuracies} | {mean:.4f} | {seconds:.0f} s |")
+    return rows
+
+
+def test_the_training_doc_counts_the_cpu_runs():
+    runs = [json.loads(line) for line in (ROOT / "reports" / "recipe_cpu_runs.jsonl").read_text().splitlines()]
+    counted = f"{len({run['tag'] for run in runs})} configurations, {len(runs)} runs on the CPU"
+    assert counted in (ROOT / "docs" / "training.md").read_text()
+
+
+@pytest.mark.parametrize("row", cpu_rows())
+def test_the_training_doc_quotes_every_cpu_run_of_the_recipe_search(row):
     assert row in (ROOT / "docs" / "training.md").read_text()
 
 

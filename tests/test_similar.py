@@ -27,15 +27,6 @@ def test_precision_at_k_counts_same_class_neighbours_and_excludes_the_item_itsel
     assert similar.precision_at_k(clustered, k=3, chunk=3) == pytest.approx(1 / 3)
 
 
-def test_index_round_trips_through_npz_without_pickles(tmp_path):
-    index = similar.EmbeddingIndex.build(
-        np.random.default_rng(0).random((5, 4)), labels=np.arange(5), ids=np.arange(5) + 100
-    )
-    loaded = similar.EmbeddingIndex.load(index.save(tmp_path / "index.npz"))
-    np.testing.assert_array_equal(loaded.vectors, index.vectors)
-    assert loaded.ids.tolist() == [100, 101, 102, 103, 104]
-
-
 def test_embedding_model_gives_the_dense_layer_and_the_probabilities():
     network = model.build_model(filters=(4, 8), dense_units=16)
     embeddings, probabilities = similar.embedding_model(network)(np.zeros((2, 28, 28, 1), dtype="float32"))

@@ -1,7 +1,6 @@
 """Similar items: cosine nearest neighbours in the model's embedding (the layer before the softmax)."""
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 
@@ -35,7 +34,10 @@ def top_k(similarities: np.ndarray, k: int):
 
 @dataclasses.dataclass(frozen=True)
 class EmbeddingIndex:
-    """A catalogue of unit-length embeddings with their item ids and class labels."""
+    """An in-memory catalogue of unit-length embeddings with their item ids and class labels.
+
+    The notebook analyses the embedding with it; the API searches `fmnist.catalogue.Catalogue`.
+    """
 
     vectors: np.ndarray
     labels: np.ndarray
@@ -59,19 +61,6 @@ class EmbeddingIndex:
         if not 1 <= k <= len(self):
             raise ValueError(f"k must be between 1 and {len(self)}, got {k}")
         return top_k(normalize(embeddings) @ self.vectors.T, k)
-
-    def save(self, path) -> Path:
-        """Write the index as an `.npz` of plain arrays (no pickles)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, vectors=self.vectors, labels=self.labels, ids=self.ids)
-        return path
-
-    @classmethod
-    def load(cls, path) -> "EmbeddingIndex":
-        """Read an index written by `save`."""
-        with np.load(path, allow_pickle=False) as arrays:
-            return cls(arrays["vectors"], arrays["labels"], arrays["ids"])
 
 
 def precision_at_k(index: EmbeddingIndex, k: int = 5, chunk: int = 1000) -> float:
