@@ -218,6 +218,23 @@ def test_the_training_doc_quotes_every_cpu_run_of_the_recipe_search(row):
     assert row in (ROOT / "docs" / "training.md").read_text()
 
 
+def longer_recipe_sentence() -> str:
+    """docs/training.md's sentence on the 25-epoch recipe's benchmark, from reports/recipe_25_epochs.json."""
+    longer = report("recipe_25_epochs.json")
+    accuracies = ", ".join(f"{run['test_accuracy']:.4f}" for run in longer["runs"].values())
+    walls = " and ".join(f"{run['notebook_seconds']:.0f} s" for run in longer["runs"].values() if run["notebook_seconds"])
+    return (
+        f"Test accuracy for seeds {', '.join(longer['runs'])}: {accuracies}, mean "
+        f"{longer['accuracy_seeds']['mean']:.4f}; the whole notebook took {walls} (mean "
+        f"{longer['notebook_seconds_mean']:.0f} s)."
+    )
+
+
+def test_the_training_doc_quotes_the_longer_recipes_benchmark():
+    text = " ".join((ROOT / "docs" / "training.md").read_text().split())
+    assert longer_recipe_sentence() in text
+
+
 def tolerance_rows() -> list[str]:
     """The rows of docs/reproducibility.md's tolerance table, from reports/training_benchmark.json."""
     from tests.test_regression import SPREAD_FACTOR, tolerance
