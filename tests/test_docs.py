@@ -222,7 +222,8 @@ def longer_recipe_sentence() -> str:
     """docs/training.md's sentence on the 25-epoch recipe's benchmark, from reports/recipe_25_epochs.json."""
     longer = report("recipe_25_epochs.json")
     accuracies = ", ".join(f"{run['test_accuracy']:.4f}" for run in longer["runs"].values())
-    walls = " and ".join(f"{run['notebook_seconds']:.0f} s" for run in longer["runs"].values() if run["notebook_seconds"])
+    timed = [run["notebook_seconds"] for run in longer["runs"].values() if run["notebook_seconds"]]
+    walls = " and ".join(f"{seconds:.0f} s" for seconds in timed)
     return (
         f"Test accuracy for seeds {', '.join(longer['runs'])}: {accuracies}, mean "
         f"{longer['accuracy_seeds']['mean']:.4f}; the whole notebook took {walls} (mean "

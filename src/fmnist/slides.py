@@ -122,7 +122,7 @@ def speed_text(benchmark_path: Path) -> str:
     speed, seeds = benchmark.get("time_to_accuracy"), benchmark.get("accuracy_seeds")
     if not speed:
         return ""
-    mean = f", 3-seed mean {seeds['mean'] * 100:.2f} %" if seeds else ""
+    mean = f", mean over {len(seeds['values'])} seeds {seeds['mean'] * 100:.2f} %" if seeds else ""
     return (
         f"Previous 60-epoch recipe: {speed['previous_recipe_seconds'] / 60:.1f} min; this one: "
         f"{speed['project_seconds'] / 60:.1f} min ({speed['ratio']:.1f}× faster, same machine, one benchmark run"
