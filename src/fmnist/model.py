@@ -17,7 +17,7 @@ class FusedBatchNormalization(layers.Layer):
     Same maths, defaults and variables as the Keras layer. Keras 3 builds its batch norm from separate
     moment, cast and element-wise ops, which dominate a training step on a CPU: one step of `build_model`
     (batch 128) took 33.3 ms in float32 and 30.7 ms in bfloat16 with the Keras layer, 22.2 ms and 12.9 ms
-    with this one (`benchmarks/step_time.py`).
+    with this one (`benchmarks/step_time.py`, since removed: see commit 118c1f8).
     """
 
     def __init__(self, momentum=0.99, epsilon=1e-3, **kwargs):
