@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from machine import processor_name
+from training import adam_with_warmup_cosine
 
 REPORT = Path(__file__).resolve().parent.parent / "reports" / "recipe_cpu_runs.jsonl"
 
@@ -69,12 +70,8 @@ def main():
         first.set_weights([whitening_filters(x_train, first.filters, arguments.seed)])
         first.trainable = model.get_layer("norm_1").trainable = False
     total_steps = arguments.epochs * int(dataset.cardinality())
-    warmup_steps = round(0.05 * total_steps)
-    schedule = keras.optimizers.schedules.CosineDecay(
-        0.0, total_steps - warmup_steps, warmup_target=arguments.learning_rate, warmup_steps=warmup_steps
-    )
     model.compile(
-        optimizer=keras.optimizers.Adam(schedule, weight_decay=1e-4),
+        optimizer=adam_with_warmup_cosine(arguments.learning_rate, 0.05, 1e-4, total_steps),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
         metrics=["accuracy"],
     )
