@@ -40,6 +40,7 @@ ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~-]{0,127}")  # safe in a URL p
 ANN_THRESHOLD = 20_000  # items; exact search at or below: its p99 stays near 1 ms (reports/similar_benchmark.json)
 HNSW_NEIGHBOURS, HNSW_BUILD_DEPTH, HNSW_SEARCH_DEPTH = 32, 80, 96
 EMBED_BATCH = 256
+FIELDS = ("ids", "titles", "labels", "thumbnails", "vectors")  # a catalogue's arrays, one row per item
 
 
 @dataclasses.dataclass
@@ -54,7 +55,7 @@ class Catalogue:
     ann: object = None  # a FAISS index over `vectors` above ANN_THRESHOLD items, else None
 
     def __post_init__(self):
-        sizes = {len(self.ids), len(self.titles), len(self.labels), len(self.thumbnails), len(self.vectors)}
+        sizes = {len(array) for array in self.arrays()}
         if len(sizes) != 1:
             raise ValueError(f"a catalogue needs as many ids, titles, labels, thumbnails and vectors: {sizes}")
         self.rows = {item_id: row for row, item_id in enumerate(self.ids.tolist())}
@@ -107,13 +108,13 @@ class Catalogue:
         )
 
     def arrays(self) -> tuple:
-        return self.ids, self.titles, self.labels, self.thumbnails, self.vectors
+        return tuple(getattr(self, field) for field in FIELDS)
 
     def save(self, path=DEFAULT_PATH) -> Path:
         """Write the catalogue atomically: readers see the old file or the new one, never a part of one."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        arrays = dict(zip(("ids", "titles", "labels", "thumbnails", "vectors"), self.arrays(), strict=True))
+        arrays = dict(zip(FIELDS, self.arrays(), strict=True))
         if self.ann is not None:
             import faiss
 
@@ -137,7 +138,7 @@ class Catalogue:
                 arrays = {name: stored[name] for name in stored.files}
         except (KeyError, EOFError, zipfile.BadZipFile) as error:
             raise ValueError(f"{path} is not a catalogue file: {error}") from None
-        missing = {"ids", "titles", "labels", "thumbnails", "vectors"} - arrays.keys()
+        missing = set(FIELDS) - arrays.keys()
         if missing:
             raise ValueError(f"{path} is not a catalogue file: it has no {', '.join(sorted(missing))}")
         ann = arrays.pop("ann", None)
