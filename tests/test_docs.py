@@ -192,11 +192,14 @@ def test_the_training_doc_quotes_every_variant_of_the_recipe_search(row):
     assert row in (ROOT / "docs" / "training.md").read_text()
 
 
+def cpu_runs() -> list[dict]:
+    return [json.loads(line) for line in (ROOT / "reports" / "recipe_cpu_runs.jsonl").read_text().splitlines()]
+
+
 def cpu_rows() -> list[str]:
     """The rows of docs/training.md's table of CPU runs, from reports/recipe_cpu_runs.jsonl, one per variant."""
-    runs = [json.loads(line) for line in (ROOT / "reports" / "recipe_cpu_runs.jsonl").read_text().splitlines()]
     variants = {}
-    for run in runs:
+    for run in cpu_runs():
         variants.setdefault(run["tag"], []).append(run)
     rows = []
     for tag, runs in variants.items():
@@ -208,7 +211,7 @@ def cpu_rows() -> list[str]:
 
 
 def test_the_training_doc_counts_the_cpu_runs():
-    runs = [json.loads(line) for line in (ROOT / "reports" / "recipe_cpu_runs.jsonl").read_text().splitlines()]
+    runs = cpu_runs()
     counted = f"{len({run['tag'] for run in runs})} configurations, {len(runs)} runs on the CPU"
     assert counted in (ROOT / "docs" / "training.md").read_text()
 
