@@ -135,7 +135,9 @@ ROUNDS = {
             "NAdam, peak LR 4e-3, last 2 epochs without shifts": FREE_WINNERS,
             "NAdam, peak LR 4e-3, last 2 epochs without shifts, 22 epochs": {**FREE_WINNERS, "epochs": 22},
             "peak LR 4e-3, last 2 epochs without shifts, 22 epochs": {
-                "learning_rate": 4e-3, "clean_epochs": 2, "epochs": 22
+                "learning_rate": 4e-3,
+                "clean_epochs": 2,
+                "epochs": 22,
             },
             "NAdam, peak LR 4e-3, last 2 epochs without shifts, 24 epochs": {**FREE_WINNERS, "epochs": 24},
         },
