@@ -2,7 +2,7 @@
 
     python benchmarks/recipe_cpu.py --seed 42 --epochs 20 [--clean-epochs 2] [--freeze-first] --tag "the recipe"
 
-`benchmarks/recipe_sweep.py` ranked 41 variants on a borrowed GPU; this script runs the notebook's own
+`benchmarks/recipe_sweep.py` ranked 61 variants on a borrowed GPU; this script runs the notebook's own
 training cell (the package's model, `tf.data` pipeline, shifts, schedule and precision policy) on the CPU
 for the few variants that fit the notebook's five minutes, and appends one JSON row per run to
 `reports/recipe_cpu_runs.jsonl`: the validation accuracy of the float32 copy and the training seconds.
