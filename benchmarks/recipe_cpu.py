@@ -42,9 +42,9 @@ def main():
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--dense", type=int, default=256)
     parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--learning-rate", type=float, default=4e-3)
+    parser.add_argument("--learning-rate", type=float, default=6e-3)
     parser.add_argument("--max-shift", type=int, default=1)
-    parser.add_argument("--clean-epochs", type=int, default=2, help="the last epochs train without shifts")
+    parser.add_argument("--clean-epochs", type=int, default=0, help="the last epochs train without shifts")
     parser.add_argument("--freeze-first", action="store_true")
     parser.add_argument("--tag", required=True, help="the variant's name in the report")
     arguments = parser.parse_args()
@@ -80,7 +80,8 @@ def main():
     start = time.perf_counter()
     shifted_epochs = arguments.epochs - arguments.clean_epochs
     model.fit(dataset, epochs=shifted_epochs, verbose=0, shuffle=False)
-    model.fit(clean_dataset, initial_epoch=shifted_epochs, epochs=arguments.epochs, verbose=0, shuffle=False)
+    if arguments.clean_epochs:
+        model.fit(clean_dataset, initial_epoch=shifted_epochs, epochs=arguments.epochs, verbose=0, shuffle=False)
     seconds = time.perf_counter() - start
     _, accuracy = fmnist.model.float32_copy(model).evaluate(x_val, y_val, batch_size=1000, verbose=0)
     machine = f"{os.cpu_count()}-core {processor_name()}"

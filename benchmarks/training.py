@@ -149,9 +149,7 @@ def time_recipe_epochs(name: str, epochs: int, seed: int = 42) -> dict:
     """Seconds per training epoch of one recipe's model, pipeline and batch size, after a warm-up epoch.
 
     `name` is "previous" (`PREVIOUS_RECIPE`) or "project" (the recipe in `metrics.json`, the notebook's
-    default). Both are timed the same way, in the same benchmark run, so their ratio is fair. The project's
-    last `clean_epochs` train without the shifts; they are timed as shifted ones, which the shift makes a
-    little slower, so the project's figure errs on the slow side.
+    default). Both are timed the same way, in the same benchmark run, so their ratio is fair.
     """
     import functools
 

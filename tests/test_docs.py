@@ -248,13 +248,24 @@ def test_the_training_doc_quotes_the_longer_recipes_benchmark():
     assert longer_recipe_sentence() in text
 
 
-def test_the_training_doc_quotes_the_peak_6e_3_recipes_benchmark():
-    before = report("recipe_peak_6e-3.json")
-    sentence = (
-        f"its 3-seed test mean was {before['accuracy_seeds']['mean']:.4f} in bfloat16 and "
-        f"{before['float32']['accuracy_seeds']['mean']:.4f} in float32 (`reports/recipe_peak_6e-3.json`"
+def clean_recipe_sentence() -> str:
+    """docs/training.md's sentence on the benchmark of peak 4e-3 with unshifted last epochs (not kept)."""
+    tried, committed = report("recipe_peak_4e-3.json"), report("metrics.json")
+    runs = tried["runs"]
+    walls = " and ".join(f"{run['notebook_seconds']:.0f} s" for run in runs.values() if run["notebook_seconds"])
+    return (
+        f"Validation accuracy for seeds {', '.join(runs)}: "
+        + ", ".join(f"{run['val_accuracy']:.4f}" for run in runs.values())
+        + f", mean {tried['val_accuracy_seeds']['mean']:.4f}; test accuracy "
+        + ", ".join(f"{run['test_accuracy']:.4f}" for run in runs.values())
+        + f", mean {tried['accuracy_seeds']['mean']:.4f}; the whole notebook took {walls}. Seed 42's validation "
+        f"accuracy fell from {committed['history']['val_accuracy'][-1]:.4f} (the committed recipe) to "
+        f"{runs['42']['val_accuracy']:.4f}."
     )
-    assert sentence in " ".join((ROOT / "docs" / "training.md").read_text().split())
+
+
+def test_the_training_doc_quotes_the_benchmark_of_the_recipe_it_did_not_keep():
+    assert clean_recipe_sentence() in " ".join((ROOT / "docs" / "training.md").read_text().split())
 
 
 def tolerance_rows() -> list[str]:

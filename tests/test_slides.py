@@ -74,7 +74,6 @@ def synthetic_results(tmp_path):
             "weight_decay": 1e-4,
             "label_smoothing": 0.1,
             "max_shift": 1,
-            "clean_epochs": 1,
         },
         "train_seconds": 90.0,
         "parameters": 288,

@@ -221,7 +221,7 @@ def build(results_dir=".", output=None) -> Path:
         "Flatten → Dense (ReLU) → Dropout → Dense (softmax, 10)",
         f"Adam: peak learning rate {recipe['learning_rate']:g}, warm-up + cosine decay",
         f"Categorical cross-entropy, label smoothing {recipe['label_smoothing']:g}",
-        f"Random shifts of up to {recipe['max_shift']} pixel, none in the last {recipe['clean_epochs']} epochs",
+        f"Random shifts of up to {recipe['max_shift']} pixel during training only",
     ], left=Inches(9.1), top=Inches(1.5), width=Inches(4.0), size=16)  # fmt: skip
 
     bfloat16 = " (bfloat16 compute)" if metrics.get("training_precision") == "mixed_bfloat16" else ""
