@@ -1,6 +1,7 @@
 """The recipe search behind the time-to-94 % recipe: validation accuracy of recipe variants, several seeds each.
 
-    KERAS_BACKEND=jax python benchmarks/recipe_sweep.py --round 3 --workers 13 --output round3.jsonl
+    KERAS_BACKEND=jax XLA_PYTHON_CLIENT_PREALLOCATE=false \
+        python benchmarks/recipe_sweep.py --round 3 --workers 13 --output round3.jsonl
     python benchmarks/recipe_sweep.py --summarise round*.jsonl --machine "3=..." "4=..."  # -> reports/
 
 Every variant trains on the 55,000 training images and is judged on the 5,000 validation images of the
@@ -13,7 +14,8 @@ CPU, so the figures rank variants; the notebook's own runs give the project's fi
 until a time limit, seed after seed, so their variants have different numbers of seeds; each is compared with
 the recipe committed before them on the seeds both ran (`gain_over_committed`). Rounds 1 and 2 came from a
 first draft of this script: the same variants, data and split, with the augmentation drawing its random
-numbers in another order; their report rows are kept as they were.
+numbers in another order; their report rows are kept as they were (the committed report merges them, turned
+back into JSON lines, with rounds 3 and 4's runs).
 """
 
 import argparse
