@@ -65,7 +65,6 @@ def main():
     )
     augment = functools.partial(train.random_shift, max_shift=arguments.max_shift)
     dataset = train.make_dataset(x_train, y_train, arguments.batch_size, shuffle_seed=arguments.seed, augment=augment)
-    clean_dataset = train.make_dataset(x_train, y_train, arguments.batch_size, shuffle_seed=arguments.seed)
     model = fmnist.model.build_model(dense_units=arguments.dense, seed=arguments.seed)
     if arguments.freeze_first:
         first = model.get_layer("conv_1")
@@ -80,8 +79,9 @@ def main():
     start = time.perf_counter()
     shifted_epochs = arguments.epochs - arguments.clean_epochs
     model.fit(dataset, epochs=shifted_epochs, verbose=0, shuffle=False)
-    if arguments.clean_epochs:
-        model.fit(clean_dataset, initial_epoch=shifted_epochs, epochs=arguments.epochs, verbose=0, shuffle=False)
+    if arguments.clean_epochs:  # the same images, reshuffled but not shifted
+        clean = train.make_dataset(x_train, y_train, arguments.batch_size, shuffle_seed=arguments.seed)
+        model.fit(clean, initial_epoch=shifted_epochs, epochs=arguments.epochs, verbose=0, shuffle=False)
     seconds = time.perf_counter() - start
     _, accuracy = fmnist.model.float32_copy(model).evaluate(x_val, y_val, batch_size=1000, verbose=0)
     machine = f"{os.cpu_count()}-core {processor_name()}"

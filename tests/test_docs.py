@@ -230,42 +230,48 @@ def test_the_training_doc_quotes_every_cpu_run_of_the_recipe_search(row):
     assert row in (ROOT / "docs" / "training.md").read_text()
 
 
+def training_doc_as_one_line() -> str:
+    """docs/training.md with its line breaks and runs of spaces made single spaces, for quoted sentences."""
+    return " ".join((ROOT / "docs" / "training.md").read_text().split())
+
+
+def timed_notebooks(runs: dict) -> str:
+    """The whole-notebook seconds of the runs that a benchmark timed, in seed order: "290 s and 329 s"."""
+    return " and ".join(f"{run['notebook_seconds']:.0f} s" for run in runs.values() if run["notebook_seconds"])
+
+
 def longer_recipe_sentence() -> str:
     """docs/training.md's sentence on the 25-epoch recipe's benchmark, from reports/recipe_25_epochs.json."""
     longer = report("recipe_25_epochs.json")
     accuracies = ", ".join(f"{run['test_accuracy']:.4f}" for run in longer["runs"].values())
-    timed = [run["notebook_seconds"] for run in longer["runs"].values() if run["notebook_seconds"]]
-    walls = " and ".join(f"{seconds:.0f} s" for seconds in timed)
     return (
         f"Test accuracy for seeds {', '.join(longer['runs'])}: {accuracies}, mean "
-        f"{longer['accuracy_seeds']['mean']:.4f}; the whole notebook took {walls} (mean "
+        f"{longer['accuracy_seeds']['mean']:.4f}; the whole notebook took {timed_notebooks(longer['runs'])} (mean "
         f"{longer['notebook_seconds_mean']:.0f} s)."
     )
 
 
 def test_the_training_doc_quotes_the_longer_recipes_benchmark():
-    text = " ".join((ROOT / "docs" / "training.md").read_text().split())
-    assert longer_recipe_sentence() in text
+    assert longer_recipe_sentence() in training_doc_as_one_line()
 
 
 def clean_recipe_sentence() -> str:
     """docs/training.md's sentence on the benchmark of peak 4e-3 with unshifted last epochs (not kept)."""
     tried, committed = report("recipe_peak_4e-3.json"), report("metrics.json")
     runs = tried["runs"]
-    walls = " and ".join(f"{run['notebook_seconds']:.0f} s" for run in runs.values() if run["notebook_seconds"])
     return (
         f"Validation accuracy for seeds {', '.join(runs)}: "
         + ", ".join(f"{run['val_accuracy']:.4f}" for run in runs.values())
         + f", mean {tried['val_accuracy_seeds']['mean']:.4f}; test accuracy "
         + ", ".join(f"{run['test_accuracy']:.4f}" for run in runs.values())
-        + f", mean {tried['accuracy_seeds']['mean']:.4f}; the whole notebook took {walls}. Seed 42's validation "
-        f"accuracy fell from {committed['history']['val_accuracy'][-1]:.4f} (the committed recipe) to "
+        + f", mean {tried['accuracy_seeds']['mean']:.4f}; the whole notebook took {timed_notebooks(runs)}. Seed 42's "
+        f"validation accuracy fell from {committed['history']['val_accuracy'][-1]:.4f} (the committed recipe) to "
         f"{runs['42']['val_accuracy']:.4f}."
     )
 
 
 def test_the_training_doc_quotes_the_benchmark_of_the_recipe_it_did_not_keep():
-    assert clean_recipe_sentence() in " ".join((ROOT / "docs" / "training.md").read_text().split())
+    assert clean_recipe_sentence() in training_doc_as_one_line()
 
 
 def more_images_sentence() -> str:
@@ -279,7 +285,7 @@ def more_images_sentence() -> str:
 
 
 def test_the_training_doc_quotes_the_run_on_more_images():
-    assert more_images_sentence() in " ".join((ROOT / "docs" / "training.md").read_text().split())
+    assert more_images_sentence() in training_doc_as_one_line()
 
 
 def tolerance_rows() -> list[str]:
