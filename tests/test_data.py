@@ -74,6 +74,7 @@ def test_missing_files_without_download_name_the_folders_searched(tmp_path, monk
         data.ensure_dataset({"KERAS_HOME": str(tmp_path / "keras")}, allow_download=False)
 
 
+@pytest.mark.slow
 def test_the_debian_package_files_verify_and_load_through_keras(debian_dataset_dir, tmp_path):
     import keras
 

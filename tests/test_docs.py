@@ -3,15 +3,10 @@
 import json
 import re
 import statistics
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def report(name: str) -> dict:
-    return json.loads((ROOT / "reports" / name).read_text())
+from tests.committed import ROOT, report, report_text
 
 
 def quoted_figures() -> dict:
@@ -202,7 +197,7 @@ def test_the_training_doc_quotes_every_variant_of_the_recipe_search(row):
 
 
 def cpu_runs() -> list[dict]:
-    return [json.loads(line) for line in (ROOT / "reports" / "recipe_cpu_runs.jsonl").read_text().splitlines()]
+    return [json.loads(line) for line in report_text("recipe_cpu_runs.jsonl").splitlines()]
 
 
 def cpu_rows() -> list[str]:

@@ -8,7 +8,11 @@ import threading
 import time
 from collections import Counter
 
+import pytest
+
 from .conftest import api_server, png_bytes
+
+pytestmark = pytest.mark.slow  # POSIX signals and SO_REUSEPORT: Linux
 
 
 def post_once(port: int, body: bytes):

@@ -243,3 +243,14 @@ def test_a_real_server_process_answers_over_http(serving_artifacts):
     with api_server(serving_artifacts) as (_, url):
         request = urllib.request.Request(f"{url}/predict", data=png_bytes(), headers={"content-type": "image/png"})
         assert_prediction(json.load(urllib.request.urlopen(request, timeout=5)))
+
+
+def test_without_so_reuseport_the_server_listens_on_one_shared_socket(monkeypatch):
+    """Windows has no SO_REUSEPORT: `python -m fmnist.serve` then serves on uvicorn's one shared socket."""
+    import socket
+
+    ran = []
+    monkeypatch.delattr(socket, "SO_REUSEPORT", raising=False)
+    monkeypatch.setattr(serve.DrainingServer, "run", lambda server, sockets=None: ran.append(sockets))
+    serve.main(["--port", "0"])
+    assert ran == [None]

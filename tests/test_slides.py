@@ -10,7 +10,7 @@ from pptx import Presentation
 
 from fmnist import slides
 
-from .conftest import apt_install
+from .conftest import require
 
 ROOT = Path(__file__).resolve().parent.parent
 TITLES = [
@@ -110,9 +110,10 @@ def test_the_committed_presentation_carries_the_committed_numbers():
     check_deck(ROOT / "Fashion_MNIST_Presentation.pptx", ROOT)
 
 
+@pytest.mark.slow
 def test_the_committed_presentation_converts_to_pdf_with_libreoffice(tmp_path):
-    apt_install("libreoffice-impress", "soffice")
-    command = ["soffice", "--headless", "--convert-to", "pdf", "--outdir", str(tmp_path)]
+    soffice = require("soffice", "LibreOffice Impress (Debian's libreoffice-impress)")
+    command = [soffice, "--headless", "--convert-to", "pdf", "--outdir", str(tmp_path)]
     subprocess.run([*command, str(ROOT / "Fashion_MNIST_Presentation.pptx")], check=True, timeout=300)
     pdf = (tmp_path / "Fashion_MNIST_Presentation.pdf").read_bytes()
     assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == len(TITLES)

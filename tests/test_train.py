@@ -52,8 +52,17 @@ def test_precision_policy_trains_in_bfloat16_only_where_the_cpu_has_it(tmp_path,
         pytest.skip("with a GPU the policy is float32 whatever the CPU")
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
-    assert train.precision_policy(cpuinfo) == policy
-    assert train.precision_policy(tmp_path / "missing") == "float32"
+    assert train.precision_policy(train.cpu_flags(cpuinfo)) == policy
+
+
+def test_cpu_flags_come_from_cpuid_where_there_is_no_proc_cpuinfo(tmp_path, monkeypatch):
+    """macOS and Windows have no /proc/cpuinfo: py-cpuinfo reads the same flags from CPUID."""
+    import cpuinfo
+
+    monkeypatch.setattr(cpuinfo, "get_cpu_info", lambda: {"flags": ["avx2", "avx512_bf16"]})
+    assert train.cpu_flags(tmp_path / "missing") == {"avx2", "avx512_bf16"}
+    monkeypatch.setattr(cpuinfo, "get_cpu_info", lambda: {"arch": "ARM_8"})  # Apple silicon: no x86 flags
+    assert train.cpu_flags(tmp_path / "missing") == set()
 
 
 def test_precision_policy_follows_the_environment_and_rejects_typos(monkeypatch, tmp_path):

@@ -520,7 +520,8 @@ def main(argv=None):
     # The classes of the imported module, not of __main__: worker processes import them by name.
     from fmnist import serve
 
-    if arguments.shared_socket:  # uvicorn's own way, kept so that benchmarks/serving.py can compare
+    # uvicorn's own way, kept so that benchmarks/serving.py can compare; also where there is no SO_REUSEPORT (Windows)
+    if arguments.shared_socket or not hasattr(socket, "SO_REUSEPORT"):
         if config.workers == 1:
             return serve.DrainingServer(config).run()
         multiprocess.Process = serve.SharedSocketWorker
