@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 from machine import processor_name
-from training import adam_with_warmup_cosine
 
 REPORT = Path(__file__).resolve().parent.parent / "reports" / "recipe_cpu_runs.jsonl"
 
@@ -72,7 +71,7 @@ def main():
         first.trainable = model.get_layer("norm_1").trainable = False
     total_steps = arguments.epochs * int(dataset.cardinality())
     model.compile(
-        optimizer=adam_with_warmup_cosine(arguments.learning_rate, 0.05, 1e-4, total_steps),
+        optimizer=train.adam_with_warmup_cosine(arguments.learning_rate, 0.05, 1e-4, total_steps),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
         metrics=["accuracy"],
     )

@@ -99,6 +99,7 @@ def start_server(port: int, workers: int, models: Path, *options: str) -> subpro
     command += ["--log-level", "warning", "--no-access-log", "--backlog", "4096", *options]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     env.update(FMNIST_MODEL=str(models / "fashion_cnn.tflite"), FMNIST_CATALOGUE=str(models / "catalogue.npz"))
+    env.update(FMNIST_REVIEW_THRESHOLDS=str(models / "review_thresholds.json"))
     server = subprocess.Popen(command, cwd=ROOT, env=env)
     # Each new connection may reach another worker. On one shared socket an idle server hands them all to
     # the same worker, so after 10 s of answers the others are taken to be up as well.

@@ -95,15 +95,24 @@ def previous_augmentation(images, random_seed, max_shift=2, erase_probability=0.
     return tf.where(erase[..., None], tf.zeros_like(images), images)
 
 
-def adam_with_warmup_cosine(learning_rate, warmup_fraction, weight_decay, total_steps):
-    """Adam on a linear warm-up to `learning_rate`, then a cosine decay to zero (the notebook's schedule)."""
+def seed_model():
+    """The original project's plain CNN (225,034 parameters), the naive baseline."""
     import keras
+    from keras import layers
 
-    warmup_steps = round(warmup_fraction * total_steps)
-    schedule = keras.optimizers.schedules.CosineDecay(
-        0.0, total_steps - warmup_steps, warmup_target=learning_rate, warmup_steps=warmup_steps
+    return keras.Sequential(
+        [
+            keras.Input(shape=(28, 28, 1)),
+            layers.Conv2D(32, 3, activation="relu"),
+            layers.MaxPooling2D(),
+            layers.Conv2D(64, 3, activation="relu"),
+            layers.MaxPooling2D(),
+            layers.Flatten(),
+            layers.Dense(128, activation="relu"),
+            layers.Dense(10, activation="softmax", dtype="float32"),
+        ],
+        name="seed_cnn",
     )
-    return keras.optimizers.Adam(learning_rate=schedule, weight_decay=weight_decay)
 
 
 def seconds_per_epoch(network, inputs: tuple, epochs: int, **fit_arguments) -> float:
@@ -126,18 +135,21 @@ def measure_throughput(variant: str, epochs: int) -> dict:
     data.ensure_dataset()
     (images, labels), _ = keras.datasets.fashion_mnist.load_data()
     x, y = data.scale_images(images[:55000]), data.one_hot(labels[:55000])
+    project = project_recipe()
     if variant == "baseline":
-        network = model.build_seed_model()
+        network = seed_model()
         network.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
         seconds = seconds_per_epoch(network, (x, y), epochs, batch_size=32)
     else:
         keras.mixed_precision.set_global_policy(train.precision_policy())
-        network = model.build_seed_model() if variant == "project" else model.build_model(seed=0)
+        network = seed_model() if variant == "project" else model.build_model(seed=0)
         augment = train.random_shift if variant == "notebook_model" else None
         dataset = train.make_dataset(x, y, 256, shuffle_seed=0, augment=augment)
         total_steps = (1 + epochs) * int(dataset.cardinality())
         network.compile(
-            optimizer=adam_with_warmup_cosine(4e-3, 0.05, 1e-4, total_steps),
+            optimizer=train.adam_with_warmup_cosine(
+                project["learning_rate"], project["warmup_fraction"], project["weight_decay"], total_steps
+            ),
             loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
             metrics=["accuracy"],
         )
@@ -174,7 +186,7 @@ def time_recipe_epochs(name: str, epochs: int, seed: int = 42) -> dict:
     dataset = train.make_dataset(x, y, recipe["batch_size"], shuffle_seed=seed, augment=augment)
     total_steps = recipe["epochs"] * int(dataset.cardinality())
     network.compile(
-        optimizer=adam_with_warmup_cosine(
+        optimizer=train.adam_with_warmup_cosine(
             recipe["learning_rate"], recipe["warmup_fraction"], recipe["weight_decay"], total_steps
         ),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=recipe["label_smoothing"]),
@@ -229,9 +241,10 @@ def run_notebook(seed: int, folder: Path, precision: str | None = None) -> dict:
 
 def regression_figures(runs) -> dict:
     """The numbers the regression test compares, each as a list over `runs` (metrics.json contents)."""
-    from fmnist import evaluate
+    sys.path.insert(0, str(ROOT))
+    from tests.test_regression import rounding_dependent_figures
 
-    figures = [evaluate.rounding_dependent_figures(run) for run in runs]
+    figures = [rounding_dependent_figures(run) for run in runs]
     return {name: [run[name] for run in figures] for name in figures[0]}
 
 

@@ -65,6 +65,20 @@ def tiny_images():
     return rng.integers(0, 256, size=(20, 28, 28), dtype=np.uint8), np.arange(20) % 10
 
 
+REVIEW_THRESHOLDS = {"score": "margin", "thresholds": {"0.99": 0.5, "0.995": 0.8}}
+
+
+def serving_environment(artifacts: Path) -> dict:
+    """The API's environment variables for the model, catalogue and review thresholds in `artifacts`."""
+    from fmnist import serve
+
+    return {
+        serve.MODEL_ENV: str(artifacts / "model.tflite"),
+        serve.CATALOGUE_ENV: str(artifacts / "catalogue.npz"),
+        serve.REVIEW_ENV: str(artifacts / "review_thresholds.json"),
+    }
+
+
 @pytest.fixture(scope="session")
 def serving_artifacts(tmp_path_factory) -> Path:
     """A tiny untrained model exported to TFLite and a 30-item catalogue, for the API's tests."""
@@ -76,6 +90,7 @@ def serving_artifacts(tmp_path_factory) -> Path:
     pictures = np.random.default_rng(0).random((30, 28, 28, 1), dtype="float32")
     ids, titles = [f"item-{n}" for n in range(30)], [f"Item {n}" for n in range(30)]
     catalogue.from_pictures(ids, titles, pictures, folder / "model.tflite").save(folder / "catalogue.npz")
+    (folder / "review_thresholds.json").write_text(json.dumps(REVIEW_THRESHOLDS))
     return folder
 
 
@@ -97,11 +112,9 @@ def free_port() -> int:
 @contextlib.contextmanager
 def api_server(artifacts: Path, *options: str, log: Path | None = None):
     """A real server process (`python -m fmnist.serve`, uvicorn) on a free port; yields (process, base URL)."""
-    from fmnist import serve
 
     port = free_port()
-    env = dict(os.environ)
-    env[serve.MODEL_ENV], env[serve.CATALOGUE_ENV] = str(artifacts / "model.tflite"), str(artifacts / "catalogue.npz")
+    env = dict(os.environ, **serving_environment(artifacts))
     command = [sys.executable, "-m", "fmnist.serve", "--port", str(port)]
     with open(log or os.devnull, "wb") as output:
         server = subprocess.Popen([*command, *options], env=env, stdout=output, stderr=subprocess.STDOUT)

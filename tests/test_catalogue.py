@@ -16,7 +16,7 @@ from PIL import Image
 
 from fmnist import catalogue, serve, similar
 
-from .conftest import api_server
+from .conftest import api_server, serving_environment
 
 
 def garment(path, brightness: int, image_format="PNG", size=(60, 80)):
@@ -151,8 +151,8 @@ def test_the_api_answers_with_the_shops_ids_titles_and_thumbnails(serving_artifa
     path = tmp_path / "catalogue.npz"
     assert build(serving_artifacts, "--catalogue", path, "build", shop) == 0
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(serve.MODEL_ENV, str(serving_artifacts / "model.tflite"))
-        patch.setenv(serve.CATALOGUE_ENV, str(path))
+        for name, value in {**serving_environment(serving_artifacts), serve.CATALOGUE_ENV: str(path)}.items():
+            patch.setenv(name, value)
         with TestClient(serve.app) as client:
             assert client.get("/catalogue").json() == {"items": 3, "engine": "exact", "embedding_size": 16}
             photo = (shop / "red_dress.png").read_bytes()
@@ -178,6 +178,7 @@ def test_the_server_swaps_in_a_rebuilt_catalogue_under_load_without_a_failed_req
     artifacts.mkdir()
     shutil.copy(serving_artifacts / "model.tflite", artifacts)
     shutil.copy(serving_artifacts / "catalogue.npz", artifacts)
+    shutil.copy(serving_artifacts / "review_thresholds.json", artifacts)
     path = artifacts / "catalogue.npz"
     body = (shop / "red_dress.png").read_bytes()  # in the new catalogue only: its answers then include it
     with api_server(artifacts) as (_, url):
@@ -218,8 +219,8 @@ def test_a_broken_catalogue_file_leaves_the_served_one_and_a_good_one_is_picked_
     path = tmp_path / "catalogue.npz"
     shutil.copy(serving_artifacts / "catalogue.npz", path)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(serve.MODEL_ENV, str(serving_artifacts / "model.tflite"))
-        patch.setenv(serve.CATALOGUE_ENV, str(path))
+        for name, value in {**serving_environment(serving_artifacts), serve.CATALOGUE_ENV: str(path)}.items():
+            patch.setenv(name, value)
         with TestClient(serve.app) as client:
             broken = tmp_path / "broken.npz"
             broken.write_bytes(path.read_bytes()[:1000])

@@ -12,6 +12,7 @@ from tests.committed import ROOT, report, report_text
 def quoted_figures() -> dict:
     """Each figure README.md quotes, formatted as it is quoted, from `reports/*.json`."""
     metrics, training = report("metrics.json"), report("training_benchmark.json")
+    calibration, photos = metrics["calibration"], report("photo_benchmark.json")
     shown, float32 = metrics["explanations"], training["float32"]
     shown_ratio = shown["deletion_drop_10"][shown["method"]] / shown["random_garment_drop_10"]
     serving, setup = report("serving_benchmark.json"), report("setup_time.json")
@@ -25,7 +26,16 @@ def quoted_figures() -> dict:
         f"clean runs pass in {' and '.join(passed) or 'no precision'}",
         "sweep_variants": f"a search over {len(report('recipe_sweep.json')['variants'])} variants",
         "test_accuracy": f"{metrics['test_accuracy']:.4f}",
-        "test_loss": f"{metrics['test_loss']:.3f}",
+        "calibration": f"temperature {calibration['temperature']:.2f}: expected calibration error "
+        f"{calibration['test_ece_before']:.3f} → {calibration['test_ece_after']:.3f}, negative log-likelihood "
+        f"{calibration['test_nll_before']:.3f} → {calibration['test_nll_after']:.3f}",
+        "auto_tagging": "; ".join(
+            f"target {float(target):.1%}: {point['coverage']:.1%} tagged alone, {point['accuracy']:.2%} right"
+            for target, point in metrics["auto_tagging"].items()
+        ),
+        "photos": f"{len(photos['conditions'])} kinds of product photo: accuracy {photos['mean_drop'] * 100:.1f} "
+        f"points below the same images at 28 × 28 on average, {photos['largest_drop'] * 100:.1f} at most; "
+        f"`fmnist.tag` {photos['tagging']['28x28_png']['images_per_s']:,} images/s (28 × 28 PNGs)",
         "parameters": f"{metrics['parameters']:,}",
         "epochs": f"{metrics['recipe']['epochs']} epochs",
         "batch_size": f"batch {metrics['recipe']['batch_size']}",
@@ -53,7 +63,17 @@ def quoted_figures() -> dict:
     }
 
 
-QUOTED = ["test_accuracy", "test_loss", "parameters", "epochs", "batch_size", "shirt_f1", "precision_at_5"]
+QUOTED = [
+    "test_accuracy",
+    "calibration",
+    "auto_tagging",
+    "photos",
+    "parameters",
+    "epochs",
+    "batch_size",
+    "shirt_f1",
+    "precision_at_5",
+]
 QUOTED += ["tflite_agreement", "seed_mean", "seeds", "previous_seconds", "project_seconds"]
 QUOTED += ["ratio", "notebook_seconds", "notebook_minutes", "training_minutes", "explanation_ratio", "serving"]
 QUOTED += ["setup_seconds", "float32_mean", "float32_minutes", "sweep_variants", "detection", "similar"]
@@ -311,3 +331,26 @@ def detection_rows() -> list[str]:
 @pytest.mark.parametrize("row", tolerance_rows() + detection_rows())
 def test_the_reproducibility_doc_quotes_every_tolerance_and_detection(row):
     assert row in (ROOT / "docs" / "reproducibility.md").read_text()
+
+
+def photo_rows() -> list[str]:
+    """The rows of docs/photos.md's table, formatted from reports/photo_benchmark.json."""
+    photos = report("photo_benchmark.json")
+    native = photos["native_accuracy"]
+    rows = [f"| the same images at 28 × 28 (native) | {native:.3f} | | |"]
+    for name, condition in photos["conditions"].items():
+        rows.append(
+            f"| {name} | {condition['accuracy']:.3f} | {100 * (condition['accuracy'] - native):+.1f} points "
+            f"| {condition['ms_per_photo']:.1f} ms |"
+        )
+    tagging = photos["tagging"]
+    rows.append(
+        f"`fmnist.tag` tagged {tagging['28x28_png']['images_per_s']:,} images/s from a folder of 28 × 28 PNGs and "
+        f"{tagging['1000px_jpeg']['images_per_s']:,} images/s from one of 1,000-pixel JPEGs"
+    )
+    return rows
+
+
+@pytest.mark.parametrize("row", photo_rows())
+def test_the_photos_doc_quotes_the_reported_figures(row):
+    assert row in " ".join((ROOT / "docs" / "photos.md").read_text().split(" \n"))

@@ -20,8 +20,9 @@ def test_every_method_gives_normalised_maps_of_image_shape(explainer, images, me
     maps = explain.METHODS[method](explainer, images)
     assert maps.shape == (3, 28, 28)
     assert maps.min() >= 0
-    for heatmap in maps:
-        assert heatmap.max() == pytest.approx(1.0) or heatmap.max() == 0.0
+    for heatmap in maps:  # random images: every method finds some pixel that matters
+        assert heatmap.max() == pytest.approx(1.0)
+        assert np.count_nonzero(heatmap) > 10
 
 
 @pytest.mark.parametrize("method", list(explain.METHODS))
@@ -55,12 +56,13 @@ def test_a_different_target_class_gives_a_different_map(explainer, images, varia
     assert any(not np.allclose(maps[0], other) for other in maps[1:])
 
 
-def test_pixel_methods_and_gated_gradcam_put_no_heat_on_the_black_background(explainer):
+def test_pixel_methods_put_no_heat_on_the_black_background(explainer):
     image = np.zeros((1, 28, 28, 1), "float32")
     image[0, 8:20, 8:20] = 1
     maps = [explain.occlusion(explain.predictor(explainer), image), explain.integrated_gradients(explainer, image)]
-    for heat in [*maps, explain.gradcam(explainer, image, gate=True)]:
+    for heat in maps:
         assert heat[0, :7].max() == 0 and heat[0, 21:].max() == 0  # occlusion's 2×2 patches reach one pixel out
+        assert heat[0, 8:20, 8:20].max() == pytest.approx(1.0)
 
 
 def test_unknown_layer_and_wrong_rank_get_clear_errors(explainer):
@@ -73,31 +75,23 @@ def test_unknown_layer_and_wrong_rank_get_clear_errors(explainer):
             method(explainer, np.zeros((28, 28, 1)))
 
 
-def test_deletion_and_insertion_curves_follow_the_order():
-    def predict(batch):  # class 0 is the share of lit pixels in the left half
-        score = batch[:, :, :14, 0].mean(axis=(1, 2))
-        return np.stack([score, 1 - score], axis=1)
+def left_half_predictor(batch):
+    """A model whose class 0 is the share of lit pixels in the left half."""
+    score = batch[:, :, :14, 0].mean(axis=(1, 2))
+    return np.stack([score, 1 - score], axis=1)
 
+
+def test_the_deletion_curve_follows_the_order():
     image = np.ones((1, 28, 28, 1), "float32")
     left_first = np.zeros((1, 28, 28))
     left_first[:, :, :14] = 1
-    orders = explain.pixel_order(left_first)
-    deletion = explain.deletion_curve(predict, image, orders, [0])[0]
-    insertion = explain.deletion_curve(predict, image, orders, [0], insertion=True)[0]
+    deletion = explain.deletion_curve(left_half_predictor, image, explain.pixel_order(left_first), [0])[0]
     assert deletion[0] == 1 and deletion[10] == 0  # half of the pixels deleted: the whole left half
-    assert insertion[0] == 0 and insertion[10] == 1
-    assert np.all(np.diff(deletion) <= 0) and np.all(np.diff(insertion) >= 0)
+    assert np.all(np.diff(deletion) <= 0)
+    assert explain.deletion_drop(deletion[None]) == pytest.approx(78 / 392)  # 10 % of 784 pixels, of the half
 
 
-def test_garment_share_of_a_uniform_map_is_the_garment_area():
+def test_random_garment_orders_rank_the_garment_first():
     image = np.zeros((1, 28, 28, 1), "float32")
     image[0, :7] = 1  # a quarter of the image
-    assert explain.garment_share(np.ones((1, 28, 28)), image)[0] == pytest.approx(0.25)
     assert set(explain.random_garment_orders(image)[0, : 7 * 28]) == set(range(7 * 28))
-
-
-def test_rank_correlation_is_one_for_the_same_ranking_and_low_for_noise():
-    maps = np.random.default_rng(0).random((5, 28, 28))
-    np.testing.assert_allclose(explain.rank_correlation(maps, maps**2), 1)
-    noise = np.random.default_rng(1).random((5, 28, 28))
-    assert np.abs(explain.rank_correlation(maps, noise)).max() < 0.2

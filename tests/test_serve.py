@@ -10,14 +10,14 @@ from PIL import Image
 
 from fmnist import CLASS_NAMES, explain, export, images, serve
 
-from .conftest import api_server, png_bytes
+from .conftest import api_server, png_bytes, serving_environment
 
 
 @pytest.fixture(scope="module")
 def client(serving_artifacts):
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(serve.MODEL_ENV, str(serving_artifacts / "model.tflite"))
-        patch.setenv(serve.CATALOGUE_ENV, str(serving_artifacts / "catalogue.npz"))
+        for name, value in serving_environment(serving_artifacts).items():
+            patch.setenv(name, value)
         with TestClient(serve.app) as test_client:
             yield test_client
 
@@ -152,7 +152,7 @@ def bomb_png():
         ({"files": [("files", ("x.png", png_bytes()))] * (serve.MAX_BATCH + 1)}, "/predict/batch", 413, "at most"),
         ({"files": {"file": ("x.png", png_bytes())}}, "/similar?k=0", 422, "between 1 and"),
         ({"files": {"file": ("x.png", png_bytes())}}, f"/similar?k={serve.MAX_K + 1}", 422, "between 1 and"),
-        ({"files": {"file": ("x.png", png_bytes())}}, "/similar?k=many", 422, ""),
+        ({"files": {"file": ("x.png", png_bytes())}}, "/similar?k=many", 422, "valid integer"),
         ({"content": b"hello", "headers": {"content-type": "text/plain"}}, "/predict", 415, "unsupported content type"),
         ({"files": {"other": ("x.png", png_bytes())}}, "/predict", 422, '"file"'),
         ({"files": [("file", ("a.png", png_bytes())), ("file", ("b.png", png_bytes()))]}, "/predict", 422, "one image"),
@@ -160,7 +160,7 @@ def bomb_png():
         ({"files": {"file": ("bomb.png", bomb_png())}}, "/explain", 413, "limit"),
         ({"json": {"pixels": [[300] * 28] * 28}}, "/explain", 422, "[0, 255]"),
         ({"content": b"hello", "headers": {"content-type": "text/plain"}}, "/explain", 415, "unsupported content type"),
-        ({"files": {"file": ("x.png", png_bytes())}}, "/explain?format=gif", 422, ""),
+        ({"files": {"file": ("x.png", png_bytes())}}, "/explain?format=gif", 422, "json|png"),
     ],
 )
 def test_bad_input_gets_a_clear_4xx_and_the_server_keeps_serving(client, request_kwargs, path, status, message):
@@ -171,13 +171,15 @@ def test_bad_input_gets_a_clear_4xx_and_the_server_keeps_serving(client, request
 
 
 def test_a_large_photo_decodes_off_the_event_loop_and_gives_the_same_answer(client):
-    photo = Image.fromarray(np.random.default_rng(4).integers(0, 256, (28, 28), dtype=np.uint8))
-    small, large = io.BytesIO(), io.BytesIO()
-    photo.save(small, format="PNG")
-    photo.resize((1400, 1400), Image.Resampling.NEAREST).save(large, format="PNG")  # over INLINE_PIXELS
-    assert 1400 * 1400 > serve.INLINE_PIXELS
-    answers = [client.post("/predict", files={"file": ("x.png", b.getvalue())}).json() for b in (small, large)]
-    assert answers[0]["probabilities"] == pytest.approx(answers[1]["probabilities"], abs=1e-5)
+    photo = np.full((1400, 1400), 255, dtype=np.uint8)  # over INLINE_PIXELS: decoded in a worker thread
+    photo[300:1100, 500:900] = np.random.default_rng(4).integers(0, 120, (800, 400), dtype=np.uint8)
+    assert photo.size > serve.INLINE_PIXELS
+    large = io.BytesIO()
+    Image.fromarray(photo).save(large, format="PNG")
+    answer = client.post("/predict", files={"file": ("x.png", large.getvalue())}).json()
+    picture = images.decode(images.open_image(large.getvalue()))
+    _, expected = client.app.state.model["classifier"](picture[None])
+    assert list(answer["probabilities"].values()) == pytest.approx(expected[0].tolist(), abs=1e-5)
 
 
 def test_explain_returns_the_prediction_and_a_28_by_28_map(client):
@@ -228,17 +230,6 @@ def test_a_missing_model_stops_startup_with_a_clear_message(tmp_path, monkeypatc
             pass
 
 
-def test_photo_preprocessing_inverts_light_backgrounds_and_keeps_the_aspect():
-    photo = np.full((60, 30), 255, dtype=np.uint8)
-    photo[10:50, 5:25] = 0  # a dark garment on white
-    array = images.to_model_input(photo)
-    assert array.shape == (28, 28, 1)
-    assert array[14, 14, 0] > 0.9 and array[14, 0, 0] == 0  # inverted, padded left and right with background
-    fashion_like = np.random.default_rng(0).integers(0, 256, (28, 28), dtype=np.uint8)
-    fashion_like[0] = fashion_like[-1] = fashion_like[:, 0] = fashion_like[:, -1] = 0
-    np.testing.assert_allclose(images.to_model_input(fashion_like)[..., 0] * 255, fashion_like, atol=1e-3)
-
-
 def test_a_real_server_process_answers_over_http(serving_artifacts):
     with api_server(serving_artifacts) as (_, url):
         request = urllib.request.Request(f"{url}/predict", data=png_bytes(), headers={"content-type": "image/png"})
@@ -254,3 +245,35 @@ def test_without_so_reuseport_the_server_listens_on_one_shared_socket(monkeypatc
     monkeypatch.setattr(serve.DrainingServer, "run", lambda server, sockets=None: ran.append(sockets))
     serve.main(["--port", "0"])
     assert ran == [None]
+
+
+def test_predict_says_whether_a_person_should_review_the_tag(client):
+    """needs_review: the margin over the runner-up is below the threshold for the target accuracy (0.99)."""
+    assert client.get("/healthz").json()["review"] == {"target_accuracy": 0.99, "margin_threshold": 0.5}
+    answers = [client.post("/predict", files={"file": ("x.png", png_bytes(color=c))}).json() for c in (0, 90, 255)]
+    for answer in answers:
+        ranked = sorted(answer["probabilities"].values())
+        assert answer["margin"] == pytest.approx(ranked[-1] - ranked[-2], abs=2e-6)
+        assert answer["runner_up"] != answer["label"]
+        assert answer["probabilities"][answer["runner_up"]] == ranked[-2]
+        assert answer["needs_review"] == (answer["margin"] < 0.5)
+
+
+def test_describe_flags_review_below_the_threshold_only():
+    probabilities = np.array([0.6, 0.3] + [0.0125] * 8)
+    assert serve.describe(probabilities, 0.29)["needs_review"] is False
+    assert serve.describe(probabilities, 0.31)["needs_review"] is True
+    assert serve.describe(probabilities, 0.31)["runner_up"] == CLASS_NAMES[1]
+
+
+@pytest.mark.parametrize(("target", "message"), [("0.95", "choose one of"), (None, "cannot read the review")])
+def test_a_target_without_a_threshold_stops_the_server_with_a_clear_message(serving_artifacts, target, message):
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in serving_environment(serving_artifacts).items():
+            patch.setenv(name, value)
+        if target:
+            patch.setenv(serve.TARGET_ENV, target)
+        else:
+            patch.setenv(serve.REVIEW_ENV, str(serving_artifacts / "missing.json"))
+        with pytest.raises(RuntimeError, match=message), TestClient(serve.app):
+            pass

@@ -23,12 +23,13 @@ TITLES = [
     "Results",
     "Where the model errs",
     "Sample predictions",
+    "Auto-tag or review",
     "Explainability: which pixels the answer rests on",
     "Similar items",
     "Future scope",
 ]
 FIGURES = ["samples", "training_curves", "confusion_matrix", "per_class_scores", "predictions", "confident_mistakes"]
-FIGURES += ["explanations", "deletion_curves", "similar_items"]
+FIGURES += ["reliability", "risk_coverage", "explanations", "deletion_curves", "similar_items"]
 
 
 def slide_texts(slide):
@@ -47,8 +48,18 @@ def check_deck(path: Path, results: Path):
     assert len(pictures) == len(FIGURES)
     assert {picture.image.sha1 for picture in pictures} <= figure_hashes
     results_slide = slide_texts(deck.slides[TITLES.index("Results")])
-    assert slides.accuracy_text(metrics) in results_slide
     assert f"{metrics['test_accuracy'] * 100:.2f} %" in results_slide
+    review = slide_texts(deck.slides[TITLES.index("Auto-tag or review")])
+    for target, point in metrics["auto_tagging"].items():
+        assert f"Target {float(target) * 100:.1f} %: {point['coverage'] * 100:.1f} % tagged alone" in review
+    sentences = [
+        sentence.strip()
+        for slide in deck.slides
+        for text in (slide_texts(slide), slide.notes_slide.notes_text_frame.text)
+        for sentence in re.split(r"(?<=[.:])\s+|\n", text)
+        if len(sentence.strip()) > 30
+    ]
+    assert len(sentences) == len(set(sentences)), "a sentence is repeated in the deck"
     for slide in deck.slides:
         assert slide.has_notes_slide and len(slide.notes_slide.notes_text_frame.text) > 40
 
@@ -74,12 +85,15 @@ def synthetic_results(tmp_path):
             "weight_decay": 1e-4,
             "label_smoothing": 0.1,
             "max_shift": 1,
+            "validation_size": 5000,
         },
         "train_seconds": 90.0,
         "parameters": 288,
         "architecture": layers,
         "history": {"val_accuracy": [0.8, 0.9]},
         "top_confusions": [{"classes": ["Shirt", "T-shirt/top"], "images": 120}] * 3,
+        "calibration": {"temperature": 0.7, "test_ece_before": 0.08, "test_ece_after": 0.01, "test_nll_after": 0.2},
+        "auto_tagging": {"0.99": {"coverage": 0.8, "accuracy": 0.991}, "0.995": {"coverage": 0.7, "accuracy": 0.996}},
         "similar_items": {"k": 5, "precision_at_k": 0.9, "embedding_size": 256, "catalogue_items": 10000},
         "explanations": {
             "method": "occlusion",

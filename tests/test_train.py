@@ -108,3 +108,42 @@ def test_augmented_dataset_differs_between_epochs_but_not_between_runs():
     np.testing.assert_array_equal(first_run[1], second_run[1])
     with pytest.raises(ValueError, match="shuffle_seed"):
         train.make_dataset(images, np.zeros(16), batch_size=4, augment=train.random_shift)
+
+
+def test_the_notebook_writes_out_the_shift_that_the_package_applies():
+    """The notebook's `random_shift` cell and `train.random_shift` move the same images by the same pixels."""
+    from tests.notebook import run_cells
+
+    notebook = run_cells("def random_shift(", tf=tf)
+    images = tf.constant(np.random.default_rng(0).random((64, 28, 28, 1), dtype="float32"))
+    for seed in (0, 1, 12345):
+        expected = train.random_shift(images, tf.constant(seed, tf.int64), max_shift=notebook["MAX_SHIFT"])
+        np.testing.assert_array_equal(notebook["random_shift"](images, tf.constant(seed, tf.int64)), expected)
+
+
+def test_the_package_recipe_is_the_notebooks_parameters():
+    from tests.notebook import run_cells
+
+    notebook = run_cells()
+    assert train.RECIPE == {name: notebook[name.upper()] for name in train.RECIPE}
+
+
+def test_the_notebook_compiles_the_optimizer_that_the_package_builds():
+    """The notebook's warm-up + cosine Adam cell and `train.adam_with_warmup_cosine` give the same optimizer."""
+    import types
+
+    import keras
+
+    from tests.notebook import run_cells
+
+    compiled = {}
+    network = types.SimpleNamespace(compile=lambda **arguments: compiled.update(arguments))
+    notebook = run_cells("total_steps = EPOCHS", keras=keras, model=network, steps_per_epoch=215)
+    recipe = train.RECIPE
+    package = train.adam_with_warmup_cosine(
+        recipe["learning_rate"], recipe["warmup_fraction"], recipe["weight_decay"], notebook["total_steps"]
+    )
+    ours, theirs = compiled["optimizer"].get_config(), package.get_config()
+    assert {**ours, "name": None} == {**theirs, "name": None}  # with the schedule; Keras numbers the name
+    assert ours["learning_rate"]["config"]["warmup_target"] == recipe["learning_rate"]
+    assert compiled["loss"].get_config()["label_smoothing"] == recipe["label_smoothing"]

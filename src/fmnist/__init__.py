@@ -1,6 +1,6 @@
 """Fashion-MNIST classification: data, model, training, evaluation, explanations and serving."""
 
-__version__ = "1.2.0"
+__version__ = "1.3.0"
 
 CLASS_NAMES = (
     "T-shirt/top",

@@ -32,6 +32,7 @@ import numpy as np
 from PIL import Image
 
 from fmnist import CLASS_NAMES, images
+from fmnist.files import write_atomically
 from fmnist.similar import normalize, top_k
 
 DEFAULT_PATH, DEFAULT_MODEL = Path("models/catalogue.npz"), Path("models/fashion_cnn.tflite")
@@ -112,22 +113,13 @@ class Catalogue:
 
     def save(self, path=DEFAULT_PATH) -> Path:
         """Write the catalogue atomically: readers see the old file or the new one, never a part of one."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         arrays = dict(zip(FIELDS, self.arrays(), strict=True))
         if self.ann is not None:
             import faiss
 
             arrays["ann"] = faiss.serialize_index(self.ann)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            with open(temporary, "wb") as file:
-                np.savez(file, **arrays)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, path)
-        finally:
-            temporary.unlink(missing_ok=True)
+        with write_atomically(path) as file:
+            np.savez(file, **arrays)
         return path
 
     @classmethod

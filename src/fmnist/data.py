@@ -9,13 +9,13 @@ import gzip
 import hashlib
 import os
 import shutil
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
 from fmnist import NUM_CLASSES
+from fmnist.files import write_atomically
 
 OFFICIAL_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 KERAS_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
@@ -118,11 +118,8 @@ def verify_file(path: Path, spec: DataFile) -> None:
 
 
 def _copy_atomically(source: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as handle:
-        temporary = Path(handle.name)
-    shutil.copyfile(source, temporary)
-    temporary.replace(target)
+    with open(source, "rb") as original, write_atomically(target) as copy:
+        shutil.copyfileobj(original, copy)
 
 
 def _download(spec: DataFile, cache: Path) -> Path:

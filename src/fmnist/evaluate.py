@@ -8,6 +8,7 @@ import numpy as np
 from sklearn import metrics
 
 from fmnist import CLASS_NAMES
+from fmnist.files import write_atomically
 
 
 def versions() -> dict:
@@ -65,25 +66,6 @@ def most_confident_mistakes(true_labels, probabilities, count=12) -> np.ndarray:
 
 def write_metrics(path, values: dict) -> Path:
     """Write `values` as the whole JSON file at `path`, atomically: a run that dies leaves the old file whole."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(values, indent=2, sort_keys=True) + "\n")
-    temporary.replace(path)
-    return path
-
-
-def rounding_dependent_figures(metrics: dict) -> dict:
-    """The numbers of a `metrics.json` that move with the seed and the processor, by name: what the regression
-    test compares within tolerances and `benchmarks/training.py` measures the spread of."""
-    explanations = metrics["explanations"]
-    figures = {
-        "test_accuracy": metrics["test_accuracy"],
-        "test_loss": metrics["test_loss"],
-        "precision_at_k": metrics["similar_items"]["precision_at_k"],
-        "final_val_accuracy": metrics["history"]["val_accuracy"][-1],
-        "random_garment_drop_10": explanations["random_garment_drop_10"],
-    }
-    figures.update({f"f1 {name}": scores["f1-score"] for name, scores in metrics["per_class"].items()})
-    figures.update({f"deletion_drop_10 {name}": drop for name, drop in explanations["deletion_drop_10"].items()})
-    return figures
+    with write_atomically(path) as file:
+        file.write((json.dumps(values, indent=2, sort_keys=True) + "\n").encode())
+    return Path(path)

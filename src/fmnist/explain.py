@@ -135,18 +135,14 @@ def integrated_gradients(model: keras.Model, images, class_indices=None, steps: 
 
 
 def gradcam(
-    model: keras.Model, images, class_indices=None, layer: str = "relu_2", variant: str = "hirescam", gate: bool = False
+    model: keras.Model, images, class_indices=None, layer: str = "relu_2", variant: str = "hirescam"
 ) -> np.ndarray:
     """Grad-CAM at `layer`, upsampled to the image; by default the variant that measured most faithful.
 
     `variant="gradcam"` is keras.io's Grad-CAM: the gradient of the class logit with respect to the layer's
     output, averaged over space, weights its channels. `"hirescam"` (Draelos & Carin, 2020) multiplies gradient
     and activation at each position before summing the channels, so the map keeps where the evidence lies.
-    With `gate`, the map is multiplied by the pixel's brightness (a black background pixel holds no evidence to
-    take away): that ranks pixels better in the deletion test but fails the sanity check, since the image then
-    shapes the map more than the model does. Of 12 taps and variants tried ungated on 200 training images,
-    HiResCAM at `relu_2` (the second block's 7 × 7 output) lost the prediction fastest in the deletion test;
-    keras.io's Grad-CAM at `conv_2` did worse still (`benchmarks/explanations.py`, docs/explanations.md).
+    HiResCAM at `relu_2` (the second block's 7 × 7 output) is the default: docs/explanations.md compares them.
     """
     if variant not in ("gradcam", "hirescam"):
         raise ValueError(f'variant must be "gradcam" or "hirescam", got {variant!r}')
@@ -163,7 +159,7 @@ def gradcam(
         gradients = tf.reduce_mean(gradients, axis=(1, 2), keepdims=True)
     heatmaps = tf.nn.relu(tf.reduce_sum(gradients * tf.cast(activations, "float32"), axis=-1))
     heatmaps = tf.image.resize(heatmaps[..., tf.newaxis], images.shape[1:3], method="bilinear")[..., 0]
-    return normalise(heatmaps * images[..., 0] if gate else heatmaps)
+    return normalise(heatmaps)
 
 
 METHODS = {
@@ -181,11 +177,8 @@ def pixel_order(maps, seed: int = 0) -> np.ndarray:
     return np.lexsort((jitter, -maps), axis=1)
 
 
-def deletion_curve(predict: Callable, images, orders, class_indices, insertion: bool = False) -> np.ndarray:
-    """Class probability (n images × len(DELETION_FRACTIONS)) as pixels are blanked in `orders` order.
-
-    With `insertion`, start from a black image and put the pixels back in that order instead.
-    """
+def deletion_curve(predict: Callable, images, orders, class_indices) -> np.ndarray:
+    """Class probability (n images × len(DELETION_FRACTIONS)) as pixels are blanked in `orders` order."""
     images = np.asarray(as_batch(images))
     n, pixels = len(images), images[0].size
     flat = images.reshape(n, -1)
@@ -194,7 +187,7 @@ def deletion_curve(predict: Callable, images, orders, class_indices, insertion: 
         count = int(round(fraction * pixels))
         chosen = np.zeros((n, pixels), bool)
         np.put_along_axis(chosen, orders[:, :count], True, axis=1)
-        changed = np.where(chosen, flat, 0) if insertion else np.where(chosen, 0, flat)
+        changed = np.where(chosen, 0, flat)
         curve[:, step] = predict(changed.reshape(images.shape))[np.arange(n), class_indices]
     return curve
 
@@ -213,18 +206,3 @@ def garment_mask(images) -> np.ndarray:
 def random_garment_orders(images, seed: int = 0) -> np.ndarray:
     """The baseline ranking: garment pixels in a random order, then the background in a random order."""
     return pixel_order(garment_mask(images).astype("float32"), seed)
-
-
-def garment_share(maps, images) -> np.ndarray:
-    """Share of each map's heat that falls on the garment (a uniform map scores the garment's area)."""
-    maps = np.asarray(maps).reshape(len(maps), -1)
-    total = maps.sum(axis=1)
-    return np.divide((maps * garment_mask(images)).sum(axis=1), total, out=np.zeros_like(total), where=total > 0)
-
-
-def rank_correlation(maps, other_maps) -> np.ndarray:
-    """Spearman rank correlation between two maps of each image (NaN where one map is constant)."""
-    pairs = zip(np.reshape(maps, (len(maps), -1)), np.reshape(other_maps, (len(maps), -1)), strict=True)
-    from scipy.stats import spearmanr
-
-    return np.array([spearmanr(a, b).statistic if a.std() and b.std() else np.nan for a, b in pairs])

@@ -1,18 +1,25 @@
-"""Turn an uploaded photo or a pixel array into a Fashion-MNIST-like 28×28 input, or say why not.
+"""Turn a shop's product photo or a pixel array into a Fashion-MNIST input, or say why not.
 
-Steps for an image file: decode with Pillow (PNG, JPEG, WebP, ...), apply the EXIF orientation, put any
-transparency on white, convert to 8-bit grayscale (16-bit images are scaled, not clipped), invert when the
-border is light (Fashion-MNIST shows a light garment on black), pad to a square with the background
-colour so the aspect ratio is kept, resize to 28×28 with a box filter, and scale to [0, 1].
+An image file is decoded with Pillow (PNG, JPEG, WebP, ...), turned upright by its EXIF orientation, put on
+white where it is transparent and made 8-bit gray (16-bit images are scaled, not clipped). Then it goes
+through the conversion that made Fashion-MNIST out of Zalando's product photos (Xiao, Rasul and Vollgraf
+2017, section 2; docs/photos.md shows each step): trim the background around the garment, resize the longest
+edge to 28, sharpen, centre on a 28 × 28 canvas, and negate, so the garment is light on black. An image of
+28 × 28 is taken as already converted, and only negated when its background is light.
 """
 
 import io
 import warnings
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
 SIZE = 28
+WORKING_SIZE = 256  # larger photos are box-averaged down to about this first: faster, and it evens out noise
+TRIM_DISTANCE = 0.05 * 255  # Fashion-MNIST's trim: pixels this close to the background colour are background
+NOISE_SIGMAS = 3  # a noisy or textured background: within 3 of its standard deviations is background
+MIN_ROW_SHARE = 0.01  # a row or column is garment when more than 1 % of it (and 2 pixels) is
+SHARPEN_PERCENT = 50  # the unsharp mask's strength after the resize
 MAX_PIXELS = 40_000_000  # about 6,300 × 6,300; larger images are refused before decoding
 DRAFT_SIZE = 224
 
@@ -77,21 +84,71 @@ def decode(image: Image.Image) -> np.ndarray:
 
 
 def to_model_input(gray: np.ndarray) -> np.ndarray:
-    """Invert a light background, pad to a square, resize to 28×28 and scale to [0, 1]."""
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    if np.median(border) > 127:
-        gray = 255 - gray
-    background = int(np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])))
-    height, width = gray.shape
-    if height != width:
-        side = max(height, width)
-        square = np.full((side, side), background, dtype=np.uint8)
-        top, left = (side - height) // 2, (side - width) // 2
-        square[top : top + height, left : left + width] = gray
-        gray = square
-    if gray.shape != (SIZE, SIZE):
-        gray = np.asarray(Image.fromarray(gray).resize((SIZE, SIZE), Image.Resampling.BOX))
-    return (gray.astype(np.float32) / 255.0)[..., np.newaxis]
+    """Fashion-MNIST's conversion of an 8-bit gray photo: a float32 array (28, 28, 1) in [0, 1], garment light."""
+    light = background_level(gray)[0] > 127
+    if gray.shape == (SIZE, SIZE):
+        converted = 255 - gray if light else gray
+        return (converted.astype(np.float32) / 255.0)[..., np.newaxis]
+    gray = working_copy(gray)
+    garment = trim(garment_intensity(gray, *background_level(gray)))
+    return (centre(sharpen(resize_longest_edge(garment))) / 255.0)[..., np.newaxis]
+
+
+def background_level(gray: np.ndarray) -> tuple[float, float]:
+    """The background's colour (median of the border pixels) and how far its texture or noise reaches towards
+    the garment: `NOISE_SIGMAS` standard deviations, estimated from the upper quartile of the border pixels'
+    distance on the garment's side, so that a garment touching up to a quarter of the border does not count."""
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]]).astype(np.float32)
+    level = float(np.median(border))
+    towards_garment = np.clip((level - border) if level > 127 else (border - level), 0, None)
+    return level, NOISE_SIGMAS * float(np.percentile(towards_garment, 75)) / 0.6745
+
+
+def working_copy(gray: np.ndarray) -> np.ndarray:
+    """`gray` box-averaged down by a whole factor so that its longest side is about `WORKING_SIZE`."""
+    factor = max(gray.shape) // WORKING_SIZE
+    return np.asarray(Image.fromarray(gray).reduce(factor)) if factor > 1 else gray
+
+
+def garment_intensity(gray: np.ndarray, background: float, texture: float) -> np.ndarray:
+    """The negated photo: each pixel's distance from the background towards the garment, on 0-255, less the
+    background's own texture, so that a noisy, textured or off-white background ends up black too."""
+    light = background > 127
+    distance = (background - gray) if light else (gray - background)
+    span = max(background if light else 255.0 - background, 1.0)
+    return np.clip((distance.astype(np.float32) - texture) * 255.0 / span, 0, 255)
+
+
+def trim(intensity: np.ndarray) -> np.ndarray:
+    """The box around the garment: the rows and columns that hold enough pixels above `TRIM_DISTANCE`."""
+    mask = intensity > TRIM_DISTANCE
+    rows = np.flatnonzero(mask.sum(axis=1) > max(2, MIN_ROW_SHARE * mask.shape[1]))
+    columns = np.flatnonzero(mask.sum(axis=0) > max(2, MIN_ROW_SHARE * mask.shape[0]))
+    if len(rows) == 0 or len(columns) == 0:
+        return intensity  # nothing stands out from the background: keep the whole frame
+    return intensity[rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1]
+
+
+def resize_longest_edge(garment: np.ndarray) -> Image.Image:
+    """The trimmed garment resized (Lanczos) so that its longest edge is 28 pixels."""
+    height, width = garment.shape
+    scale = SIZE / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return Image.fromarray(garment.round().astype(np.uint8)).resize(size, Image.Resampling.LANCZOS)
+
+
+def sharpen(picture: Image.Image) -> Image.Image:
+    """An unsharp mask of radius 1, which restores the outlines that the downscaling softened."""
+    return picture.filter(ImageFilter.UnsharpMask(radius=1, percent=SHARPEN_PERCENT, threshold=0))
+
+
+def centre(picture: Image.Image) -> np.ndarray:
+    """`picture` in the middle of a black 28 × 28 canvas (float32); an odd spare pixel goes above and left,
+    as in Fashion-MNIST's own images."""
+    canvas = np.zeros((SIZE, SIZE), dtype=np.float32)
+    top, left = (SIZE - picture.height + 1) // 2, (SIZE - picture.width + 1) // 2
+    canvas[top : top + picture.height, left : left + picture.width] = np.asarray(picture)
+    return canvas
 
 
 def image_from_pixels(pixels) -> np.ndarray:

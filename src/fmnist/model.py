@@ -14,10 +14,8 @@ LAST_CONV_LAYER = "conv_2"
 class FusedBatchNormalization(layers.Layer):
     """`keras.layers.BatchNormalization` over the channels of NHWC images, computed by TensorFlow's fused kernel.
 
-    Same maths, defaults and variables as the Keras layer. Keras 3 builds its batch norm from separate
-    moment, cast and element-wise ops, which dominate a training step on a CPU: one step of `build_model`
-    (batch 128) took 33.3 ms in float32 and 30.7 ms in bfloat16 with the Keras layer, 22.2 ms and 12.9 ms
-    with this one (`benchmarks/step_time.py`, since removed: see commit 118c1f8).
+    Same maths, defaults and variables as the Keras layer. Keras 3 builds its batch norm from separate moment,
+    cast and element-wise ops, which dominate a training step on a CPU; the fused kernel is one op.
     """
 
     def __init__(self, momentum=0.99, epsilon=1e-3, **kwargs):
@@ -93,23 +91,6 @@ def build_model(
             layers.Dense(num_classes, activation="softmax", dtype="float32", name="probabilities"),
         ],
         name="fashion_cnn",
-    )
-
-
-def build_seed_model(input_shape=IMAGE_SHAPE, num_classes=NUM_CLASSES) -> keras.Model:
-    """Return the original project's plain CNN (225k parameters), the benchmark's naive baseline."""
-    return keras.Sequential(
-        [
-            keras.Input(shape=input_shape),
-            layers.Conv2D(32, 3, activation="relu"),
-            layers.MaxPooling2D(),
-            layers.Conv2D(64, 3, activation="relu"),
-            layers.MaxPooling2D(),
-            layers.Flatten(),
-            layers.Dense(128, activation="relu"),
-            layers.Dense(num_classes, activation="softmax", dtype="float32"),
-        ],
-        name="seed_cnn",
     )
 
 

@@ -55,9 +55,14 @@ def run(steps: int, images: int, batch_per_worker: int, seed: int) -> dict:
     batches = iter(strategy.experimental_distribute_dataset(dataset))
     with strategy.scope():
         network = model.build_model(seed=seed)
-        optimizer = keras.optimizers.Adam(1e-3)
+        recipe = train.RECIPE
+        optimizer = train.adam_with_warmup_cosine(
+            recipe["learning_rate"], recipe["warmup_fraction"], recipe["weight_decay"], steps
+        )
         optimizer.build(network.trainable_variables)
-    cross_entropy = keras.losses.CategoricalCrossentropy(reduction=None)
+    cross_entropy = keras.losses.CategoricalCrossentropy(
+        label_smoothing=train.RECIPE["label_smoothing"], reduction=None
+    )
 
     def replica_step(images, targets):
         with tf.GradientTape() as tape:

@@ -180,3 +180,34 @@ def similar_items_grid(query_images, query_labels, catalogue_images, catalogue_l
     figure.suptitle("Similar items: nearest neighbours in the model's embedding", fontsize=13)
     figure.tight_layout()
     return figure
+
+
+def reliability_diagram(tables: dict):
+    """Accuracy against mean confidence per bin, one line per model (`calibrate.reliability` tables)."""
+    figure, axis = plt.subplots(figsize=(5.5, 5))
+    axis.plot([0, 1], [0, 1], ":", color="gray", label="perfect calibration")
+    for name, table in tables.items():
+        axis.plot(table["confidence"], table["accuracy"], "o-", label=name)
+    axis.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence (mean per bin)", ylabel="accuracy in the bin")
+    axis.set_title("Reliability on the test set", fontsize=13)
+    axis.grid(alpha=0.3)
+    axis.legend(loc="upper left")
+    figure.tight_layout()
+    return figure
+
+
+def risk_coverage(curve: dict, chosen: dict):
+    """Accuracy of the auto-accepted tags against the share accepted, with the chosen operating points."""
+    figure, axis = plt.subplots(figsize=(6.5, 4.5))
+    axis.plot(curve["coverage"], curve["accuracy"], label="accepting the clearest first")
+    for target, point in chosen.items():
+        axis.plot(
+            point["coverage"], point["accuracy"], "o", label=f"target {float(target):.1%}: {point['coverage']:.0%}"
+        )
+    axis.set(xlim=(0, 1), ylim=(0.9, 1.0), xlabel="share of products tagged without review (coverage)")
+    axis.set_ylabel("accuracy of those tags")
+    axis.set_title("Auto-tag or review (test set, thresholds from validation)", fontsize=12)
+    axis.grid(alpha=0.3)
+    axis.legend(loc="lower left")
+    figure.tight_layout()
+    return figure

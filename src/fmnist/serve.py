@@ -40,6 +40,9 @@ from fmnist.runtime import TFLiteClassifier
 
 MODEL_ENV, CATALOGUE_ENV = "FMNIST_MODEL", "FMNIST_CATALOGUE"
 DEFAULT_MODEL, DEFAULT_CATALOGUE = "models/fashion_cnn.tflite", "models/catalogue.npz"
+# The notebook chooses a margin threshold per target accuracy of the auto-accepted tags, on the validation split.
+REVIEW_ENV, TARGET_ENV = "FMNIST_REVIEW_THRESHOLDS", "FMNIST_TARGET_ACCURACY"
+DEFAULT_REVIEW, DEFAULT_TARGET = "models/review_thresholds.json", "0.99"
 CATALOGUE_POLL_SECONDS = 1.0
 MAX_LISTED = 100
 STATIC = Path(__file__).parent / "static"
@@ -74,6 +77,18 @@ def load_state(model_path, catalogue_path) -> dict:
     }
 
 
+def review_threshold(path, target: str) -> float:
+    """The margin at or above which a prediction needs no review, for target accuracy `target` ("0.99")."""
+    try:
+        thresholds = json.loads(Path(path).read_text())["thresholds"]
+    except (OSError, ValueError, KeyError) as error:
+        message = f"cannot read the review thresholds {REVIEW_ENV}={path}: {error}; `make run` writes them"
+        raise RuntimeError(message) from None
+    if target not in thresholds:
+        raise RuntimeError(f"{TARGET_ENV}={target} has no threshold in {path}; choose one of {sorted(thresholds)}")
+    return float(thresholds[target])
+
+
 def file_signature(path: Path):
     """What changes when a file is replaced (`os.replace` gives it a new inode) or rewritten; None if absent."""
     try:
@@ -104,6 +119,8 @@ async def watch_catalogue(state: dict, path: Path) -> None:
 async def lifespan(app: FastAPI):
     catalogue_path = Path(os.environ.get(CATALOGUE_ENV, DEFAULT_CATALOGUE))
     app.state.model = load_state(os.environ.get(MODEL_ENV, DEFAULT_MODEL), catalogue_path)
+    app.state.target = os.environ.get(TARGET_ENV, DEFAULT_TARGET)
+    app.state.review_threshold = review_threshold(os.environ.get(REVIEW_ENV, DEFAULT_REVIEW), app.state.target)
     app.state.heavy_decodes = anyio.CapacityLimiter(HEAVY_DECODES)
     app.state.explanations = anyio.CapacityLimiter(1)  # one at a time: they share one interpreter
     watcher = asyncio.create_task(watch_catalogue(app.state.model, catalogue_path))
@@ -220,13 +237,18 @@ async def images_from_request(request: Request, many: bool) -> np.ndarray:
     return np.stack(images)
 
 
-def describe(probabilities: np.ndarray) -> dict:
-    """The JSON answer for one image: class index, label and all ten probabilities."""
-    index = int(probabilities.argmax())
+def describe(probabilities: np.ndarray, review_threshold: float) -> dict:
+    """The JSON answer for one image: class, calibrated confidence, runner-up, all ten probabilities, and
+    whether a person should review the tag (the margin over the runner-up is below the review threshold)."""
+    index, runner_up = (int(i) for i in np.argsort(-probabilities, kind="stable")[:2])
+    margin = float(probabilities[index] - probabilities[runner_up])
     return {
         "class_index": index,
         "label": CLASS_NAMES[index],
         "confidence": round(float(probabilities[index]), 6),
+        "runner_up": CLASS_NAMES[runner_up],
+        "margin": round(margin, 6),
+        "needs_review": margin < review_threshold,
         "probabilities": {name: round(float(p), 6) for name, p in zip(CLASS_NAMES, probabilities, strict=True)},
     }
 
@@ -274,16 +296,21 @@ async def healthz(request: Request):
         "process": os.getpid(),  # which worker answered
         "classes": list(CLASS_NAMES),
         "catalogue_items": len(state["catalogue"]),
+        "review": {
+            "target_accuracy": float(request.app.state.target),
+            "margin_threshold": request.app.state.review_threshold,
+        },
         "limits": {"max_upload_bytes": MAX_UPLOAD_BYTES, "max_batch": MAX_BATCH, "max_k": MAX_K},
     }
 
 
 @app.post("/predict", openapi_extra=IMAGE_BODY)
 async def predict(request: Request):
-    """Classify one image: the class index, its label, the confidence and all ten probabilities."""
+    """Classify one image: the class, its calibrated confidence, the runner-up, all ten probabilities, and
+    `needs_review`: whether the tag falls short of the target accuracy ($FMNIST_TARGET_ACCURACY) on its own."""
     images = await images_from_request(request, many=False)
     _, probabilities = request.app.state.model["classifier"](images)
-    return describe(probabilities[0])
+    return describe(probabilities[0], request.app.state.review_threshold)
 
 
 @app.post("/predict/batch", openapi_extra=BATCH_BODY)
@@ -291,7 +318,7 @@ async def predict_batch(request: Request):
     """Classify up to `MAX_BATCH` images in one call (multipart `files` fields or JSON `images`)."""
     images = await images_from_request(request, many=True)
     _, probabilities = request.app.state.model["classifier"](images)
-    return {"predictions": [describe(row) for row in probabilities]}
+    return {"predictions": [describe(row, request.app.state.review_threshold) for row in probabilities]}
 
 
 @app.post("/similar", openapi_extra=IMAGE_BODY)
@@ -310,7 +337,7 @@ async def similar_items(request: Request, k: int = Query(5, description=f"how ma
         {**listed(catalogue, row), "similarity": round(float(s), 6)}
         for row, s in zip(rows[0], similarities[0], strict=True)
     ]
-    return {"query": describe(probabilities[0]), "items": items}
+    return {"query": describe(probabilities[0], request.app.state.review_threshold), "items": items}
 
 
 def listed(catalogue: Catalogue, row: int) -> dict:
@@ -388,7 +415,11 @@ async def explain_prediction(
     )
     if output == "png" or "image/png" in request.headers.get("accept", ""):
         return Response(overlay_png(images[0], heat), media_type="image/png")
-    return {"prediction": describe(probabilities), "method": "occlusion", "map": np.round(heat, 3).tolist()}
+    return {
+        "prediction": describe(probabilities, request.app.state.review_threshold),
+        "method": "occlusion",
+        "map": np.round(heat, 3).tolist(),
+    }
 
 
 REFUSAL_BODY = b'{"detail": "the server is shutting down; retry in a second"}'

@@ -1,9 +1,11 @@
 """Build `Fashion_MNIST_Presentation.pptx` from `reports/` only: its figures and `metrics.json`.
 
-Run `python -m fmnist.slides [--results DIR]` to rebuild the slides from existing results.
+Each slide is data (`Slide`: title, notes, bullets, figures, a table, a headline), made from the reports by
+`slides_for`; `render` lays one out. Run `python -m fmnist.slides [--results DIR]` to rebuild the slides.
 """
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
@@ -109,6 +111,19 @@ class Deck:
         return Path(path)
 
 
+@dataclasses.dataclass
+class Slide:
+    """What one slide says; `render` decides where each part goes."""
+
+    title: str
+    notes: str
+    bullets: list[str] = dataclasses.field(default_factory=list)
+    figures: list[str] = dataclasses.field(default_factory=list)  # names in reports/figures, one or two
+    table: list[tuple] = dataclasses.field(default_factory=list)  # the first row is the header
+    headline: str = ""  # one big figure, with `caption` below it
+    caption: str = ""
+
+
 def accuracy_text(metrics: dict) -> str:
     """The test accuracy as the slides print it, e.g. `94.12 %`."""
     return f"{metrics['test_accuracy'] * 100:.2f} %"
@@ -130,215 +145,237 @@ def speed_text(benchmark_path: Path) -> str:
     )
 
 
+def story_slides(metrics: dict) -> list[Slide]:
+    """Title, problem, solution and data: the why and the what."""
+    accuracy, recipe = accuracy_text(metrics), metrics["recipe"]
+    held_out = recipe.get("validation_size", 0)
+    return [
+        Slide(
+            "Fashion-MNIST image classification",
+            "Introduce the project: a small convolutional network that sorts photos of clothing into ten "
+            "categories. Every number in this deck comes from the notebook run.",
+            headline="A reproducible CNN, from notebook to real-time API",
+            caption=f"Test accuracy {accuracy} on the 10,000 held-out images\n{metrics['parameters']:,} parameters · "
+            f"{recipe['epochs']} epochs · {metrics['train_seconds'] / 60:.1f} min of training on a CPU\n"
+            "Python · TensorFlow / Keras · NumPy · Matplotlib · Jupyter",
+        ),
+        Slide(
+            "The problem",
+            "Online shops list thousands of new products a day; a wrong category hides a product from the "
+            "shoppers looking for it.",
+            bullets=[
+                "Large e-commerce catalogues receive new product photos every day",
+                "Sorting them into categories by hand is slow, costly and error-prone",
+                "Wrong categories hurt search, filters and recommendations",
+                "Needed: an automatic, accurate and fast classifier whose confidence can be trusted",
+            ],
+        ),
+        Slide(
+            "The solution",
+            "A convolutional neural network learns the visual features of each category from labelled examples. "
+            "It trains in minutes on a laptop and answers in milliseconds.",
+            bullets=[
+                "A convolutional neural network (CNN) classifies 28×28 grayscale images into 10 categories",
+                "Workflow: load and preprocess → define the CNN → train → evaluate on the test set → visualise",
+                "Reproducible: seeded, deterministic, verified data, re-executed as a regression test in CI",
+                "Calibrated, explainable (occlusion maps), searchable (similar items), deployable (HTTP API)",
+            ],
+        ),
+        Slide(
+            "The data: Fashion-MNIST",
+            f"Zalando Research's Fashion-MNIST, ten balanced classes. {held_out:,} training images are held out "
+            "for validation: the checks during training, the calibration and the review thresholds.",
+            figures=["samples.png"],
+            bullets=[
+                "70,000 grayscale images, 28 × 28 pixels",
+                f"60,000 for training ({held_out:,} of them held out for validation), 10,000 for testing",
+                "10 balanced classes:\n     " + ", ".join(CLASS_NAMES),
+                "Pixels scaled to [0, 1]; labels one-hot encoded",
+            ],
+        ),
+    ]
+
+
+def model_slides(metrics: dict, benchmark_path: Path) -> list[Slide]:
+    """The network, its training and its headline result."""
+    accuracy, recipe = accuracy_text(metrics), metrics["recipe"]
+    layers = [(layer["name"], layer["output_shape"], f"{layer['parameters']:,}") for layer in metrics["architecture"]]
+    bfloat16 = " in bfloat16" if metrics.get("training_precision") == "mixed_bfloat16" else ""
+    return [
+        Slide(
+            "The model",
+            "Two convolution blocks extract local patterns, then a dense layer combines them and a softmax gives "
+            "the probability of each class. Batch normalisation, dropout and small random shifts keep it "
+            "from overfitting.",
+            table=[("Layer", "Output shape", "Parameters"), *layers, ("Total", "", f"{metrics['parameters']:,}")],
+            bullets=[
+                "2 × (Conv2D → MaxPooling → BatchNorm → ReLU)",
+                "Flatten → Dense (ReLU) → Dropout → Dense (softmax, 10)",
+                f"Adam: peak learning rate {recipe['learning_rate']:g}, warm-up + cosine decay",
+                f"Categorical cross-entropy, label smoothing {recipe['label_smoothing']:g}",
+                f"Random shifts of up to {recipe['max_shift']} pixel during training only",
+            ],
+        ),
+        Slide(
+            "Training",
+            f"Training and validation accuracy, epoch by epoch, computed{bfloat16}: the learning rate warms up, "
+            "then decays to zero.",
+            figures=["training_curves.png"],
+            caption=f"{recipe['epochs']} epochs · batch {recipe['batch_size']} · "
+            f"{metrics['train_seconds'] / 60:.1f} min · final validation accuracy "
+            f"{metrics['history']['val_accuracy'][-1] * 100:.2f} %\n" + speed_text(benchmark_path),
+        ),
+        Slide(
+            "Results",
+            "On the 10,000 test images that training never saw, beside the two-convolution rows of Zalando's "
+            "public benchmark.",
+            table=[("Model", "Test accuracy")]
+            + [(name, f"{value * 100:.1f} %") for name, value in BENCHMARK_2CONV]
+            + [("This project", accuracy)],
+            headline=accuracy,
+            caption="test accuracy\n"
+            + (
+                f"negative log-likelihood {metrics['calibration']['test_nll_after']:.3f} (calibrated)"
+                if "calibration" in metrics
+                else f"test loss {metrics['test_loss']:.3f}"
+            ),
+        ),
+    ]
+
+
+def insight_slides(metrics: dict) -> list[Slide]:
+    """Errors, confidences, explanations, similar items and what comes next."""
+    confused = metrics["top_confusions"][:3]
+    explained, similar = metrics["explanations"], metrics["similar_items"]
+    drops, random_drop = explained["deletion_drop_10"], explained["random_garment_drop_10"]
+    slides = [
+        Slide(
+            "Where the model errs",
+            "Shirts, T-shirts, pullovers and coats share shapes at 28 by 28 pixels: the confusion matrix shows "
+            "where each true class went.",
+            figures=["confusion_matrix.png", "per_class_scores.png"],
+            caption="Most confused:\n"
+            + "\n".join(f"{c['classes'][0]} ↔ {c['classes'][1]}: {c['images']}" for c in confused),
+        ),
+        Slide(
+            "Sample predictions",
+            "Blue when right, red when wrong, with the model's calibrated confidence. The right panel shows the "
+            "most confident mistakes: several are debatable labels even for a person.",
+            figures=["predictions.png", "confident_mistakes.png"],
+        ),
+    ]
+    if "calibration" in metrics:
+        slides.append(review_slide(metrics))
+    return slides + [
+        Slide(
+            "Explainability: which pixels the answer rests on",
+            "Occlusion blanks each 2×2 patch and measures how much the predicted class's probability drops; red "
+            "marks the pixels the answer rests on. The maps show what the model relies on, not why.",
+            figures=["explanations.png", "deletion_curves.png"],
+            caption=f"Blanking the 10 % top-ranked pixels cuts the probability by {drops['occlusion']:.2f} with "
+            f"occlusion: {drops['occlusion'] / random_drop:.1f}× random garment pixels (Grad-CAM: "
+            f"{drops['gradcam'] / random_drop:.1f}×; {explained['images']} test images).",
+        ),
+        Slide(
+            "Similar items",
+            "Cosine nearest neighbours in the embedding find visually similar products: the seed of a recommender.",
+            figures=["similar_items.png"],
+            bullets=[
+                f"Each image becomes {similar['embedding_size']} numbers: the layer before the softmax",
+                "Cosine similarity finds the nearest catalogue items",
+                f"Mean precision@{similar['k']} over all {similar['catalogue_items']:,} test items: "
+                f"{similar['precision_at_k'] * 100:.1f} % of neighbours share the query's class",
+                "Served by the API: POST /similar",
+            ],
+        ),
+        Slide(
+            "Future scope",
+            "Next steps from the original plan: richer data, explanations in the product tools, the API in "
+            "front of a real catalogue, and the embeddings feeding a recommendation engine.",
+            bullets=[
+                "Train on richer, higher-resolution product photos (colour, several views)",
+                "Explanations (POST /explain) in the merchandising tools, beside the tags sent for review",
+                "The real-time API behind the shop and mobile apps (TF Serving or uvicorn workers)",
+                "Feed the similar-item embeddings into the product recommendation engine",
+            ],
+        ),
+    ]
+
+
+def review_slide(metrics: dict) -> Slide:
+    """Calibrated confidences and the auto-tag-or-review operating points."""
+    calibration, points = metrics["calibration"], metrics["auto_tagging"]
+    return Slide(
+        "Auto-tag or review",
+        f"A temperature of {calibration['temperature']:.2f}, fitted on the validation split, makes the confidences "
+        "honest; the margin between the two most probable classes then decides which tags need a person. The "
+        "thresholds come from the validation split; the figures are the test set's.",
+        figures=["reliability.png", "risk_coverage.png"],
+        caption=f"Calibration error {calibration['test_ece_before']:.3f} → {calibration['test_ece_after']:.3f}\n"
+        + "\n".join(
+            f"Target {float(target) * 100:.1f} %: {point['coverage'] * 100:.1f} % tagged alone"
+            + (f", {point['accuracy'] * 100:.2f} % of them right" if point["accuracy"] is not None else "")
+            for target, point in points.items()
+        ),
+    )
+
+
+def slides_for(metrics: dict, benchmark_path: Path) -> list[Slide]:
+    """Every slide of the deck, in order, from the run's metrics and the training benchmark."""
+    return story_slides(metrics) + model_slides(metrics, benchmark_path) + insight_slides(metrics)
+
+
+def place_visuals(deck: Deck, slide, spec: Slide) -> int:
+    """Put the slide's table or figures on it; return the left edge of the text beside them."""
+    body = HEIGHT - TOP - Inches(0.15)
+    if spec.table:
+        widths = (0.45, 0.33, 0.22) if len(spec.table[0]) == 3 else (0.7, 0.3)
+        size = 12 if len(spec.table) > 8 else 18
+        deck.table(slide, spec.table, Inches(0.6), TOP, Inches(8.2), widths, size, highlight_row=len(spec.table) - 1)
+        return Inches(9.0)
+    if len(spec.figures) == 2:
+        deck.picture(slide, spec.figures[0], Inches(0.2), TOP, Inches(6.6), body)
+        deck.picture(slide, spec.figures[1], Inches(6.9), TOP, Inches(6.2), body - Inches(2.0) * bool(spec.caption))
+        return Inches(7.0)
+    if spec.figures and spec.bullets:
+        deck.picture(slide, spec.figures[0], Inches(0.3), TOP, Inches(7.4), body)
+        return Inches(7.9)
+    if spec.figures:
+        deck.picture(slide, spec.figures[0], Inches(0.4), TOP, Inches(12.5), Inches(4.4))
+    return MARGIN
+
+
+def place_text(deck: Deck, slide, spec: Slide, left: int) -> None:
+    """Put the bullets, the headline and the caption in the column that starts at `left`."""
+    width, wide = WIDTH - left - Inches(0.3), left == MARGIN
+    if spec.bullets:
+        deck.bullets(slide, spec.bullets, left=left, top=TOP + Inches(0.2), width=width, size=22 if wide else 16)
+    top = Inches(2.0)
+    if spec.headline:
+        deck.text(
+            slide, spec.headline, left, top, width, Inches(1.2), 32 if wide else 54, NAVY if wide else ACCENT, True
+        )
+        top += Inches(1.6)
+    elif spec.figures:
+        top = HEIGHT - Inches(2.1) if len(spec.figures) == 2 else Inches(5.85)
+    if spec.caption:
+        deck.text(slide, spec.caption, left, top, width, HEIGHT - top, size=15 if spec.figures else 20, color=MUTED)
+
+
+def render(deck: Deck, spec: Slide) -> None:
+    """Add one slide to `deck`: visuals on the left, text beside them or below."""
+    slide = deck.slide(spec.title, spec.notes)
+    place_text(deck, slide, spec, place_visuals(deck, slide, spec))
+
+
 def build(results_dir=".", output=None) -> Path:
     """Write the presentation for the results under `results_dir` and return its path."""
-    results_dir = Path(results_dir)
-    reports = results_dir / "reports"
+    reports = Path(results_dir) / "reports"
     metrics = json.loads((reports / "metrics.json").read_text())
     deck = Deck(reports / "figures")
-    accuracy = accuracy_text(metrics)
-    body_left, body_width = Inches(0.6), Inches(12.1)
-
-    slide = deck.slide(
-        "Fashion-MNIST image classification",
-        "Introduce the project: a small convolutional network that sorts photos of clothing into ten "
-        f"categories. Every number in this deck comes from the notebook run; the headline is {accuracy} "
-        "test accuracy.",
-    )
-    deck.text(
-        slide,
-        "A reproducible CNN, from notebook to real-time API",
-        body_left,
-        Inches(2.2),
-        body_width,
-        Inches(1),
-        size=32,
-        color=NAVY,
-        bold=True,
-    )
-    deck.text(
-        slide,
-        f"Test accuracy {accuracy} on the 10,000 held-out images\n"
-        f"{metrics['parameters']:,} parameters · {metrics['recipe']['epochs']} epochs · "
-        f"{metrics['train_seconds'] / 60:.1f} min of training on 2 CPU cores\n"
-        "Python · TensorFlow / Keras · NumPy · Matplotlib · Jupyter",
-        body_left, Inches(3.9), body_width, Inches(2.5), size=22, color=MUTED,
-    )  # fmt: skip
-
-    slide = deck.slide(
-        "The problem",
-        "Online shops list thousands of new products a day. Tagging each photo with its category by hand is "
-        "slow, costly and inconsistent, and a wrong category hides the product from the shoppers looking for it.",
-    )
-    deck.bullets(slide, [
-        "Large e-commerce catalogues receive new product photos every day",
-        "Sorting them into categories by hand is slow, costly and error-prone",
-        "Wrong categories hurt search, filters and recommendations",
-        "Needed: an automatic, accurate and fast image classifier",
-    ])  # fmt: skip
-
-    slide = deck.slide(
-        "The solution",
-        "A convolutional neural network learns the visual features of each category from labelled examples. "
-        "It is small enough to train in minutes on a laptop and to answer in milliseconds.",
-    )
-    deck.bullets(slide, [
-        "A convolutional neural network (CNN) classifies 28×28 grayscale images into 10 categories",
-        "Workflow: load and preprocess → define the CNN → train → evaluate on the test set → visualise",
-        "Reproducible: seeded, deterministic, verified data, re-executed as a regression test in CI",
-        "Explainable (occlusion maps), searchable (similar items) and deployable (HTTP API)",
-    ])  # fmt: skip
-
-    slide = deck.slide(
-        "The data: Fashion-MNIST",
-        "Zalando Research's Fashion-MNIST: 60,000 training and 10,000 test images, 28 by 28 pixels, grayscale, "
-        "ten balanced classes. We hold out 5,000 training images for validation.",
-    )
-    deck.picture(slide, "samples.png", Inches(0.3), TOP, Inches(7.4), HEIGHT - TOP - Inches(0.2))
-    deck.bullets(slide, [
-        "70,000 grayscale images, 28 × 28 pixels",
-        "60,000 for training, 10,000 for testing",
-        "10 balanced classes:\n     " + ", ".join(CLASS_NAMES),
-        "Pixels scaled to [0, 1]; labels one-hot encoded",
-    ], left=Inches(7.9), top=Inches(1.6), width=Inches(5.1), size=18)  # fmt: skip
-
-    slide = deck.slide(
-        "The model",
-        "Two convolution blocks extract local patterns, then a dense layer combines them and a softmax gives "
-        "the probability of each class. Batch normalisation, dropout and small random shifts keep it "
-        "from overfitting. Adam optimiser, categorical cross-entropy loss.",
-    )
-    recipe = metrics["recipe"]
-    rows = [("Layer", "Output shape", "Parameters")] + [
-        (layer["name"], layer["output_shape"], f"{layer['parameters']:,}") for layer in metrics["architecture"]
-    ]
-    rows.append(("Total", "", f"{metrics['parameters']:,}"))
-    deck.table(
-        slide, rows, Inches(0.6), Inches(1.3), Inches(8.2), (0.45, 0.33, 0.22), size=12, highlight_row=len(rows) - 1
-    )
-    deck.bullets(slide, [
-        "2 × (Conv2D → MaxPooling → BatchNorm → ReLU)",
-        "Flatten → Dense (ReLU) → Dropout → Dense (softmax, 10)",
-        f"Adam: peak learning rate {recipe['learning_rate']:g}, warm-up + cosine decay",
-        f"Categorical cross-entropy, label smoothing {recipe['label_smoothing']:g}",
-        f"Random shifts of up to {recipe['max_shift']} pixel during training only",
-    ], left=Inches(9.1), top=Inches(1.5), width=Inches(4.0), size=16)  # fmt: skip
-
-    bfloat16 = " (bfloat16 compute)" if metrics.get("training_precision") == "mixed_bfloat16" else ""
-    slide = deck.slide(
-        "Training",
-        f"{recipe['epochs']} epochs in {metrics['train_seconds'] / 60:.1f} minutes on two CPU cores{bfloat16}. "
-        "Training and validation accuracy, epoch by epoch: the learning rate warms up, then decays to zero.",
-    )
-    deck.picture(slide, "training_curves.png", Inches(0.4), TOP, Inches(12.5), Inches(4.4))
-    deck.text(
-        slide,
-        f"{recipe['epochs']} epochs · batch {recipe['batch_size']} · {metrics['train_seconds'] / 60:.1f} min · "
-        f"final validation accuracy {metrics['history']['val_accuracy'][-1] * 100:.2f} %\n"
-        + speed_text(reports / "training_benchmark.json"),
-        body_left, Inches(5.85), body_width, Inches(1.3), size=16, color=MUTED, align=PP_ALIGN.CENTER,
-    )  # fmt: skip
-
-    slide = deck.slide(
-        "Results",
-        f"On the 10,000 test images that training never saw, the model reaches {accuracy}. The table places it "
-        "beside the two-convolution rows of Zalando's public benchmark.",
-    )
-    rows = [("Model", "Test accuracy")] + [(name, f"{value * 100:.1f} %") for name, value in BENCHMARK_2CONV]
-    rows.append(("This project", accuracy))
-    deck.table(slide, rows, Inches(0.8), Inches(1.6), Inches(7.5), (0.7, 0.3), size=18, highlight_row=len(rows) - 1)
-    deck.text(
-        slide,
-        accuracy,
-        Inches(8.8),
-        Inches(2.0),
-        Inches(4.2),
-        Inches(1.2),
-        size=54,
-        color=ACCENT,
-        bold=True,
-        align=PP_ALIGN.CENTER,
-    )
-    deck.text(
-        slide,
-        f"test accuracy\ntest loss {metrics['test_loss']:.3f}",
-        Inches(8.8), Inches(3.3), Inches(4.2), Inches(1.5), size=20, color=MUTED, align=PP_ALIGN.CENTER,
-    )  # fmt: skip
-
-    slide = deck.slide(
-        "Where the model errs",
-        "The confusion matrix shows which classes are mistaken for which. "
-        + "; ".join(
-            f"{c['classes'][0]} and {c['classes'][1]}: {c['images']} test images" for c in metrics["top_confusions"][:3]
-        )
-        + ". Shirts, T-shirts, pullovers and coats share shapes at 28 by 28 pixels.",
-    )
-    deck.picture(slide, "confusion_matrix.png", Inches(0.3), TOP, Inches(6.6), HEIGHT - TOP - Inches(0.15))
-    deck.picture(slide, "per_class_scores.png", Inches(7.0), TOP, Inches(6.1), Inches(3.9))
-    deck.text(
-        slide,
-        "Most confused:\n"
-        + "\n".join(f"{c['classes'][0]} ↔ {c['classes'][1]}: {c['images']}" for c in metrics["top_confusions"][:3]),
-        Inches(7.2), Inches(5.35), Inches(5.8), Inches(1.9), size=15, color=MUTED,
-    )  # fmt: skip
-
-    slide = deck.slide(
-        "Sample predictions",
-        "Predictions on test images with the model's confidence: blue when right, red when wrong. The right "
-        "panel shows the most confident mistakes: several are debatable labels even for a person.",
-    )
-    deck.picture(slide, "predictions.png", Inches(0.2), TOP, Inches(6.5), HEIGHT - TOP - Inches(0.1))
-    deck.picture(slide, "confident_mistakes.png", Inches(6.8), TOP, Inches(6.3), HEIGHT - TOP - Inches(0.1))
-
-    explained = metrics["explanations"]
-    drops, random_drop = explained["deletion_drop_10"], explained["random_garment_drop_10"]
-    slide = deck.slide(
-        "Explainability: which pixels the answer rests on",
-        "Occlusion blanks each 2×2 patch and measures how much the predicted class's probability drops: red "
-        f"marks the pixels the answer rests on. Blanking the 10 % it ranks highest cuts the probability by "
-        f"{drops['occlusion']:.2f}, {drops['occlusion'] / random_drop:.1f}× as much as random garment pixels "
-        f"(Grad-CAM: {drops['gradcam'] / random_drop:.1f}×). The maps show what the model relies on, not why.",
-    )
-    deck.picture(slide, "explanations.png", Inches(0.2), TOP, Inches(7.4), HEIGHT - TOP - Inches(0.1))
-    deck.picture(slide, "deletion_curves.png", Inches(7.7), TOP, Inches(5.5), Inches(3.4))
-    deck.text(
-        slide,
-        f"Blanking the 10 % top-ranked pixels cuts the probability by {drops['occlusion']:.2f} with occlusion: "
-        f"{drops['occlusion'] / random_drop:.1f}× random garment pixels (Grad-CAM: "
-        f"{drops['gradcam'] / random_drop:.1f}×; {explained['images']} test images).\n"
-        "The maps show what the model relies on, not why.",
-        Inches(7.8), TOP + Inches(3.5), Inches(5.3), Inches(1.9), size=15, color=MUTED,
-    )  # fmt: skip
-
-    similar = metrics["similar_items"]
-    slide = deck.slide(
-        "Similar items",
-        f"The layer before the softmax gives each image a {similar['embedding_size']}-number embedding. Cosine "
-        f"nearest neighbours in it find visually similar products: {similar['precision_at_k'] * 100:.1f} % of "
-        f"the {similar['k']} nearest test items share the query's class. This is the seed of a recommender.",
-    )
-    deck.picture(slide, "similar_items.png", Inches(0.3), TOP, Inches(7.6), HEIGHT - TOP - Inches(0.15))
-    deck.bullets(slide, [
-        f"Each image becomes {similar['embedding_size']} numbers: the layer before the softmax",
-        "Cosine similarity finds the nearest catalogue items",
-        f"Mean precision@{similar['k']} over all {similar['catalogue_items']:,} test items: "
-        f"{similar['precision_at_k'] * 100:.1f} % of neighbours share the query's class",
-        "Served by the API: POST /similar",
-    ], left=Inches(8.1), top=Inches(1.6), width=Inches(5.0), size=17)  # fmt: skip
-
-    slide = deck.slide(
-        "Future scope",
-        "Next steps from the original plan: harder, higher-resolution data; explanations in the product tools; "
-        "the API in front of a real catalogue; and the embeddings feeding a recommendation engine.",
-    )
-    deck.bullets(slide, [
-        "Train on richer, higher-resolution product photos (colour, several views)",
-        "Explanations (POST /explain) in the merchandising tools, to review doubtful tags",
-        "The real-time API behind the shop and mobile apps (TF Serving or uvicorn workers)",
-        "Feed the similar-item embeddings into the product recommendation engine",
-    ])  # fmt: skip
-
-    return deck.save(Path(output) if output else results_dir / "Fashion_MNIST_Presentation.pptx")
+    for spec in slides_for(metrics, reports / "training_benchmark.json"):
+        render(deck, spec)
+    return deck.save(Path(output) if output else Path(results_dir) / "Fashion_MNIST_Presentation.pptx")
 
 
 def main(argv=None):

@@ -13,6 +13,17 @@ def make_deterministic(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
+# The notebook's training recipe (its parameters cell), for the code that trains outside the notebook
+# (`fmnist.multiworker`); tests/test_train.py checks that the two stay the same.
+RECIPE = {
+    "epochs": 20,
+    "batch_size": 256,
+    "learning_rate": 6e-3,
+    "warmup_fraction": 0.05,
+    "weight_decay": 1e-4,
+    "label_smoothing": 0.1,
+    "max_shift": 1,
+}
 BFLOAT16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
 
 
@@ -42,6 +53,19 @@ def precision_policy(flags: set[str] | None = None) -> str:
         return "float32"
     flags = cpu_flags() if flags is None else flags
     return "mixed_bfloat16" if flags.intersection(BFLOAT16_CPU_FLAGS) else "float32"
+
+
+def adam_with_warmup_cosine(peak_learning_rate, warmup_fraction, weight_decay, total_steps):
+    """Adam with decoupled weight decay on a linear warm-up to `peak_learning_rate` over `warmup_fraction` of
+    the steps, then a cosine decay to zero: the notebook's optimizer, which a test compares with this one."""
+    warmup_steps = round(warmup_fraction * total_steps)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0,
+        decay_steps=total_steps - warmup_steps,
+        warmup_target=peak_learning_rate,
+        warmup_steps=warmup_steps,
+    )
+    return keras.optimizers.Adam(learning_rate=schedule, weight_decay=weight_decay)
 
 
 def random_shift(images, random_seed, max_shift: int = 1):

@@ -33,6 +33,11 @@ function showClasses(probabilities) {
   }));
 }
 
+function showReview(prediction) {
+  $("review").textContent = prediction.needs_review ? "needs review" : "auto-tagged";
+  $("review").className = prediction.needs_review ? "needs-review" : "auto-tagged";
+}
+
 function showSimilar(items) {
   $("similar").replaceChildren(...items.map((item) => {
     const entry = document.createElement("li");
@@ -60,7 +65,9 @@ async function analyse(blob, name) {
     showSimilar(answer.items);
     $("answer").hidden = $("neighbours").hidden = false;
     $("overlay").src = URL.createObjectURL(await explanation);
-    $("status").textContent = `${name}: ${answer.query.label}, ${(100 * answer.query.confidence).toFixed(1)} % sure.`;
+    showReview(answer.query);
+    $("status").textContent = `${name}: ${answer.query.label}, ${(100 * answer.query.confidence).toFixed(1)} % sure; ` +
+      (answer.query.needs_review ? `a person should check it (runner-up: ${answer.query.runner_up}).` : "tagged automatically.");
   } catch (error) {
     $("status").textContent = `${name}: ${error.message}`;
     $("status").className = "error";

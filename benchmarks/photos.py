@@ -1,0 +1,237 @@
+"""Product-photo benchmark: Fashion-MNIST images rendered as a shop's photos, classified through the API's path.
+
+The renderer turns each 28 × 28 image (light garment on black) back into a product photo: the garment dark
+on a light background (or light on a dark one), enlarged with a Lanczos filter, with margins around it,
+placed centred or off-centre on a canvas of some aspect ratio and size, with a plain, noisy or textured
+background, and saved as JPEG or PNG. Each photo then goes through `fmnist.images` (the API's decoding and
+Fashion-MNIST's conversion) and the exported TFLite model. Every condition changes one thing from the
+default photo (margins of 25 %, centred, white, square, 800 px, JPEG quality 90), and its accuracy is
+reported next to the native 28 × 28 accuracy of the same images.
+
+usage: python benchmarks/photos.py [--images 1000] [--split test|validation] [--steps-figure docs/photo_steps.png]
+Tune on `--split validation`; the report is made on the test split.
+"""
+
+import argparse
+import io
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+from fmnist import data, images
+from fmnist.runtime import TFLiteClassifier
+
+sys.path.insert(0, str(Path(__file__).parent))
+from machine import processor_name  # noqa: E402
+
+DEFAULT = {
+    "margin": 0.25,
+    "place": (0.5, 0.5),
+    "background": 255,
+    "texture": None,
+    "aspect": 1.0,
+    "size": 800,
+    "quality": 90,
+}
+CONDITIONS = {
+    **{f"margin {m:.0%}": {"margin": m} for m in (0.0, 0.1, 0.25, 0.5, 1.0)},
+    "off-centre, left and low": {"place": (0.1, 0.85)},
+    "off-centre, right and high": {"place": (0.95, 0.05)},
+    "off-white background (235)": {"background": 235},
+    "light grey background (200)": {"background": 200},
+    "beige background": {"background": (245, 232, 210)},
+    "dark background (25), light garment": {"background": 25},
+    "sensor noise, sd 4": {"texture": ("noise", 4)},
+    "sensor noise, sd 10": {"texture": ("noise", 10)},
+    "fabric texture": {"texture": ("fabric", 12)},
+    "portrait 3:4": {"aspect": 0.75},
+    "landscape 4:3": {"aspect": 4 / 3},
+    "wide 16:9": {"aspect": 16 / 9},
+    "tall 1:2": {"aspect": 0.5},
+    **{f"{size} px": {"size": size} for size in (200, 500, 1000, 2000)},
+    "JPEG quality 50": {"quality": 50},
+    "JPEG quality 75": {"quality": 75},
+    "PNG": {"quality": None},
+}
+
+
+def photo_pixels(garment: np.ndarray, condition: dict, rng: np.random.Generator) -> np.ndarray:
+    """The product photo of one 28 × 28 Fashion-MNIST image, as an RGB uint8 array."""
+    background = np.broadcast_to(np.asarray(condition["background"], dtype=np.float32), (3,))
+    light = background.mean() > 127
+    short = round(condition["size"] * min(condition["aspect"], 1 / condition["aspect"]))
+    side = max(1, round(short / (1 + 2 * condition["margin"])))  # the 28 × 28 frame, enlarged
+    enlarged = Image.fromarray(garment).resize((side, side), Image.Resampling.LANCZOS)
+    intensity = np.asarray(enlarged, dtype=np.float32)[..., None] / 255.0
+    width = condition["size"] if condition["aspect"] >= 1 else short
+    height = short if condition["aspect"] >= 1 else condition["size"]
+    canvas = np.empty((height, width, 3), dtype=np.float32)
+    canvas[:] = background
+    top = round((height - side) * condition["place"][1])
+    left = round((width - side) * condition["place"][0])
+    target = 0.0 if light else 255.0  # the garment darkens a light background, lightens a dark one
+    region = canvas[top : top + side, left : left + side]
+    region += (target - region) * intensity
+    if condition["texture"]:
+        canvas += texture(condition["texture"], (height, width), rng)[..., None]
+    return np.clip(canvas, 0, 255).round().astype(np.uint8)
+
+
+def texture(kind: tuple, shape: tuple, rng: np.random.Generator) -> np.ndarray:
+    """Sensor noise (independent per pixel) or a fabric-like texture (noise blurred to a weave of a few pixels)."""
+    name, amplitude = kind
+    noise = rng.normal(0, amplitude, shape).astype(np.float32)
+    if name == "noise":
+        return noise
+    blurred = Image.fromarray(np.clip(noise * 4 + 128, 0, 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(2))
+    weave = np.asarray(blurred, dtype=np.float32) - 128
+    return weave * amplitude / max(float(weave.std()), 1e-6)
+
+
+def encode(pixels: np.ndarray, quality) -> bytes:
+    buffer = io.BytesIO()
+    if quality is None:
+        Image.fromarray(pixels).save(buffer, format="PNG")
+    else:
+        Image.fromarray(pixels).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def accuracy(classifier, inputs: np.ndarray, labels: np.ndarray) -> float:
+    _, probabilities = classifier(inputs)
+    return float((probabilities.argmax(axis=1) == labels).mean())
+
+
+def run_condition(classifier, garments, labels, condition: dict, seed: int) -> dict:
+    rng = np.random.default_rng(seed)
+    start = time.perf_counter()
+    inputs = np.stack(
+        [
+            images.decode(images.open_image(encode(photo_pixels(g, condition, rng), condition["quality"])))
+            for g in garments
+        ]
+    )
+    seconds = time.perf_counter() - start
+    return {
+        "accuracy": round(accuracy(classifier, inputs, labels), 4),
+        "ms_per_photo": round(1000 * seconds / len(garments), 2),
+    }
+
+
+def tagging_throughput(garments: np.ndarray, model: Path, count: int) -> dict:
+    """`python -m fmnist.tag`'s images per second on a folder of 28 × 28 PNGs and on one of 1,000 px JPEGs."""
+    import tempfile
+
+    from fmnist import tag
+
+    throughput = {}
+    kinds = {"28x28_png": (count, None), "1000px_jpeg": (count // 10, {**DEFAULT, "size": 1000})}
+    for kind, (number, condition) in kinds.items():
+        with tempfile.TemporaryDirectory() as folder:
+            for index, garment in enumerate(garments[:number]):
+                pixels = (
+                    garment if condition is None else photo_pixels(garment, condition, np.random.default_rng(index))
+                )
+                quality = None if condition is None else condition["quality"]
+                Path(folder, f"{index:05d}.{'png' if quality is None else 'jpg'}").write_bytes(encode(pixels, quality))
+            start = time.perf_counter()
+            rows, _ = tag.tag(Path(folder), Path(folder) / "tags.csv", model, threshold=0.5, progress=False)
+            seconds = time.perf_counter() - start
+        throughput[kind] = {"images": len(rows), "images_per_s": round(len(rows) / seconds)}
+        print(f"fmnist.tag, {kind}: {throughput[kind]['images_per_s']:,} images/s ({len(rows)} images)")
+    return throughput
+
+
+def steps_figure(garment: np.ndarray, path: Path) -> None:
+    """docs/photo_steps.png: one rendered photo at each step of `fmnist.images`' conversion."""
+    import matplotlib.pyplot as plt
+
+    condition = {**DEFAULT, **CONDITIONS["fabric texture"], "place": (0.3, 0.6), "aspect": 0.75}
+    photo = photo_pixels(garment, condition, np.random.default_rng(0))
+    decoded = images.open_image(encode(photo, 90))
+    decoded.draft("L", (images.DRAFT_SIZE, images.DRAFT_SIZE))  # as images.decode reads a JPEG
+    gray = np.asarray(decoded.convert("L"))
+    working = images.working_copy(gray)
+    negated = images.garment_intensity(working, *images.background_level(working))
+    trimmed = images.trim(negated)
+    resized = images.resize_longest_edge(trimmed)
+    steps = {
+        f"product photo\n{photo.shape[1]}×{photo.shape[0]}, JPEG": (photo, None),
+        f"gray, reduced to\n{working.shape[1]}×{working.shape[0]}": (working, "gray"),
+        "negated, background\nand its texture to black": (negated, "gray"),
+        f"trimmed to the garment\n{trimmed.shape[1]}×{trimmed.shape[0]}": (trimmed, "gray"),
+        f"longest edge to 28\n{resized.width}×{resized.height}": (np.asarray(resized), "gray"),
+        "sharpened, centred\n28×28: the model's input": (images.centre(images.sharpen(resized)), "gray"),
+        "the Fashion-MNIST\nimage it came from": (garment, "gray"),
+    }
+    figure, axes = plt.subplots(1, len(steps), figsize=(2.2 * len(steps), 2.9))
+    for axis, (title, (picture, colours)) in zip(axes, steps.items(), strict=True):
+        axis.imshow(picture, cmap=colours, vmin=0, vmax=255)
+        axis.set_title(title, fontsize=9)
+        axis.axis("off")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120, facecolor="white")
+    print("wrote", path)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=1000)
+    parser.add_argument("--split", choices=("test", "validation"), default="test")
+    parser.add_argument("--model", default="models/fashion_cnn.tflite")
+    parser.add_argument("--output", default=None, help="default: reports/photo_benchmark.json for the test split")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--steps-figure", type=Path, help="also draw one photo at each step of the conversion")
+    arguments = parser.parse_args(argv)
+    import keras
+
+    data.ensure_dataset()
+    (train_images, train_labels), (test_images, test_labels) = keras.datasets.fashion_mnist.load_data()
+    if arguments.split == "test":
+        garments, labels = test_images, test_labels
+    else:  # the notebook's validation split, as the committed run recorded it
+        recipe = json.loads(Path("reports/metrics.json").read_text())["recipe"]
+        _, (garments, labels) = data.split_validation(
+            train_images, train_labels, recipe["validation_size"], recipe["seed"]
+        )
+    chosen = np.random.default_rng(arguments.seed).choice(len(garments), max(arguments.images, 2000), replace=False)
+    all_garments = garments[chosen]
+    chosen = chosen[: arguments.images]
+    garments, labels = garments[chosen], labels[chosen]
+    if arguments.steps_figure:
+        steps_figure(garments[0], arguments.steps_figure)
+    classifier = TFLiteClassifier(arguments.model, num_threads=2)
+    native = accuracy(classifier, garments[..., None].astype(np.float32) / 255.0, labels)
+    print(f"native 28 × 28: {native:.4f}")
+    results = {}
+    for name, change in CONDITIONS.items():
+        results[name] = run_condition(classifier, garments, labels, {**DEFAULT, **change}, arguments.seed)
+        gap = results[name]["accuracy"] - native
+        print(f"{name:<38} {results[name]['accuracy']:.4f} ({gap:+.4f}) {results[name]['ms_per_photo']:.1f} ms/photo")
+    gaps = [result["accuracy"] - native for result in results.values()]
+    tagging = tagging_throughput(all_garments, Path(arguments.model), 2000) if arguments.split == "test" else None
+    report = {
+        "split": arguments.split,
+        "images": arguments.images,
+        "model": Path(arguments.model).name,
+        "processor": processor_name(),
+        "default_photo": {key: value for key, value in DEFAULT.items()},
+        "native_accuracy": round(native, 4),
+        "conditions": {name: {**CONDITIONS[name], **result} for name, result in results.items()},
+        "largest_drop": round(-min(gaps), 4),
+        "mean_drop": round(-float(np.mean(gaps)), 4),
+        "tagging": tagging,
+    }
+    print(f"largest drop {report['largest_drop']:.4f}, mean drop {report['mean_drop']:.4f}")
+    output = arguments.output or ("reports/photo_benchmark.json" if arguments.split == "test" else None)
+    if output:
+        Path(output).write_text(json.dumps(report, indent=2) + "\n")
+        print("wrote", output)
+
+
+if __name__ == "__main__":
+    main()

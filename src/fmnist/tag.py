@@ -1,0 +1,139 @@
+"""Tag a shop's product photos in bulk: a category for each, and whether a person should check it.
+
+    python -m fmnist.tag FOLDER_OR_CSV [--target-accuracy 0.995] [-o tags.csv]
+
+The source is read as `fmnist.catalogue` reads it: a folder of images (the id is the path below the folder)
+or a CSV of `id,path[,title]` rows. Each photo goes through the API's preprocessing and the exported,
+calibrated model; a row of tags.csv holds its id, label, calibrated confidence, `needs_review` (the
+margin over the runner-up is below the threshold the notebook chose on the validation split for the target
+accuracy), the runner-up class and that margin. A file that cannot be read is named and skipped. Rows are
+written batch by batch, so an interrupted run resumes where it stopped: ids already in the output are not
+tagged again (their `needs_review` is decided again, for the target of the new run).
+"""
+
+import argparse
+import collections
+import csv
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from fmnist import CLASS_NAMES, catalogue, images
+from fmnist.files import write_atomically
+from fmnist.runtime import TFLiteClassifier
+from fmnist.serve import DEFAULT_REVIEW, DEFAULT_TARGET, describe, review_threshold
+
+COLUMNS = ("id", "label", "confidence", "needs_review", "runner_up", "margin")
+BATCH = 256
+
+
+def finished_rows(output: Path, threshold: float) -> list[dict]:
+    """The complete rows of an earlier run's output, their `needs_review` decided again by `threshold` (the
+    target accuracy may have changed); a row cut short by an interruption is dropped. The file is rewritten
+    with exactly these rows, atomically."""
+    if not output.exists():
+        return []
+    with open(output, newline="", encoding="utf-8") as file:
+        rows = [row for row in csv.DictReader(file) if complete(row)]
+    for row in rows:
+        row["needs_review"] = float(row["margin"]) < threshold
+    with write_atomically(output) as file:
+        file.write(csv_text(rows, header=True).encode())
+    return rows
+
+
+def complete(row: dict) -> bool:
+    """Whether a row read back from the output holds every column, whole."""
+    try:
+        return None not in row.values() and row["runner_up"] in CLASS_NAMES and float(row["margin"]) >= 0
+    except (KeyError, ValueError):
+        return False
+
+
+def csv_text(rows: list[dict], header: bool = False) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, COLUMNS, lineterminator="\n")
+    if header:
+        writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def tag_rows(ids: list[str], pictures: np.ndarray, classifier, threshold: float) -> list[dict]:
+    """One output row per image."""
+    _, probabilities = classifier(pictures)
+    rows = []
+    for item_id, row in zip(ids, probabilities, strict=True):
+        answer = describe(row, threshold)
+        rows.append({"id": item_id, **{key: answer[key] for key in COLUMNS[1:]}})
+    return rows
+
+
+def tag(source: Path, output: Path, model: Path, threshold: float, progress=True) -> tuple[list[dict], list[str]]:
+    """Tag every new image of `source` into `output`; return (all rows of the output, problems)."""
+    entries, problems = catalogue.list_source(source)
+    rows = finished_rows(output, threshold)
+    done = {row["id"] for row in rows}
+    todo = [(item_id, path) for item_id, path, _ in entries if item_id not in done]
+    classifier = TFLiteClassifier(model, num_threads=2)
+    with open(output, "a", newline="", encoding="utf-8") as file:
+        if file.tell() == 0:
+            file.write(csv_text([], header=True))
+        bar = tqdm(total=len(todo), unit="image", disable=not progress, file=sys.stderr)
+        for start in range(0, len(todo), BATCH):
+            ids, pictures = [], []
+            for item_id, path in todo[start : start + BATCH]:
+                try:
+                    pictures.append(images.decode(images.open_image(path.read_bytes())))
+                    ids.append(item_id)
+                except (OSError, images.InputError) as error:
+                    problems.append(f"{path}: skipped, {error}")
+            if ids:
+                batch = tag_rows(ids, np.stack(pictures), classifier, threshold)
+                file.write(csv_text(batch))
+                file.flush()
+                rows.extend(batch)
+            bar.update(len(todo[start : start + BATCH]))
+        bar.close()
+    return rows, problems
+
+
+def summary(rows: list[dict]) -> str:
+    """Per class: how many images are tagged automatically and how many wait for review."""
+    counts = collections.Counter((row["label"], str(row["needs_review"]) == "True") for row in rows)
+    lines = [f"{'class':<12} {'auto-tagged':>11} {'to review':>9}"]
+    for name in CLASS_NAMES:
+        lines.append(f"{name:<12} {counts[name, False]:>11} {counts[name, True]:>9}")
+    review = sum(count for (_, needs), count in counts.items() if needs)
+    lines.append(f"{'all':<12} {len(rows) - review:>11} {review:>9}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    """The command line: tag, print the problems and the summary; exit status 2 when nothing could be done."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("source", type=Path, help="a folder of images or a CSV of id,path[,title] rows")
+    parser.add_argument("--target-accuracy", default=DEFAULT_TARGET, help="accuracy wanted of the automatic tags")
+    parser.add_argument("-o", "--output", type=Path, default=Path("tags.csv"))
+    parser.add_argument("--model", type=Path, default=catalogue.DEFAULT_MODEL)
+    parser.add_argument("--thresholds", type=Path, default=Path(DEFAULT_REVIEW))
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    arguments = parser.parse_args(argv)
+    try:
+        threshold = review_threshold(arguments.thresholds, arguments.target_accuracy)
+        rows, problems = tag(arguments.source, arguments.output, arguments.model, threshold, not arguments.quiet)
+    except (OSError, ValueError, RuntimeError) as error:
+        print(f"fmnist.tag: {error}", file=sys.stderr)
+        return 2
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    print(summary(rows))
+    print(f"wrote {arguments.output}: {len(rows)} images, {len(problems)} skipped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

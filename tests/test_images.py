@@ -1,0 +1,92 @@
+"""Fashion-MNIST's conversion of a product photo (`fmnist.images`), step by step and end to end."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fmnist import images
+
+
+def garment(height=20, width=10):
+    """A Fashion-MNIST-like garment: a light rectangle, brighter in the middle, on black, 28 × 28."""
+    picture = np.zeros((28, 28), dtype=np.uint8)
+    top, left = (28 - height + 1) // 2, (28 - width + 1) // 2
+    picture[top : top + height, left : left + width] = 180
+    picture[top + 2 : top + height - 2, left + 2 : left + width - 2] = 250
+    return picture
+
+
+def as_photo(picture, scale=10, margin=60, background=255, noise=0.0, offset=(0, 0)):
+    """`picture` enlarged, dark on a light background (light on a dark one), with margins: an 8-bit gray photo."""
+    big = np.asarray(Image.fromarray(picture).resize((28 * scale, 28 * scale), Image.Resampling.NEAREST), float)
+    height, width = big.shape
+    canvas = np.full((height + 2 * margin, width + 2 * margin), float(background))
+    top, left = margin + offset[0], margin + offset[1]
+    target = 0.0 if background > 127 else 255.0
+    region = canvas[top : top + height, left : left + width]
+    region += (target - region) * big / 255
+    canvas += np.random.default_rng(0).normal(0, noise, canvas.shape) if noise else 0
+    return np.clip(canvas, 0, 255).round().astype(np.uint8)
+
+
+def encoded(array, image_format="PNG", **options) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format=image_format, **options)
+    return buffer.getvalue()
+
+
+def test_a_fashion_mnist_image_passes_through_unchanged():
+    picture = np.random.default_rng(0).integers(0, 256, (28, 28), dtype=np.uint8)
+    picture[0] = picture[-1] = picture[:, 0] = picture[:, -1] = 0
+    np.testing.assert_allclose(images.to_model_input(picture)[..., 0] * 255, picture, atol=1e-3)
+    np.testing.assert_allclose(images.to_model_input(255 - picture)[..., 0] * 255, picture, atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("name", "photo"),
+    [
+        ("wide white margins", as_photo(garment(), margin=200)),
+        ("off-centre", as_photo(garment(), margin=120, offset=(-100, 90))),
+        ("off-white", as_photo(garment(), background=228)),
+        ("dark background", as_photo(garment(), background=20)),
+        ("noisy background", as_photo(garment(), noise=8)),
+    ],
+)
+def test_the_garment_is_trimmed_resized_to_28_and_centred(name, photo):
+    converted = images.to_model_input(photo)[..., 0] * 255
+    rows, columns = np.flatnonzero(converted.max(axis=1) > 60), np.flatnonzero(converted.max(axis=0) > 60)
+    assert (rows[0], rows[-1]) == (0, 27), name  # the longest edge fills the 28 pixels again
+    assert abs(columns[0] - (27 - columns[-1])) <= 1, name  # centred
+    assert 12 <= len(columns) <= 16, name  # the 20 × 10 garment keeps its aspect ratio
+    assert converted[:, : columns[0]].max() < 10 and converted[:, columns[-1] + 1 :].max() < 10, name  # black
+    assert converted[14, 14] > 200, name  # the garment is light
+
+
+def test_a_photo_where_nothing_stands_out_keeps_its_whole_frame():
+    converted = images.to_model_input(np.full((300, 200), 240, dtype=np.uint8))
+    assert converted.shape == (28, 28, 1) and converted.max() == 0
+
+
+def test_decode_applies_the_exif_orientation_and_puts_transparency_on_white():
+    tall = as_photo(garment(height=24, width=8), margin=30)
+    upright = images.decode(images.open_image(encoded(tall)))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored rotated: the viewer turns it 90° clockwise
+    rotated = Image.fromarray(tall).transpose(Image.Transpose.ROTATE_90)
+    buffer = io.BytesIO()
+    rotated.save(buffer, format="JPEG", exif=exif, quality=95)
+    np.testing.assert_allclose(images.decode(images.open_image(buffer.getvalue())), upright, atol=0.1)
+    transparent = np.zeros((*tall.shape, 4), dtype=np.uint8)
+    transparent[..., 3] = 255 - tall  # the garment opaque black, the background transparent
+    converted = images.decode(images.open_image(encoded(transparent)))
+    np.testing.assert_allclose(converted, upright, atol=0.05)
+
+
+def test_jpeg_noise_and_a_large_photo_give_nearly_the_same_input():
+    photo = as_photo(garment(), scale=40, margin=300)
+    reference = images.decode(images.open_image(encoded(photo)))
+    for quality in (50, 90):
+        jpeg = images.decode(images.open_image(encoded(photo, "JPEG", quality=quality)))
+        assert np.abs(jpeg - reference).mean() < 0.03, quality

@@ -1,0 +1,107 @@
+"""What each figure draws: its data, colours and axes, read back from the matplotlib objects (not pixels)."""
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from fmnist import CLASS_NAMES, calibrate, plots
+
+matplotlib.use("Agg")
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def test_the_confusion_matrix_is_normalised_over_each_true_class():
+    truth = np.array([0, 0, 0, 0, 1, 1, 2, 2, 2, 2])
+    predicted = np.array([0, 0, 0, 1, 1, 1, 2, 2, 0, 0])
+    figure = plots.confusion_matrix(truth, predicted)
+    matrix = figure.axes[0].images[0].get_array()
+    assert matrix.shape == (10, 10)
+    np.testing.assert_allclose(matrix[0, :3], [0.75, 0.25, 0])  # row 0: three of four right, one taken for 1
+    np.testing.assert_allclose(matrix[2, [0, 2]], [0.5, 0.5])
+    np.testing.assert_allclose(matrix[:3].sum(axis=1), 1)
+    labels = [label.get_text() for label in figure.axes[0].get_yticklabels()]
+    assert labels == list(CLASS_NAMES) and figure.axes[0].get_ylabel() == "True label"
+
+
+def test_prediction_titles_are_blue_when_right_and_red_when_wrong_with_the_confidence():
+    probabilities = np.full((3, 10), 0.02)
+    probabilities[[0, 1, 2], [3, 5, 7]] = 0.82
+    figure = plots.prediction_grid(np.zeros((3, 28, 28)), np.array([3, 4, 7]), probabilities, columns=3)
+    titles = [axis.title for axis in figure.axes[:3]]
+    assert [title.get_color() for title in titles] == [plots.RIGHT, plots.WRONG, plots.RIGHT]
+    assert titles[1].get_text() == f"{CLASS_NAMES[5]} 82%\n(true: {CLASS_NAMES[4]})"
+
+
+def test_training_curves_plot_each_epoch_of_both_metrics_for_training_and_validation():
+    history = {"loss": [1.0, 0.6, 0.5], "val_loss": [0.9, 0.7, 0.65], "accuracy": [0.6, 0.8, 0.85]}
+    history["val_accuracy"] = [0.65, 0.78, 0.8]
+    figure = plots.training_curves(history)
+    accuracy_axis, loss_axis = figure.axes
+    for axis, metric in ((accuracy_axis, "accuracy"), (loss_axis, "loss")):
+        training, validation = axis.get_lines()
+        np.testing.assert_array_equal(training.get_xdata(), [1, 2, 3])
+        np.testing.assert_array_equal(training.get_ydata(), history[metric])
+        np.testing.assert_array_equal(validation.get_ydata(), history[f"val_{metric}"])
+        assert axis.get_xlabel() == "epoch"
+    assert accuracy_axis.get_title() == "Accuracy" and loss_axis.get_title() == "Loss"
+
+
+def test_per_class_bars_show_precision_recall_and_f1_of_each_class():
+    report = {name: {"precision": 0.9, "recall": 0.8, "f1-score": 0.85} for name in CLASS_NAMES}
+    report["Shirt"] = {"precision": 0.7, "recall": 0.65, "f1-score": 0.675}
+    figure = plots.per_class_scores(report)
+    bars = figure.axes[0].containers
+    assert [container.get_label() for container in bars] == ["precision", "recall", "f1-score"]
+    shirt = CLASS_NAMES.index("Shirt")
+    assert [container[shirt].get_height() for container in bars] == [0.7, 0.65, 0.675]
+
+
+def test_the_sample_grid_shows_the_first_images_of_each_class_in_its_column():
+    rng = np.random.default_rng(0)
+    images, labels = rng.integers(0, 256, (40, 28, 28)), np.arange(40) % 10
+    figure = plots.sample_grid(images, labels, per_class=2)
+    axes = np.array(figure.axes).reshape(2, 10)
+    for label in range(10):
+        assert axes[0, label].get_title() == CLASS_NAMES[label]
+        for row in range(2):
+            np.testing.assert_array_equal(axes[row, label].images[0].get_array(), images[label + 10 * row])
+
+
+def test_the_reliability_diagram_plots_each_bins_accuracy_against_its_confidence():
+    probabilities = np.array([[0.9, 0.1], [0.1, 0.9], [0.55, 0.45]])
+    table = calibrate.reliability(probabilities, np.array([0, 0, 0]))
+    figure = plots.reliability_diagram({"model": table})
+    diagonal, line = figure.axes[0].get_lines()
+    np.testing.assert_array_equal(diagonal.get_xdata(), [0, 1])
+    np.testing.assert_allclose(line.get_xdata(), [0.55, 0.9])
+    np.testing.assert_allclose(line.get_ydata(), [1.0, 0.5])
+    assert line.get_label() == "model"
+
+
+def test_the_risk_coverage_curve_and_its_operating_points():
+    curve = calibrate.risk_coverage(np.array([0.9, 0.5, 0.7, 0.1]), np.array([True, True, False, True]))
+    chosen = {"0.99": {"coverage": 0.25, "accuracy": 1.0}}
+    figure = plots.risk_coverage(curve, chosen)
+    line, point = figure.axes[0].get_lines()
+    np.testing.assert_allclose(line.get_xdata(), [0.25, 0.5, 0.75, 1.0])
+    np.testing.assert_allclose(line.get_ydata(), [1.0, 0.5, 2 / 3, 0.75])
+    assert (point.get_xdata()[0], point.get_ydata()[0]) == (0.25, 1.0)
+    assert point.get_label() == "target 99.0%: 25%"
+
+
+def test_similar_items_titles_are_blue_for_the_same_class_and_red_otherwise():
+    neighbours, similarities = np.array([[1, 2]]), np.array([[0.95, 0.5]])
+    catalogue_labels = np.array([4, 4, 6])
+    figure = plots.similar_items_grid(
+        np.zeros((1, 28, 28)), np.array([4]), np.zeros((3, 28, 28)), catalogue_labels, neighbours, similarities
+    )
+    query, same, other = figure.axes
+    assert query.get_title() == f"query\n{CLASS_NAMES[4]}"
+    assert same.title.get_color() == plots.RIGHT and same.get_title() == f"{CLASS_NAMES[4]}\ncos 0.95"
+    assert other.title.get_color() == plots.WRONG

@@ -1,0 +1,105 @@
+import csv
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fmnist import CLASS_NAMES, runtime, tag
+
+
+def photo(path, shade, kind="PNG", size=(28, 28)):
+    """A light garment-like blob on black (or a dark one on white when `kind` is JPEG), saved at `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pixels = np.zeros(size[::-1], dtype=np.uint8)
+    pixels[size[1] // 4 : -size[1] // 4, size[0] // 3 : -size[0] // 3] = shade
+    Image.fromarray(255 - pixels if kind == "JPEG" else pixels).save(path, format=kind)
+
+
+@pytest.fixture
+def shop(tmp_path):
+    folder = tmp_path / "shop"
+    for number in range(5):
+        photo(folder / f"item-{number}.png", 60 + 40 * number)
+    photo(folder / "jackets" / "big.jpg", 180, "JPEG", size=(600, 800))
+    (folder / "broken.png").write_bytes(b"\x89PNG not really")
+    return folder
+
+
+def run(serving_artifacts, source, output, *options):
+    model, thresholds = serving_artifacts / "model.tflite", serving_artifacts / "review_thresholds.json"
+    arguments = [str(source), "-o", str(output), "--model", str(model), "--thresholds", str(thresholds)]
+    return tag.main([*arguments, "--quiet", *options])
+
+
+def read(output):
+    with open(output, newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def test_a_folder_gets_one_row_per_readable_image_and_a_summary(serving_artifacts, shop, tmp_path, capsys):
+    output = tmp_path / "tags.csv"
+    assert run(serving_artifacts, shop, output) == 0
+    rows = read(output)
+    assert sorted(row["id"] for row in rows) == sorted([f"item-{n}" for n in range(5)] + ["jackets-big"])
+    classifier = runtime.TFLiteClassifier(serving_artifacts / "model.tflite")
+    for row in rows:
+        assert list(row) == list(tag.COLUMNS)
+        assert row["label"] in CLASS_NAMES and row["runner_up"] in CLASS_NAMES and row["label"] != row["runner_up"]
+        assert 0.1 <= float(row["confidence"]) <= 1 and row["needs_review"] in ("True", "False")
+    first = Image.open(shop / "item-0.png")
+    _, probabilities = classifier(np.asarray(first, dtype=np.float32)[None, ..., None] / 255)
+    item = next(row for row in rows if row["id"] == "item-0")
+    assert item["label"] == CLASS_NAMES[probabilities.argmax()]
+    assert float(item["confidence"]) == pytest.approx(probabilities.max(), abs=1e-5)
+    out, err = capsys.readouterr()
+    assert "broken.png: skipped" in err
+    review = sum(row["needs_review"] == "True" for row in rows)
+    table = {line.split()[0]: line.split()[-2:] for line in out.splitlines()[1:12]}
+    assert table["all"] == [str(6 - review), str(review)]
+    trouser = [row for row in rows if row["label"] == "Trouser"]
+    assert table["Trouser"] == [
+        str(sum(r["needs_review"] == "False" for r in trouser)),
+        str(sum(r["needs_review"] == "True" for r in trouser)),
+    ]
+    assert "wrote" in out and "6 images, 1 skipped" in out
+
+
+def test_a_csv_source_and_its_bad_rows(serving_artifacts, shop, tmp_path, capsys):
+    listing = tmp_path / "products.csv"
+    listing.write_text("id,path,title\nSKU-1,shop/item-1.png,Shirt\nSKU-2,shop/missing.png,Gone\nbad row\n")
+    output = tmp_path / "tags.csv"
+    assert run(serving_artifacts, listing, output) == 0
+    assert [row["id"] for row in read(output)] == ["SKU-1"]
+    err = capsys.readouterr().err
+    assert "missing.png: skipped" in err and "products.csv:4: skipped" in err
+
+
+def test_an_interrupted_run_resumes_without_redoing_the_finished_images(serving_artifacts, shop, tmp_path, monkeypatch):
+    output = tmp_path / "tags.csv"
+    assert run(serving_artifacts, shop, output) == 0
+    complete = read(output)
+    # an interruption: the last two rows lost, and a row cut off in the middle of its line
+    lines = output.read_text().splitlines()
+    output.write_text("\n".join(lines[:-2]) + "\n" + lines[-2][:7])
+    tagged = []
+    original = tag.tag_rows
+    monkeypatch.setattr(tag, "tag_rows", lambda ids, *rest: tagged.extend(ids) or original(ids, *rest))
+    assert run(serving_artifacts, shop, output) == 0
+    assert sorted(tagged) == sorted(row["id"] for row in complete[-2:])
+    assert sorted(read(output), key=lambda row: row["id"]) == sorted(complete, key=lambda row: row["id"])
+
+
+def test_an_unknown_target_accuracy_is_refused_with_the_ones_available(serving_artifacts, shop, tmp_path, capsys):
+    assert run(serving_artifacts, shop, tmp_path / "tags.csv", "--target-accuracy", "0.9") == 2
+    assert "choose one of ['0.99', '0.995']" in capsys.readouterr().err
+    assert not (tmp_path / "tags.csv").exists()
+
+
+def test_a_resumed_run_with_another_target_decides_the_review_again(serving_artifacts, shop, tmp_path):
+    output = tmp_path / "tags.csv"
+    assert run(serving_artifacts, shop, output) == 0  # target 0.99: margin threshold 0.5
+    assert run(serving_artifacts, shop, output, "--target-accuracy", "0.995") == 0  # threshold 0.8
+    rows = read(output)
+    assert len(rows) == 6 and output.read_text().count("id,label") == 1
+    for row in rows:
+        assert row["needs_review"] == str(float(row["margin"]) < 0.8)
