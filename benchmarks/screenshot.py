@@ -1,17 +1,16 @@
 """The README's screenshot of the demo page: `python benchmarks/screenshot.py` (after `make run`) -> docs/demo.png.
 
 Starts the API on the trained model and the default catalogue, opens `/` in Debian's headless Chromium
-(Playwright), uploads a test image enlarged to a photo-like 224 × 224 PNG, waits for the answer and the
-explanation, and saves the page.
+(Playwright), uploads a test image rendered as a product photo (`photos.photo_pixels`: dark on white, with
+margins, 800 pixels, JPEG), waits for the answer and the explanation, and saves the page.
 """
 
 import argparse
-import io
 from pathlib import Path
 
 import keras
 import numpy as np
-from PIL import Image
+from photos import DEFAULT, encode, photo_pixels
 from playwright.sync_api import sync_playwright
 from serving import ROOT, free_port, start_server
 
@@ -25,8 +24,7 @@ def main():
     arguments = parser.parse_args()
     data.ensure_dataset()
     _, (test_images, _) = keras.datasets.fashion_mnist.load_data()
-    photo = io.BytesIO()
-    Image.fromarray(255 - test_images[arguments.image]).resize((224, 224), Image.Resampling.BICUBIC).save(photo, "PNG")
+    photo = encode(photo_pixels(test_images[arguments.image], DEFAULT, np.random.default_rng(0)), DEFAULT["quality"])
     port = free_port()
     server = start_server(port, 1, ROOT / "models")
     try:
@@ -34,7 +32,7 @@ def main():
             browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(f"http://127.0.0.1:{port}/")
-            upload = {"name": f"test-image-{arguments.image}.png", "mimeType": "image/png", "buffer": photo.getvalue()}
+            upload = {"name": f"test-image-{arguments.image}.jpg", "mimeType": "image/jpeg", "buffer": photo}
             page.set_input_files("#file", files=[upload])
             page.wait_for_function("document.querySelector('#overlay').naturalWidth > 0", timeout=30_000)
             page.wait_for_function("[...document.querySelectorAll('#similar img')].every(i => i.naturalWidth > 0)")
