@@ -354,3 +354,19 @@ def photo_rows() -> list[str]:
 @pytest.mark.parametrize("row", photo_rows())
 def test_the_photos_doc_quotes_the_reported_figures(row):
     assert row in " ".join((ROOT / "docs" / "photos.md").read_text().split(" \n"))
+
+
+def precise_bn_sentence() -> str:
+    """docs/training.md's sentence on the precise batch-norm trial, from reports/recipe_precise_bn.json."""
+    trial = report("recipe_precise_bn.json")
+    gain, runs = trial["gain"], trial["runs"]
+    seeds = "; ".join(f"{seed}: {run['as_trained']:.4f} → {run['precise_bn']:.4f}" for seed, run in runs.items())
+    verdict = "adopted" if trial["adopted"] else "not adopted"
+    return (
+        f"Validation accuracy as trained → with precise batch norm, seed by seed: {seeds}. Mean paired gain "
+        f"{gain['mean']:+.4f} ± {gain['standard_error']:.4f} (standard error, {gain['seeds']} seeds): {verdict}."
+    )
+
+
+def test_the_training_doc_quotes_the_precise_batch_norm_trial():
+    assert precise_bn_sentence() in training_doc_as_one_line()
