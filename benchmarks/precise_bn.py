@@ -56,13 +56,7 @@ def one_seed(seed: int) -> dict:
     dataset = train.make_dataset(x, y, recipe["batch_size"], shuffle_seed=seed, augment=train.random_shift)
     network = model.build_model(seed=seed)
     total_steps = recipe["epochs"] * int(dataset.cardinality())
-    network.compile(
-        optimizer=train.adam_with_warmup_cosine(
-            recipe["learning_rate"], recipe["warmup_fraction"], recipe["weight_decay"], total_steps
-        ),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=recipe["label_smoothing"]),
-        metrics=["accuracy"],
-    )
+    train.compile_with_recipe(network, recipe, total_steps)
     network.fit(dataset, epochs=recipe["epochs"], verbose=0, shuffle=False)
     served = model.float32_copy(network)
     as_trained = served.evaluate(x_val, y_val, batch_size=1000, verbose=0)[1]

@@ -70,11 +70,7 @@ def main():
         first.set_weights([whitening_filters(x_train, first.filters, arguments.seed)])
         first.trainable = model.get_layer("norm_1").trainable = False
     total_steps = arguments.epochs * int(dataset.cardinality())
-    model.compile(
-        optimizer=train.adam_with_warmup_cosine(arguments.learning_rate, 0.05, 1e-4, total_steps),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
-        metrics=["accuracy"],
-    )
+    train.compile_with_recipe(model, {**train.RECIPE, "learning_rate": arguments.learning_rate}, total_steps)
     start = time.perf_counter()
     shifted_epochs = arguments.epochs - arguments.clean_epochs
     model.fit(dataset, epochs=shifted_epochs, verbose=0, shuffle=False)

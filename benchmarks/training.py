@@ -146,13 +146,7 @@ def measure_throughput(variant: str, epochs: int) -> dict:
         augment = train.random_shift if variant == "notebook_model" else None
         dataset = train.make_dataset(x, y, 256, shuffle_seed=0, augment=augment)
         total_steps = (1 + epochs) * int(dataset.cardinality())
-        network.compile(
-            optimizer=train.adam_with_warmup_cosine(
-                project["learning_rate"], project["warmup_fraction"], project["weight_decay"], total_steps
-            ),
-            loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
-            metrics=["accuracy"],
-        )
+        train.compile_with_recipe(network, project, total_steps)
         seconds = seconds_per_epoch(network, (dataset,), epochs, shuffle=False)
     return {"images_per_s": len(x) / seconds, "policy": keras.mixed_precision.global_policy().name}
 
@@ -185,13 +179,7 @@ def time_recipe_epochs(name: str, epochs: int, seed: int = 42) -> dict:
         network = model.build_model(seed=seed)
     dataset = train.make_dataset(x, y, recipe["batch_size"], shuffle_seed=seed, augment=augment)
     total_steps = recipe["epochs"] * int(dataset.cardinality())
-    network.compile(
-        optimizer=train.adam_with_warmup_cosine(
-            recipe["learning_rate"], recipe["warmup_fraction"], recipe["weight_decay"], total_steps
-        ),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=recipe["label_smoothing"]),
-        metrics=["accuracy"],
-    )
+    train.compile_with_recipe(network, recipe, total_steps)
     per_epoch = seconds_per_epoch(network, (dataset,), epochs, shuffle=False)
     return {"seconds_per_epoch": per_epoch, "epochs": recipe["epochs"], "train_seconds": per_epoch * recipe["epochs"]}
 

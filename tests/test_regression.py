@@ -98,14 +98,16 @@ def rounding_dependent_figures(metrics: dict) -> dict:
     return {name.replace("f1-score ", "f1 "): value for name, value in figures.items()}
 
 
-def leaf_paths(value, prefix="") -> list[str]:
-    """Every number or string in a metrics.json as a path like "per_class/Bag/recall"; lists of numbers are one
-    leaf, lists of records are indexed."""
+def leaves(value, prefix="") -> dict:
+    """Every number or string in a metrics.json by its path, like "per_class/Bag/recall"; lists of numbers are
+    one leaf, lists of records are indexed."""
     if isinstance(value, dict):
-        return [path for key, item in value.items() for path in leaf_paths(item, f"{prefix}{key}/")]
+        return {path: leaf for key, item in value.items() for path, leaf in leaves(item, f"{prefix}{key}/").items()}
     if isinstance(value, list) and value and isinstance(value[0], dict):
-        return [path for index, item in enumerate(value) for path in leaf_paths(item, f"{prefix}{index}/")]
-    return [prefix.rstrip("/")]
+        return {
+            path: leaf for index, item in enumerate(value) for path, leaf in leaves(item, f"{prefix}{index}/").items()
+        }
+    return {prefix.rstrip("/"): value}
 
 
 def covered(path: str, patterns) -> bool:
@@ -139,7 +141,7 @@ def tolerance(spread: dict, name: str) -> float:
 
 def test_every_number_of_the_metrics_is_compared_or_excused(committed):
     lists = [*EXACT, *TOLERATED, *BARS, *NOT_COMPARED]
-    missing = [path for path in leaf_paths(committed) if not covered(path, lists)]
+    missing = [path for path in leaves(committed) if not covered(path, lists)]
     assert not missing, f"compare these numbers of metrics.json, or say in NOT_COMPARED why not: {missing}"
 
 
@@ -160,17 +162,9 @@ def test_figure_stays_within_the_seed_spread(committed, rerun, spread, name):
 def exact_values(metrics: dict) -> dict:
     return {
         path: value
-        for path, value in zip(leaf_paths(metrics), leaf_values(metrics), strict=True)
+        for path, value in leaves(metrics).items()
         if covered(path, EXACT) and not path.startswith("top_confusions/")
     }
-
-
-def leaf_values(value) -> list:
-    if isinstance(value, dict):
-        return [leaf for item in value.values() for leaf in leaf_values(item)]
-    if isinstance(value, list) and value and isinstance(value[0], dict):
-        return [leaf for item in value for leaf in leaf_values(item)]
-    return [value]
 
 
 def test_the_recipe_architecture_and_library_versions_are_unchanged(committed, rerun):

@@ -129,21 +129,24 @@ def test_the_package_recipe_is_the_notebooks_parameters():
 
 
 def test_the_notebook_compiles_the_optimizer_that_the_package_builds():
-    """The notebook's warm-up + cosine Adam cell and `train.adam_with_warmup_cosine` give the same optimizer."""
+    """The notebook's warm-up + cosine Adam cell and `train.compile_with_recipe` compile the same optimizer and
+    loss."""
     import types
 
     import keras
 
     from tests.notebook import run_cells
 
-    compiled = {}
+    compiled, package = {}, {}
     network = types.SimpleNamespace(compile=lambda **arguments: compiled.update(arguments))
     notebook = run_cells("total_steps = EPOCHS", keras=keras, model=network, steps_per_epoch=215)
     recipe = train.RECIPE
-    package = train.adam_with_warmup_cosine(
-        recipe["learning_rate"], recipe["warmup_fraction"], recipe["weight_decay"], notebook["total_steps"]
+    train.compile_with_recipe(
+        types.SimpleNamespace(compile=lambda **arguments: package.update(arguments)), recipe, notebook["total_steps"]
     )
-    ours, theirs = compiled["optimizer"].get_config(), package.get_config()
+    ours, theirs = compiled["optimizer"].get_config(), package["optimizer"].get_config()
     assert {**ours, "name": None} == {**theirs, "name": None}  # with the schedule; Keras numbers the name
     assert ours["learning_rate"]["config"]["warmup_target"] == recipe["learning_rate"]
+    assert compiled["loss"].get_config() == package["loss"].get_config()
     assert compiled["loss"].get_config()["label_smoothing"] == recipe["label_smoothing"]
+    assert compiled["metrics"] == package["metrics"]

@@ -120,7 +120,7 @@ class Catalogue:
             arrays["ann"] = faiss.serialize_index(self.ann)
         with write_atomically(path) as file:
             np.savez(file, **arrays)
-        return path
+        return Path(path)
 
     @classmethod
     def load(cls, path=DEFAULT_PATH) -> "Catalogue":

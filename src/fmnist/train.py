@@ -68,6 +68,18 @@ def adam_with_warmup_cosine(peak_learning_rate, warmup_fraction, weight_decay, t
     return keras.optimizers.Adam(learning_rate=schedule, weight_decay=weight_decay)
 
 
+def compile_with_recipe(network, recipe: dict, total_steps: int) -> None:
+    """Compile `network` as the notebook does: `adam_with_warmup_cosine` over `total_steps` steps and
+    categorical cross-entropy with the recipe's label smoothing."""
+    network.compile(
+        optimizer=adam_with_warmup_cosine(
+            recipe["learning_rate"], recipe["warmup_fraction"], recipe["weight_decay"], total_steps
+        ),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=recipe["label_smoothing"]),
+        metrics=["accuracy"],
+    )
+
+
 def random_shift(images, random_seed, max_shift: int = 1):
     """Shift each image of a batch by up to `max_shift` pixels up or down and left or right, filling with black.
 
