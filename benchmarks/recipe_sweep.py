@@ -8,8 +8,8 @@ Every variant trains on the 55,000 training images and is judged on the 5,000 va
 notebook's split (`data.split_validation`: seed 42 for every seed in rounds 1 and 2, each seed's own split in
 rounds 3 and 4, as the notebook does); the test set is never touched. It runs on any Keras backend so that it
 can run many variants in parallel on a borrowed GPU (rounds 1 and 2 on one H200, 3 and 4 on one H100, Keras
-on JAX, float32), which is why it builds the network with Keras's own `BatchNormalization` rather than the
-project's TensorFlow-only fused layer (same maths) and augments with NumPy. A GPU rounds differently from the
+on JAX, float32), which is why it swaps the project's TensorFlow-only fused batch normalization of
+`model.build_model` for Keras's own (same maths) and augments with NumPy. A GPU rounds differently from the
 CPU, so the figures rank variants; the notebook's own runs give the project's figures. Rounds 3 and 4 ran
 until a time limit, seed after seed, so their variants have different numbers of seeds; each is compared with
 the recipe committed before them on the seeds both ran (`gain_over_committed`). Rounds 1 and 2 came from a
@@ -173,10 +173,54 @@ def augment(images, rng, max_shift, flip, erase_probability, erase_sides=(4, 14)
     return images
 
 
+def variant_model(recipe: dict, seed: int):
+    """`model.build_model` with the recipe's widths, dense units and dropout, its variants (first kernel, second
+    padding, batch-norm momentum) set in the layers' configurations, and Keras's own batch normalization in
+    place of the project's TensorFlow-only fused one (the same maths), so that it runs on any backend."""
+    import keras
+
+    from fmnist import model
+
+    base = model.build_model(
+        filters=recipe["filters"], dense_units=recipe["dense"], dropout=recipe["dropout"], seed=seed
+    )
+    changes = {
+        "conv_1": {"kernel_size": (recipe["first_kernel"],) * 2},
+        "conv_2": {"padding": recipe["second_padding"]},
+    }
+
+    def variant(layer):
+        config = {**layer.get_config(), **changes.get(layer.name, {})}
+        if isinstance(layer, model.FusedBatchNormalization):
+            momentum = recipe["batch_norm_momentum"]
+            return keras.layers.BatchNormalization(momentum=momentum, epsilon=layer.epsilon, name=layer.name)
+        return layer.__class__.from_config(config)
+
+    return keras.models.clone_model(base, clone_function=variant)
+
+
+def variant_optimizer(recipe: dict, total_steps: int):
+    """`train.adam_with_warmup_cosine` with the recipe's settings, and its variants: β2, an exponential moving
+    average of the weights, NAdam."""
+    import keras
+
+    from fmnist import train
+
+    adam = train.adam_with_warmup_cosine(
+        recipe["learning_rate"], recipe["warmup_fraction"], recipe["weight_decay"], total_steps
+    )
+    config = {**adam.get_config(), "beta_2": recipe["beta_2"]}
+    if recipe["ema"]:
+        config.update(use_ema=True, ema_momentum=recipe["ema"])
+    if recipe["optimizer"] == "nadam":
+        config.pop("amsgrad")
+        return keras.optimizers.Nadam.from_config(config)
+    return keras.optimizers.Adam.from_config(config)
+
+
 def train_variant(recipe: dict, seed: int) -> dict:
     """Train one recipe with one seed; return its final validation accuracy and wall time."""
     import keras
-    from keras import layers
 
     from fmnist import data
 
@@ -216,34 +260,9 @@ def train_variant(recipe: dict, seed: int) -> dict:
         data.scale_images(images), data.one_hot(labels), 5000, seed if recipe["own_split"] else 42
     )
     batches = AugmentedEpochs(x_train[: recipe["train_images"]], y_train[: recipe["train_images"]])
-    first, second = recipe["filters"]
-    norm = {"momentum": recipe["batch_norm_momentum"], "epsilon": 1e-3}
-    network = keras.Sequential(
-        [
-            keras.Input((28, 28, 1)),
-            layers.Conv2D(first, recipe["first_kernel"], padding="same", use_bias=False),
-            layers.MaxPooling2D(),
-            layers.BatchNormalization(**norm),
-            layers.ReLU(),
-            layers.Conv2D(second, 3, padding=recipe["second_padding"], use_bias=False),
-            layers.MaxPooling2D(),
-            layers.BatchNormalization(**norm),
-            layers.ReLU(),
-            layers.Flatten(),
-            layers.Dense(recipe["dense"], activation="relu"),
-            layers.Dropout(recipe["dropout"], seed=seed),
-            layers.Dense(10, activation="softmax"),
-        ]
-    )
-    total_steps = recipe["epochs"] * len(batches)
-    warmup_steps = round(recipe["warmup_fraction"] * total_steps)
-    schedule = keras.optimizers.schedules.CosineDecay(
-        0.0, total_steps - warmup_steps, warmup_target=recipe["learning_rate"], warmup_steps=warmup_steps
-    )
-    ema = {"use_ema": True, "ema_momentum": recipe["ema"]} if recipe["ema"] else {}
-    adam = {"adam": keras.optimizers.Adam, "nadam": keras.optimizers.Nadam}[recipe["optimizer"]]
-    optimizer = adam(schedule, weight_decay=recipe["weight_decay"], beta_2=recipe["beta_2"], **ema)
+    network = variant_model(recipe, seed)
     loss = keras.losses.CategoricalCrossentropy(label_smoothing=recipe["label_smoothing"])
+    optimizer = variant_optimizer(recipe, recipe["epochs"] * len(batches))
     network.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
     start = time.perf_counter()
     network.fit(batches, epochs=recipe["epochs"], verbose=0)

@@ -1,13 +1,17 @@
 """Serving speed and robustness: start the real API, drive it from other processes, write the figures.
 
-    python benchmarks/serving.py [--requests 2000] [--connections 200] [--seconds 20] [--workers 2]
+    python benchmarks/serving.py [--requests 2000] [--connections 200] [--seconds 20] [--workers 2] [--baseline REV]
 
 Needs models/ from `make run`. In one run:
 - single client: a Python process sending POST /predict (multipart 28×28 PNG) back to back over one
   keep-alive connection, then POST /explain (the raw PNG) the same way;
-- concurrent: wrk (Debian package `wrk`, installed if missing) with `--connections` for `--seconds`,
-  sharing the machine with the server; socket timeouts (wrk's limit: 5 s) are counted apart from errors;
-  then the same on uvicorn's own set-up (`--shared-socket`: one listening socket for all workers), to compare;
+- steady state: h2load (Debian package `nghttp2-client`, installed if missing) over HTTP/1.1 with
+  `--connections` kept alive for `--seconds`, measured after `--warm-up` seconds once they are all open (its
+  `--warm-up-time`); the percentiles come from its per-request log;
+- burst: wrk (Debian package `wrk`, installed if missing) opening `--connections` at once and measuring from
+  the first (socket timeouts, wrk's limit 5 s, are counted apart from errors);
+- both, side by side on the same machine, for this server and for the server at commit `--baseline` (from a
+  git worktree, its own sources), in alternating rounds, and with the load generator on the same cores;
 - stall: on a one-worker server, a light client of 28×28 uploads for 10 s alone, then for 10 s beside two
   clients that upload a 6000×6000 PNG (legal, 48 KB) back to back;
 - fuzz: tests/test_fuzz.py with `--fuzz-examples` examples per test, its cases and failures counted;
@@ -93,15 +97,15 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(port: int, workers: int, models: Path, *options: str) -> subprocess.Popen:
-    """Start the API and return once every worker process has answered /healthz."""
+def start_server(port: int, workers: int, models: Path, source: Path = ROOT / "src") -> subprocess.Popen:
+    """Start the API from `source` and return once every worker process has answered /healthz."""
     command = [sys.executable, "-m", "fmnist.serve", "--port", str(port), "--workers", str(workers)]
-    command += ["--log-level", "warning", "--no-access-log", "--backlog", "4096", *options]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    command += ["--log-level", "warning", "--no-access-log", "--backlog", "4096"]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(source))
     env.update(FMNIST_MODEL=str(models / "fashion_cnn.tflite"), FMNIST_CATALOGUE=str(models / "catalogue.npz"))
     env.update(FMNIST_REVIEW_THRESHOLDS=str(models / "review_thresholds.json"))
     server = subprocess.Popen(command, cwd=ROOT, env=env)
-    # Each new connection may reach another worker. On one shared socket an idle server hands them all to
+    # Each new connection may reach another worker. On one shared socket an idle server may hand them all to
     # the same worker, so after 10 s of answers the others are taken to be up as well.
     answered, deadline = set(), time.monotonic() + 60
     while len(answered) < workers and time.monotonic() < deadline:
@@ -120,9 +124,41 @@ def percentile(values, q) -> float:
     return float(np.percentile(np.asarray(values) * 1000, q))
 
 
+def install(program: str, package: str) -> None:
+    if not shutil.which(program):
+        subprocess.run(["apt-get", "install", "-y", "-qq", package], check=True)
+
+
+def steady_state(port, body_path, connections, seconds, warm_up) -> dict:
+    """h2load with `connections` kept alive: the figures of the `seconds` after `warm_up` seconds."""
+    install("h2load", "nghttp2-client")
+    log = body_path.parent / "h2load.log"
+    command = ["h2load", "--h1", "-t", "1", "-c", str(connections), "-D", str(seconds), f"--warm-up-time={warm_up}"]
+    command += ["-d", str(body_path), "-H", f"content-type: multipart/form-data; boundary={BOUNDARY}"]
+    output = subprocess.run(
+        [*command, f"--log-file={log}", f"http://127.0.0.1:{port}/predict"], check=True, capture_output=True, text=True
+    ).stdout
+    rows = [line.split("\t") for line in log.read_text().splitlines()]
+    log.unlink()
+    start = min(int(row[0]) for row in rows) + warm_up * 1e6  # the log may hold the warm-up's requests too
+    measured = [(int(status), int(micros) / 1e6) for begun, status, micros in rows if int(begun) >= start]
+    latencies = [seconds_taken for _, seconds_taken in measured]
+    return {
+        "connections": connections,
+        "seconds": seconds,
+        "warm_up_seconds": warm_up,
+        "requests": len(measured),
+        "requests_per_s": round(len(measured) / seconds, 1),
+        "p50_ms": round(percentile(latencies, 50), 2),
+        "p99_ms": round(percentile(latencies, 99), 2),
+        "errors": sum(status != 200 for status, _ in measured)
+        + int(re.search(r"(\d+) failed, (\d+) errored", output).group(2)),
+    }
+
+
 def wrk_load(port, body_path, connections, seconds) -> dict:
-    if not shutil.which("wrk"):
-        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+    """wrk opening `connections` at once: the burst of new connections, measured from the first."""
+    install("wrk", "wrk")
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(WRK_SCRIPT.replace("{boundary}", BOUNDARY).replace("{body}", str(body_path)))
     command = ["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "--latency", "--timeout", "5s"]
@@ -245,18 +281,64 @@ def fuzz(examples: int, scratch: Path) -> dict:
     return {"cases": result["cases"], "failures": result["failures"], "examples_per_test": examples, "passed": passed}
 
 
-def main():
+def arguments_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--explain-requests", type=int, default=200)
     parser.add_argument("--connections", type=int, default=200)
     parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--warm-up", type=int, default=5, help="seconds before the steady state is measured")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of this server and the baseline")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (one per core)")
     parser.add_argument("--fuzz-examples", type=int, default=200, help="examples per fuzz test")
     parser.add_argument("--models", default=str(ROOT / "models"), help="folder with the exported models")
+    # the last commit whose server subclassed uvicorn's (64 SO_REUSEPORT sockets per process, hand-written 503s)
+    parser.add_argument("--baseline", default="075e591", help="the commit whose server to compare with")
     parser.add_argument("--output", default=str(ROOT / "reports" / "serving_benchmark.json"))
-    arguments = parser.parse_args()
+    return parser
 
+
+def median_figures(runs: list[dict]) -> dict:
+    """The median throughput and percentiles over rounds, the errors and timeouts summed, and every round."""
+    figures = {key: runs[0][key] for key in ("connections", "seconds")}
+    for key in ("requests_per_s", "p50_ms", "p99_ms"):
+        figures[key] = float(np.median([run[key] for run in runs]))
+    for key in ("errors", "timeouts"):
+        figures[key] = sum(run.get(key, 0) for run in runs)
+    return {**figures, "rounds": runs}
+
+
+def side_by_side(arguments, models: Path, body: Path) -> dict:
+    """Steady state and burst for this server and the baseline's, in alternating rounds."""
+    baseline = ROOT / "build" / "serving-baseline"
+    if not baseline.exists():
+        subprocess.run(["git", "worktree", "add", "--detach", str(baseline), arguments.baseline], cwd=ROOT, check=True)
+    runs = {name: {"steady_state": [], "burst": []} for name in ("this", "baseline")}
+    for _ in range(arguments.rounds):
+        for name, source in (("this", ROOT / "src"), ("baseline", baseline / "src")):
+            port = free_port()
+            server = start_server(port, arguments.workers, models, source)
+            try:
+                steady = steady_state(port, body, arguments.connections, arguments.seconds, arguments.warm_up)
+                burst = wrk_load(port, body, arguments.connections, arguments.seconds)
+                assert server.poll() is None, f"the {name} server died under load"
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+            print(f"{name}: steady state {steady}\n{name}: burst {burst}", flush=True)
+            runs[name]["steady_state"].append(steady)
+            runs[name]["burst"].append(burst)
+    figures = {name: {kind: median_figures(values) for kind, values in kinds.items()} for name, kinds in runs.items()}
+    this, before = figures["this"]["steady_state"], figures["baseline"]["steady_state"]
+    return {
+        **figures["this"],
+        "baseline": {"commit": arguments.baseline, **figures["baseline"]},
+        "steady_state_throughput_ratio": round(this["requests_per_s"] / before["requests_per_s"], 3),
+    }
+
+
+def main():
+    arguments = arguments_parser().parse_args()
     import keras
 
     from fmnist import data
@@ -267,32 +349,21 @@ def main():
     multipart, light = scratch / "multipart.body", scratch / "light.png"
     multipart.write_bytes(multipart_png(test_images[0]))
     light.write_bytes(png(test_images[0]))
-    port = free_port()
-    models = Path(arguments.models)
+    port, models = free_port(), Path(arguments.models)
     server = start_server(port, arguments.workers, models)
     try:
         content_type = f"multipart/form-data; boundary={BOUNDARY}"
-        single = start_client(port, "/predict", multipart, content_type, arguments.requests)
-        single = latency_figures(client_result(single))
+        single = latency_figures(
+            client_result(start_client(port, "/predict", multipart, content_type, arguments.requests))
+        )
         print(f"single client: {single}")
         explained = start_client(port, "/explain", light, "image/png", arguments.explain_requests)
         explained = latency_figures(client_result(explained))
         print(f"explain, single client: {explained}")
-        concurrent = wrk_load(port, multipart, arguments.connections, arguments.seconds)
-        print(f"concurrent:    {concurrent}")
-        assert server.poll() is None, "the server died under load"
     finally:
         server.terminate()
         server.wait(timeout=30)
-    # The same load on uvicorn's own set-up, one listening socket shared by the workers, to compare.
-    port = free_port()
-    server = start_server(port, arguments.workers, models, "--shared-socket")
-    try:
-        shared_socket = wrk_load(port, multipart, arguments.connections, arguments.seconds)
-        print(f"concurrent, one shared socket: {shared_socket}")
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    concurrent = side_by_side(arguments, models, multipart)
     stalls = stall(models, light, scratch)
     print(f"stall: {stalls}")
     fuzzed = fuzz(arguments.fuzz_examples, scratch)
@@ -303,7 +374,6 @@ def main():
         "single_client": single,
         "explain": explained,
         "concurrent": concurrent,
-        "concurrent_shared_socket": shared_socket,
         "stall": stalls,
         "fuzz": fuzzed,
         "batch_images_per_s": batch["fashion_cnn.tflite"],  # the float32 model the API serves

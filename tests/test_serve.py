@@ -1,5 +1,6 @@
 import io
 import json
+import os
 import re
 import urllib.request
 
@@ -236,15 +237,28 @@ def test_a_real_server_process_answers_over_http(serving_artifacts):
         assert_prediction(json.load(urllib.request.urlopen(request, timeout=5)))
 
 
-def test_without_so_reuseport_the_server_listens_on_one_shared_socket(monkeypatch):
-    """Windows has no SO_REUSEPORT: `python -m fmnist.serve` then serves on uvicorn's one shared socket."""
-    import socket
-
+def test_the_server_runs_on_uvicorns_own_options(monkeypatch):
+    """`python -m fmnist.serve` is `uvicorn fmnist.serve:app` with its documented options, and hands the drain
+    time to the worker processes through the environment."""
     ran = []
-    monkeypatch.delattr(socket, "SO_REUSEPORT", raising=False)
-    monkeypatch.setattr(serve.DrainingServer, "run", lambda server, sockets=None: ran.append(sockets))
-    serve.main(["--port", "0"])
-    assert ran == [None]
+    monkeypatch.setattr(serve.uvicorn, "run", lambda app, **options: ran.append((app, options)))
+    monkeypatch.delenv(serve.DRAIN_ENV, raising=False)
+    serve.main(["--port", "0", "--workers", "2", "--drain-seconds", "5"])
+    ((app, options),) = ran
+    assert app == "fmnist.serve:app"
+    assert options["workers"] == 2 and options["port"] == 0 and options["timeout_graceful_shutdown"] == 30
+    assert os.environ[serve.DRAIN_ENV] == "5.0"
+
+
+def test_readiness_is_200_while_serving_and_503_once_shutdown_starts(client):
+    assert client.get("/readyz").json() == {"status": "ready"}
+    client.app.state.ready = False  # what SIGTERM does (tests/test_graceful.py sends a real one)
+    try:
+        answer = client.get("/readyz")
+        assert answer.status_code == 503 and answer.headers["retry-after"] == "1"
+        assert client.get("/healthz").status_code == 200  # alive: only new traffic should go elsewhere
+    finally:
+        client.app.state.ready = True
 
 
 def test_predict_says_whether_a_person_should_review_the_tag(client):

@@ -237,6 +237,18 @@ def read_items(source: Path) -> tuple[list[str], list[str], np.ndarray, list[str
     return ids, titles, np.asarray(pictures, dtype=np.float32).reshape(-1, 28, 28, 1), problems
 
 
+def from_embeddings(ids, titles, labels, thumbnails, embeddings) -> Catalogue:
+    """A catalogue of items whose embeddings are already computed (by the notebook's Keras model, say)."""
+    arrays = (np.asarray(ids, dtype=str), np.asarray(titles, dtype=str), np.asarray(labels))
+    return with_engine(*arrays, np.asarray(thumbnails, dtype=np.uint8), normalize(embeddings))
+
+
+def test_image_names(labels) -> tuple[list[str], list[str]]:
+    """The ids and titles of Fashion-MNIST's test images, "test-04521" and "Shirt, test image 4521"."""
+    ids = [f"test-{number:05d}" for number in range(len(labels))]
+    return ids, [f"{CLASS_NAMES[label]}, test image {number}" for number, label in enumerate(labels)]
+
+
 def fashion_mnist_test(model_path=DEFAULT_MODEL) -> Catalogue:
     """The default catalogue: the 10,000 test images, preprocessed as the API preprocesses an upload."""
     import keras
@@ -246,9 +258,7 @@ def fashion_mnist_test(model_path=DEFAULT_MODEL) -> Catalogue:
     data.ensure_dataset()
     _, (test_images, test_labels) = keras.datasets.fashion_mnist.load_data()
     pictures = np.stack([images.to_model_input(image) for image in test_images])
-    ids = [f"test-{number:05d}" for number in range(len(test_images))]
-    titles = [f"{CLASS_NAMES[label]}, test image {number}" for number, label in enumerate(test_labels)]
-    return from_pictures(ids, titles, pictures, model_path)
+    return from_pictures(*test_image_names(test_labels), pictures, model_path)
 
 
 def main(argv=None) -> int:

@@ -1,8 +1,10 @@
 """The prediction, explanation and similar-items API: `python -m fmnist.serve` (see docs/serving.md).
 
-`uvicorn fmnist.serve:app` serves it too; `python -m fmnist.serve` adds a graceful shutdown that refuses the
-connections still queued at SIGTERM with a 503 instead of resetting them (`DrainingServer`), and listens on
-sockets that accept a burst of new connections at once, evenly over the workers (`listeners`).
+`python -m fmnist.serve` runs it with uvicorn's own options (`uvicorn.run`, like `uvicorn fmnist.serve:app
+--workers N --timeout-graceful-shutdown 30`), and any ASGI server serves `app`. Graceful shutdown is the
+server's own. `/readyz` tells a load balancer whether to send traffic: it turns 503 at SIGTERM, and with
+$FMNIST_DRAIN_SECONDS the app hands the signal on to the server only that many seconds later, so that the
+balancer stops sending new requests before the server stops accepting them.
 
 The TFLite model loads once, at startup; the catalogue (`fmnist.catalogue`) too, and again whenever its file
 is replaced: a rebuilt catalogue is picked up within a second, without a restart, and a request always
@@ -19,8 +21,9 @@ import hashlib
 import io
 import json
 import os
-import socket
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import anyio
@@ -31,7 +34,6 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from PIL import Image
-from uvicorn.supervisors import multiprocess
 
 from fmnist import CLASS_NAMES, __version__, explain
 from fmnist.catalogue import Catalogue
@@ -43,6 +45,7 @@ DEFAULT_MODEL, DEFAULT_CATALOGUE = "models/fashion_cnn.tflite", "models/catalogu
 # The notebook chooses a margin threshold per target accuracy of the auto-accepted tags, on the validation split.
 REVIEW_ENV, TARGET_ENV = "FMNIST_REVIEW_THRESHOLDS", "FMNIST_TARGET_ACCURACY"
 DEFAULT_REVIEW, DEFAULT_TARGET = "models/review_thresholds.json", "0.99"
+DRAIN_ENV = "FMNIST_DRAIN_SECONDS"  # between SIGTERM (readiness turns 503) and the server's graceful shutdown
 CATALOGUE_POLL_SECONDS = 1.0
 MAX_LISTED = 100
 STATIC = Path(__file__).parent / "static"
@@ -124,8 +127,28 @@ async def lifespan(app: FastAPI):
     app.state.heavy_decodes = anyio.CapacityLimiter(HEAVY_DECODES)
     app.state.explanations = anyio.CapacityLimiter(1)  # one at a time: they share one interpreter
     watcher = asyncio.create_task(watch_catalogue(app.state.model, catalogue_path))
+    app.state.ready = True
+    drain_before_shutdown(app, float(os.environ.get(DRAIN_ENV, "0")))
     yield
+    app.state.ready = False
     watcher.cancel()
+
+
+def drain_before_shutdown(app: FastAPI, seconds: float) -> None:
+    """At SIGTERM, turn `/readyz` to 503 at once and pass the signal on to the server's own handler (its
+    graceful shutdown) `seconds` later. The server installed that handler before starting the app; it is
+    chained with the standard `signal` API, nothing of the server's is replaced. Only in the main thread,
+    where Python delivers signals (a test client or an embedding may run the app elsewhere)."""
+    previous = signal.getsignal(signal.SIGTERM)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        return
+    loop = asyncio.get_running_loop()
+
+    def on_sigterm(signum, frame):
+        app.state.ready = False
+        loop.call_soon_threadsafe(loop.call_later, seconds, previous, signum, frame)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
 
 
 app = FastAPI(
@@ -304,6 +327,14 @@ async def healthz(request: Request):
     }
 
 
+@app.get("/readyz")
+async def readyz(request: Request):
+    """Whether to send this replica traffic: 200 once the model is loaded, 503 from SIGTERM on."""
+    if request.app.state.ready:
+        return {"status": "ready"}
+    return JSONResponse({"status": "shutting down"}, status_code=503, headers={"retry-after": "1"})
+
+
 @app.post("/predict", openapi_extra=IMAGE_BODY)
 async def predict(request: Request):
     """Classify one image: the class, its calibrated confidence, the runner-up, all ten probabilities, and
@@ -422,112 +453,8 @@ async def explain_prediction(
     }
 
 
-REFUSAL_BODY = b'{"detail": "the server is shutting down; retry in a second"}'
-REFUSAL = (
-    b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\n"
-    b"connection: close\r\ncontent-length: %d\r\n\r\n%s" % (len(REFUSAL_BODY), REFUSAL_BODY)
-)
-
-
-class DrainingServer(uvicorn.Server):
-    """uvicorn's server, with one more step in its graceful shutdown.
-
-    On SIGTERM uvicorn closes its listening socket, lets the requests in flight finish, then exits: new
-    connections are refused. But the kernel resets every connection it had already queued for the server and
-    the server had not yet accepted: under load, some clients see a reset. Here the queue is emptied first,
-    and each of those connections gets a 503 with `Retry-After`.
-    """
-
-    async def shutdown(self, sockets=None):
-        refusals = []
-        for server in self.servers:
-            for listener in server.sockets:
-                # A backlog of 0 lets the kernel queue at most one more connection: a SYN beyond it is dropped
-                # and retried by the client, which then finds the port closed. So if this process is preempted
-                # between emptying the queue and closing it, at most one connection can be left to reset.
-                with listener.dup() as queue:  # a plain socket: asyncio's wrapper of the listener has no listen()
-                    queue.listen(0)
-                    queue.setblocking(False)
-                    while True:
-                        try:
-                            connection, _ = queue.accept()
-                        except OSError:  # BlockingIOError: the queue is empty
-                            break
-                        refusals.append(asyncio.create_task(refuse(connection)))
-            server.close()  # right after the queue is empty, with no pause in between for new arrivals
-        # Connections accepted a moment ago may not have read their request yet; uvicorn would take them for
-        # idle keep-alive connections and close them with the request unread, which resets them.
-        await asyncio.sleep(0.1)
-        await super().shutdown(sockets)
-        await asyncio.gather(*refusals)
-
-
-LISTENERS_PER_PROCESS = 64
-
-
-class DrainingWorker(multiprocess.Process):
-    """A worker process of uvicorn's supervisor (`--workers`) that runs a `DrainingServer` on listening sockets
-    of its own (`listeners`)."""
-
-    @property
-    def server(self) -> uvicorn.Server:
-        if self._server is None:
-            self._server = DrainingServer(config=self.config)
-        return self._server
-
-    def target(self, sockets=None) -> None:
-        super().target(listeners(self.config))
-
-
-class SharedSocketWorker(DrainingWorker):
-    """A `DrainingWorker` on the one listening socket that all workers share (`--shared-socket`)."""
-
-    def target(self, sockets=None) -> None:
-        multiprocess.Process.target(self, sockets)
-
-
-def reuse_port_socket(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to (host, port) with SO_REUSEPORT: any number of them can bind the same port."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
-    sock.set_inheritable(True)
-    return sock
-
-
-def listeners(config: uvicorn.Config) -> list[socket.socket]:
-    """`LISTENERS_PER_PROCESS` sockets on the server's port for one process, which listens on all of them.
-
-    uvloop's libuv accepts one connection per listening socket per turn of the event loop, and under load a
-    turn serves every request that is ready: tens of milliseconds. So when 200 clients connected at once, the
-    last of them waited many turns, seconds in all, before their first request was even read. The kernel spreads
-    new connections over all the sockets of a SO_REUSEPORT group, evenly over the processes, so with 64 sockets
-    a process accepts up to 64 connections a turn. It also replaces uvicorn's one socket shared by all workers,
-    where a busy worker keeps the connections it grabbed while the other idles (docs/serving.md).
-    """
-    return [reuse_port_socket(config.host, config.port) for _ in range(LISTENERS_PER_PROCESS)]
-
-
-async def refuse(connection: socket.socket) -> None:
-    """Read the request, answer 503, and close only once the client has read it (closing earlier resets)."""
-    loop = asyncio.get_running_loop()
-    connection.setblocking(False)
-    try:
-        await asyncio.wait_for(loop.sock_recv(connection, 65536), 2)
-        await loop.sock_sendall(connection, REFUSAL)
-        connection.shutdown(socket.SHUT_WR)
-        while await asyncio.wait_for(loop.sock_recv(connection, 65536), 2):
-            pass
-    except (OSError, TimeoutError):
-        pass
-    finally:
-        connection.close()
-
-
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Serve the API with uvicorn and a draining graceful shutdown.")
+    parser = argparse.ArgumentParser(description="Serve the API with uvicorn (docs/serving.md).")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=1, help="worker processes (one per core is a good start)")
@@ -535,10 +462,14 @@ def main(argv=None):
     parser.add_argument("--log-level", default="info")
     parser.add_argument("--no-access-log", action="store_true")
     parser.add_argument(
-        "--shared-socket", action="store_true", help="one listening socket for all workers (uvicorn's way)"
+        "--drain-seconds",
+        type=float,
+        default=float(os.environ.get(DRAIN_ENV, "0")),
+        help=f"seconds between SIGTERM (/readyz turns 503) and the graceful shutdown (${DRAIN_ENV})",
     )
     arguments = parser.parse_args(argv)
-    config = uvicorn.Config(
+    os.environ[DRAIN_ENV] = str(arguments.drain_seconds)  # the worker processes read it
+    uvicorn.run(
         "fmnist.serve:app",
         host=arguments.host,
         port=arguments.port,
@@ -548,23 +479,6 @@ def main(argv=None):
         access_log=not arguments.no_access_log,
         timeout_graceful_shutdown=30,
     )
-    # The classes of the imported module, not of __main__: worker processes import them by name.
-    from fmnist import serve
-
-    # uvicorn's own way, kept so that benchmarks/serving.py can compare; also where there is no SO_REUSEPORT (Windows)
-    if arguments.shared_socket or not hasattr(socket, "SO_REUSEPORT"):
-        if config.workers == 1:
-            return serve.DrainingServer(config).run()
-        multiprocess.Process = serve.SharedSocketWorker
-        return multiprocess.Multiprocess(config, sockets=[config.bind_socket()]).run()
-    # This process holds the port (bound, never listening: the kernel hands connections to listening sockets
-    # only), and each serving process listens on sockets of its own on the same port (`listeners`).
-    reserved = serve.reuse_port_socket(config.host, config.port)
-    config.port = reserved.getsockname()[1]  # the port the system chose for --port 0
-    if config.workers == 1:
-        return serve.DrainingServer(config).run(sockets=serve.listeners(config))
-    multiprocess.Process = serve.DrainingWorker
-    return multiprocess.Multiprocess(config, sockets=[reserved]).run()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
-"""Similar items: cosine nearest neighbours in the model's embedding (the layer before the softmax)."""
+"""Similar items: the model's embedding (the layer before the softmax), cosine similarity and its quality.
 
-import dataclasses
+The catalogue that searches it, for the notebook and the API, is `fmnist.catalogue.Catalogue`.
+"""
 
 import numpy as np
 
@@ -32,39 +33,9 @@ def top_k(similarities: np.ndarray, k: int):
     return np.take_along_axis(top, order, axis=1), np.take_along_axis(top_similarities, order, axis=1)
 
 
-@dataclasses.dataclass(frozen=True)
-class EmbeddingIndex:
-    """An in-memory catalogue of unit-length embeddings with their item ids and class labels.
-
-    The notebook analyses the embedding with it; the API searches `fmnist.catalogue.Catalogue`.
-    """
-
-    vectors: np.ndarray
-    labels: np.ndarray
-    ids: np.ndarray
-
-    @classmethod
-    def build(cls, embeddings, labels, ids=None) -> "EmbeddingIndex":
-        """Index `embeddings` (one row per item); ids default to the row numbers."""
-        vectors = normalize(embeddings)
-        ids = np.arange(len(vectors)) if ids is None else np.asarray(ids)
-        labels = np.asarray(labels)
-        if not len(vectors) == len(labels) == len(ids):
-            raise ValueError(f"{len(vectors)} embeddings, {len(labels)} labels and {len(ids)} ids must match")
-        return cls(vectors, labels, ids)
-
-    def __len__(self) -> int:
-        return len(self.vectors)
-
-    def query(self, embeddings, k: int):
-        """Return (row indices, cosine similarities) of the k nearest items, each (n, k), most similar first."""
-        if not 1 <= k <= len(self):
-            raise ValueError(f"k must be between 1 and {len(self)}, got {k}")
-        return top_k(normalize(embeddings) @ self.vectors.T, k)
-
-
-def precision_at_k(index: EmbeddingIndex, k: int = 5, chunk: int = 1000) -> float:
-    """Mean fraction of each item's k nearest other items that share its class, over the whole index."""
+def precision_at_k(index, k: int = 5, chunk: int = 1000) -> float:
+    """Mean fraction of each item's k nearest other items that share its class, over a whole catalogue
+    (`fmnist.catalogue.Catalogue`, or anything with unit-length `vectors` and `labels`)."""
     hits = 0
     for start in range(0, len(index), chunk):
         rows = slice(start, start + chunk)

@@ -1,0 +1,54 @@
+"""benchmarks/recipe_sweep.py trains the package's model and optimizer, with only its variants changed."""
+
+import sys
+from pathlib import Path
+
+import keras
+
+from fmnist import model, train
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+import recipe_sweep  # noqa: E402
+
+# the recipe the notebook trains, as the search writes it
+COMMITTED = {**recipe_sweep.BASE, **recipe_sweep.ROUND_3_BASE}
+
+
+def test_the_search_builds_the_packages_network_with_keras_batch_normalization():
+    searched, package = recipe_sweep.variant_model(COMMITTED, seed=3), model.build_model(seed=3)
+    assert len(searched.layers) == len(package.layers)
+    for ours, theirs in zip(searched.layers, package.layers, strict=True):
+        if isinstance(theirs, model.FusedBatchNormalization):
+            assert isinstance(ours, keras.layers.BatchNormalization), ours
+            assert (ours.momentum, ours.epsilon, ours.name) == (theirs.momentum, theirs.epsilon, theirs.name)
+        else:
+            assert ours.get_config() == theirs.get_config()
+    assert searched.count_params() == package.count_params()
+
+
+def test_the_searchs_variants_change_only_their_layers():
+    variant = {**COMMITTED, "first_kernel": 5, "second_padding": "valid", "batch_norm_momentum": 0.9, "dense": 128}
+    network = recipe_sweep.variant_model(variant, seed=0)
+    assert network.get_layer("conv_1").kernel_size == (5, 5)
+    assert network.get_layer("conv_2").padding == "valid"
+    assert network.get_layer("norm_2").momentum == 0.9
+    assert network.get_layer("embedding").units == 128
+    assert network.get_layer("conv_1").filters == 32 and network.get_layer("dropout").rate == COMMITTED["dropout"]
+
+
+def test_the_searchs_committed_recipe_is_the_packages():
+    assert {name: COMMITTED[name] for name in train.RECIPE} == train.RECIPE
+
+
+def test_the_search_compiles_the_packages_optimizer_and_its_variants():
+    recipe = COMMITTED
+    ours = recipe_sweep.variant_optimizer(recipe, 4300).get_config()
+    theirs = train.adam_with_warmup_cosine(
+        train.RECIPE["learning_rate"], train.RECIPE["warmup_fraction"], train.RECIPE["weight_decay"], 4300
+    ).get_config()
+    assert {**ours, "name": None} == {**theirs, "name": None}
+    variant = recipe_sweep.variant_optimizer({**recipe, "optimizer": "nadam", "ema": 0.99, "beta_2": 0.99}, 4300)
+    assert isinstance(variant, keras.optimizers.Nadam)
+    config = variant.get_config()
+    assert config["use_ema"] and config["ema_momentum"] == 0.99 and config["beta_2"] == 0.99
+    assert config["learning_rate"] == theirs["learning_rate"]
