@@ -12,7 +12,7 @@ ENSURE_VENV = $(PYTHON) -c "import ensurepip" 2>/dev/null || { $(APT_INSTALL) \
 export TF_CPP_MIN_LOG_LEVEL := 3
 export TF_ENABLE_ONEDNN_OPTS := 1
 
-.PHONY: setup data run test test-tools lock check-lock unit nbval lint slides export serve fuzz catalogue screenshot benchmark-similar benchmark-training benchmark-serving benchmark-explanations benchmark-photos benchmark-setup benchmark-regression determinism clean
+.PHONY: setup data run test test-tools lock check-lock unit nbval lint slides export serve fuzz catalogue screenshot benchmark-similar benchmark-training benchmark-serving benchmark-explanations benchmark-photos benchmark-setup benchmark-tolerances benchmark-regression determinism clean
 
 setup: $(VENV)/.installed data
 
@@ -79,7 +79,7 @@ slides: setup
 export: setup
 	$(BIN)/python -m fmnist.export models/fashion_cnn.keras
 
-# The API on port 8000 (uvicorn, with a graceful shutdown that drains its queue; docs/serving.md).
+# The API on port 8000 (uvicorn; /readyz for a load balancer, graceful shutdown: docs/serving.md).
 serve: setup
 	$(BIN)/python -m fmnist.serve --host 127.0.0.1 --port 8000
 
@@ -110,8 +110,13 @@ benchmark-photos: setup
 benchmark-explanations: setup
 	$(BIN)/python benchmarks/explanations.py --images 1000
 
-# Inject realistic mistakes one at a time and run `make test` on each, then two clean runs (bfloat16, float32):
-# reports/regression_detection.json.
+# The regression test's tolerances: the notebook once per seed in bfloat16 and in float32 (runs already recorded
+# in reports/tolerance_runs.jsonl are kept), then reports/regression_tolerances.json.
+benchmark-tolerances: setup
+	$(BIN)/python benchmarks/tolerances.py --seeds 43 44 45 46 --float32-seeds 42 43 44
+
+# Two clean runs of `make test` (bfloat16, float32), then realistic mistakes injected one at a time, each
+# caught or not by a named test: reports/regression_detection.json.
 benchmark-regression: setup
 	$(BIN)/python benchmarks/regression_detection.py
 

@@ -227,15 +227,6 @@ def run_notebook(seed: int, folder: Path, precision: str | None = None) -> dict:
     return {"notebook_seconds": seconds, **metrics}
 
 
-def regression_figures(runs) -> dict:
-    """The numbers the regression test compares, each as a list over `runs` (metrics.json contents)."""
-    sys.path.insert(0, str(ROOT))
-    from tests.test_regression import rounding_dependent_figures
-
-    figures = [rounding_dependent_figures(run) for run in runs]
-    return {name: [run[name] for run in figures] for name in figures[0]}
-
-
 def summary(values) -> dict:
     """Values, mean and sample standard deviation (0 for a single value)."""
     values = list(values)
@@ -243,7 +234,7 @@ def summary(values) -> dict:
     return {"values": values, "mean": statistics.mean(values), "std": spread}
 
 
-def main():
+def arguments_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs per throughput variant and recipe")
     parser.add_argument("--seeds", type=int, nargs="*", default=[42, 43, 44], help="seeds of the notebook runs")
@@ -261,60 +252,23 @@ def main():
     )
     parser.add_argument("--output", type=Path, default=ROOT / "reports" / "training_benchmark.json")
     parser.add_argument("--worker", nargs=2, metavar=("TASK", "ARGUMENT"), help=argparse.SUPPRESS)
-    arguments = parser.parse_args()
-    if arguments.worker:
-        task, argument = arguments.worker
-        if task in ("previous", "project"):
-            result = time_recipe_epochs(task, int(argument))
-        else:
-            result = measure_throughput(argument, int(task))
-        print(json.dumps(result))
-        return
+    return parser
 
+
+def throughput(epochs: int) -> dict:
+    """(a), (b) and (c) of the module's docstring, each in a fresh process, against the sgemm ceiling."""
     gflops = sgemm_gflops()
-    baseline = in_fresh_process(arguments.epochs, "baseline")["images_per_s"]
-    measured = in_fresh_process(arguments.epochs, "project")
+    baseline = in_fresh_process(epochs, "baseline")["images_per_s"]
+    measured = in_fresh_process(epochs, "project")
     project, policy = measured["images_per_s"], measured["policy"]
-    notebook_model = in_fresh_process(arguments.epochs, "notebook_model")["images_per_s"]
+    notebook_model = in_fresh_process(epochs, "notebook_model")["images_per_s"]
     ceiling = gflops * 1e9 / FLOPS_PER_IMAGE
     print(f"sgemm ceiling       {gflops:8.1f} GFLOP/s -> {ceiling:8.0f} images/s at {FLOPS_PER_IMAGE / 1e6:.0f} MFLOP")
     print(f"(a) naive baseline  {baseline:8.0f} images/s  ({baseline / ceiling:.0%} of the ceiling)")
     print(f"(b) project         {project:8.0f} images/s  ({project / ceiling:.0%} of the ceiling), {policy}")
     print(f"ratio b/a           {project / baseline:8.2f}")
     print(f"(c) notebook model  {notebook_model:8.0f} images/s  (with augmentation), {policy}")
-
-    previous = in_fresh_process("previous", arguments.epochs)
-    current = in_fresh_process("project", arguments.epochs)
-    ratio = previous["train_seconds"] / current["train_seconds"]
-    for name, timing in (("previous recipe", previous), ("this recipe", current)):
-        print(
-            f"{name:<16} {timing['seconds_per_epoch']:6.1f} s/epoch × {timing['epochs']}"
-            f" = {timing['train_seconds']:.0f} s"
-        )
-    print(f"time-to-accuracy ratio {ratio:.2f}")
-
-    runs = {seed: run_notebook(seed, ROOT / "build" / "seeds" / str(seed)) for seed in arguments.seeds}
-    if arguments.committed_seed:
-        committed = json.loads((ROOT / "reports" / "metrics.json").read_text())
-        runs = {committed["recipe"]["seed"]: committed, **runs}
-    for seed, run in runs.items():
-        wall = f", whole notebook {run['notebook_seconds']:.0f} s" if "notebook_seconds" in run else " (committed run)"
-        print(
-            f"notebook, seed {seed}: test accuracy {run['test_accuracy']:.4f},"
-            f" training {run['train_seconds']:.0f} s{wall}"
-        )
-    executed = [run for run in runs.values() if "notebook_seconds" in run]
-    float32_runs = {
-        seed: run_notebook(seed, ROOT / "build" / "seeds" / f"float32-{seed}", "float32")
-        for seed in arguments.float32_seeds
-    }
-    for seed, run in float32_runs.items():
-        print(
-            f"notebook in float32, seed {seed}: test accuracy {run['test_accuracy']:.4f},"
-            f" training {run['train_seconds']:.0f} s, whole notebook {run['notebook_seconds']:.0f} s"
-        )
-
-    result = {
+    return {
         "machine": {"cpu_count": os.cpu_count(), "bfloat16": policy == "mixed_bfloat16"},
         "baseline_images_per_s": round(baseline),
         "project_images_per_s": round(project),
@@ -323,16 +277,48 @@ def main():
         "notebook_model_images_per_s": round(notebook_model),
         "sgemm_gflops": round(gflops, 1),
         "sgemm_ceiling_images_per_s": round(ceiling),
-        "timed_epochs": arguments.epochs,
-        "time_to_accuracy": {
-            "target": TARGET_ACCURACY,
-            "method": f"seconds per epoch after a warm-up epoch, {arguments.epochs} epochs timed, times the epochs",
-            "previous_recipe_seconds": round(previous["train_seconds"], 1),
-            "project_seconds": round(current["train_seconds"], 1),
-            "ratio": round(ratio, 3),
-            "previous_recipe": {**previous, "recipe": PREVIOUS_RECIPE},
-            "project_recipe": {**current, "recipe": project_recipe()},
-        },
+        "timed_epochs": epochs,
+    }
+
+
+def time_to_accuracy(epochs: int) -> dict:
+    """The previous recipe's and this recipe's training time, from timed epochs in fresh processes."""
+    previous = in_fresh_process("previous", epochs)
+    current = in_fresh_process("project", epochs)
+    ratio = previous["train_seconds"] / current["train_seconds"]
+    for name, timing in (("previous recipe", previous), ("this recipe", current)):
+        print(
+            f"{name:<16} {timing['seconds_per_epoch']:6.1f} s/epoch × {timing['epochs']}"
+            f" = {timing['train_seconds']:.0f} s"
+        )
+    print(f"time-to-accuracy ratio {ratio:.2f}")
+    return {
+        "target": TARGET_ACCURACY,
+        "method": f"seconds per epoch after a warm-up epoch, {epochs} epochs timed, times the epochs",
+        "previous_recipe_seconds": round(previous["train_seconds"], 1),
+        "project_seconds": round(current["train_seconds"], 1),
+        "ratio": round(ratio, 3),
+        "previous_recipe": {**previous, "recipe": PREVIOUS_RECIPE},
+        "project_recipe": {**current, "recipe": project_recipe()},
+    }
+
+
+def notebook_runs(seeds, committed_seed: bool, float32_seeds) -> dict:
+    """The notebook executed per seed (and per float32 seed): accuracy, training time and wall time."""
+    runs = {seed: run_notebook(seed, ROOT / "build" / "seeds" / str(seed)) for seed in seeds}
+    if committed_seed:
+        committed = json.loads((ROOT / "reports" / "metrics.json").read_text())
+        runs = {committed["recipe"]["seed"]: committed, **runs}
+    float32_runs = {
+        seed: run_notebook(seed, ROOT / "build" / "seeds" / f"float32-{seed}", "float32") for seed in float32_seeds
+    }
+    for label, group in (("notebook", runs), ("notebook in float32", float32_runs)):
+        for seed, run in group.items():
+            wall = f", whole notebook {run['notebook_seconds']:.0f} s" if "notebook_seconds" in run else " (committed)"
+            accuracy, training = run["test_accuracy"], run["train_seconds"]
+            print(f"{label}, seed {seed}: test accuracy {accuracy:.4f}, training {training:.0f} s{wall}")
+    executed = [run for run in runs.values() if "notebook_seconds" in run]
+    return {
         "accuracy_seeds": {"seeds": list(runs), **summary(run["test_accuracy"] for run in runs.values())},
         "notebook_train_seconds": summary(run["train_seconds"] for run in runs.values()),
         "notebook_seconds": round(statistics.mean(run["notebook_seconds"] for run in executed), 1)
@@ -346,12 +332,23 @@ def main():
         }
         if float32_runs
         else None,
-        # what tests/test_regression.py derives its tolerances from: how much a number moves with the seed and
-        # with the precision (bfloat16 or float32, the stand-in for another processor), over all runs above
-        "seed_spread": {
-            name: summary(values)["std"]
-            for name, values in regression_figures([*runs.values(), *float32_runs.values()]).items()
-        },
+    }
+
+
+def main():
+    arguments = arguments_parser().parse_args()
+    if arguments.worker:
+        task, argument = arguments.worker
+        if task in ("previous", "project"):
+            result = time_recipe_epochs(task, int(argument))
+        else:
+            result = measure_throughput(argument, int(task))
+        print(json.dumps(result))
+        return
+    result = {
+        **throughput(arguments.epochs),
+        "time_to_accuracy": time_to_accuracy(arguments.epochs),
+        **notebook_runs(arguments.seeds, arguments.committed_seed, arguments.float32_seeds),
     }
     arguments.output.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {arguments.output}")

@@ -6,11 +6,12 @@ in one of four lists below, and `test_every_number_of_the_metrics_is_compared_or
 that is in none:
 
 - `EXACT`: deterministic given the code, compared exactly;
-- `rounding_dependent_figures`: numbers that move with the seed and the processor (bfloat16 or not perturbs
-  training like another seed does), compared within `SPREAD_FACTOR` times the standard deviation over seeds
-  that `benchmarks/training.py` measured (`reports/training_benchmark.json`, `seed_spread`), never less than
-  `FLOOR`;
-- `BARS`: numbers held to a fixed bar (the export's parity, the calibration and auto-tagging goals);
+- `TOLERATED` (`rounding_dependent_figures`): numbers that move with the seed and the processor (bfloat16 or
+  not perturbs training like another seed does), compared within the tolerances that
+  `benchmarks/tolerances.py` measured over runs in both precisions (reports/regression_tolerances.json): for
+  the difference of two runs, at an expected false-alarm rate of 1 % for all of them together;
+- `BARS`: numbers held to a fixed bar (the export's parity, the calibration and auto-tagging goals), each
+  named in `bar_checks`;
 - `NOT_COMPARED`: left out on purpose, each with the reason.
 """
 
@@ -24,8 +25,6 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 COMMITTED = ROOT / "reports" / "metrics.json"
 RERUN = Path(os.environ.get("FMNIST_RERUN_METRICS", ROOT / "build" / "nbval" / "reports" / "metrics.json"))
-SPREAD_FACTOR = 3.0
-FLOOR = 0.002  # two test images of a class of 1,000: a three-seed spread can read zero
 
 EXACT = [
     "recipe/*",
@@ -42,7 +41,7 @@ EXACT = [
     "versions/numpy",
     "versions/matplotlib",
     "versions/scikit-learn",
-    "top_confusions/*/classes",  # the three most confused pairs, as a set
+    "top_confusions/*/classes",  # the most confused pairs (`confusions_agree`)
 ]
 TOLERATED = [  # the paths of `rounding_dependent_figures`
     "test_accuracy",
@@ -54,13 +53,13 @@ TOLERATED = [  # the paths of `rounding_dependent_figures`
     "per_class/*/f1-score",
     "per_class/*/precision",
     "per_class/*/recall",
+    "calibration/temperature",
+    "auto_tagging/*/coverage",
 ]
 BARS = [
     "export_parity/*",
-    "calibration/temperature",
     "calibration/test_ece_after",
     "calibration/test_nll_*",
-    "auto_tagging/*/coverage",
     "auto_tagging/*/accuracy",
     "training_precision",
 ]
@@ -83,7 +82,7 @@ pytestmark = pytest.mark.regression
 
 def rounding_dependent_figures(metrics: dict) -> dict:
     """The numbers of a `metrics.json` that move with the seed and the processor, by name: what this test
-    compares within tolerances and `benchmarks/training.py` measures the spread of."""
+    compares within the tolerances that `benchmarks/tolerances.py` measures."""
     explanations = metrics["explanations"]
     figures = {
         "test_accuracy": metrics["test_accuracy"],
@@ -91,11 +90,56 @@ def rounding_dependent_figures(metrics: dict) -> dict:
         "precision_at_k": metrics["similar_items"]["precision_at_k"],
         "final_val_accuracy": metrics["history"]["val_accuracy"][-1],
         "random_garment_drop_10": explanations["random_garment_drop_10"],
+        "temperature": metrics["calibration"]["temperature"],
     }
     for name, scores in metrics["per_class"].items():
         figures.update({f"{key} {name}": scores[key] for key in ("f1-score", "precision", "recall")})
     figures.update({f"deletion_drop_10 {name}": drop for name, drop in explanations["deletion_drop_10"].items()})
+    figures.update({f"coverage at {target}": point["coverage"] for target, point in metrics["auto_tagging"].items()})
     return {name.replace("f1-score ", "f1 "): value for name, value in figures.items()}
+
+
+def confused_pairs(metrics: dict) -> list:
+    """The most confused class pairs, most confused first, each as a sorted pair of names."""
+    return [tuple(sorted(pair["classes"])) for pair in metrics["top_confusions"]]
+
+
+def confusions_agree(rerun: dict, committed: dict) -> bool:
+    """The same pair is confused most, and the committed run's three most confused pairs are among the
+    re-run's five: the third and fourth pairs can trade places between seeds (a difference of one image)."""
+    ours, theirs = confused_pairs(rerun), confused_pairs(committed)
+    return ours[0] == theirs[0] and set(theirs[:3]) <= set(ours[:5])
+
+
+def bar_checks(metrics: dict, precision: str | None = None) -> dict:
+    """Each fixed bar by name: whether `metrics` passes it, and what it read. The run must have trained in
+    `precision`, by default the one `train.precision_policy` calls for here."""
+    from fmnist import train
+
+    parity, calibration = metrics["export_parity"], metrics["calibration"]
+    accuracy, used = metrics["test_accuracy"], metrics["training_precision"]
+    checks = {"precision policy": (used == (precision or train.precision_policy()), used)}
+    for name in ("saved_model", "tflite"):  # float32: only the order of the additions differs
+        checks[f"{name} parity"] = (
+            parity[name]["argmax_agreement"] >= 0.999
+            and parity[name]["max_abs_probability_difference"] <= 1e-4
+            and abs(parity[name]["accuracy"] - accuracy) <= 0.001,
+            parity[name],
+        )
+    int8 = parity["tflite_int8"]
+    checks["tflite_int8 parity"] = (int8["argmax_agreement"] >= 0.99 and int8["accuracy"] >= accuracy - 0.005, int8)
+    checks["keras export accuracy"] = (abs(parity["keras"]["accuracy"] - accuracy) <= 1e-6, parity["keras"])
+    checks["test ECE at most 0.015"] = (calibration["test_ece_after"] <= 0.015, calibration)
+    checks["calibration lowers the NLL"] = (calibration["test_nll_after"] < calibration["test_nll_before"], calibration)
+    # The goal is the target within 0.3 points; a run on another precision can miss it by a few hundredths (the
+    # thresholds come from 5,000 validation images), so the bar that flags a regression is 0.5 points.
+    for target, point in metrics["auto_tagging"].items():
+        checks[f"auto-tagging accuracy at {target}"] = (point["accuracy"] >= float(target) - 0.005, point)
+    return checks
+
+
+def bar_failures(metrics: dict, precision: str) -> list:
+    return [name for name, (passed, _) in bar_checks(metrics, precision).items() if not passed]
 
 
 def leaves(value, prefix="") -> dict:
@@ -127,16 +171,8 @@ def rerun() -> dict:
 
 
 @pytest.fixture(scope="module")
-def spread() -> dict:
-    return json.loads((ROOT / "reports" / "training_benchmark.json").read_text())["seed_spread"]
-
-
-def tolerance(spread: dict, name: str) -> float:
-    """`SPREAD_FACTOR` × the measured spread; precision and recall, not measured apart, take twice their F1's."""
-    kind, _, class_name = name.partition(" ")
-    if kind in ("precision", "recall"):
-        return 2 * tolerance(spread, f"f1 {class_name}")
-    return max(SPREAD_FACTOR * spread[name], FLOOR)
+def tolerances() -> dict:
+    return json.loads((ROOT / "reports" / "regression_tolerances.json").read_text())["tolerance"]
 
 
 def test_every_number_of_the_metrics_is_compared_or_excused(committed):
@@ -145,17 +181,15 @@ def test_every_number_of_the_metrics_is_compared_or_excused(committed):
     assert not missing, f"compare these numbers of metrics.json, or say in NOT_COMPARED why not: {missing}"
 
 
-def test_every_tolerated_figure_has_a_measured_spread(committed, spread):
-    for name in rounding_dependent_figures(committed):
-        kind, _, class_name = name.partition(" ")
-        assert (f"f1 {class_name}" if kind in ("precision", "recall") else name) in spread, name
+def test_every_tolerated_figure_has_a_measured_tolerance(committed, tolerances):
+    assert set(rounding_dependent_figures(committed)) == set(tolerances)
 
 
 @pytest.mark.parametrize("name", list(rounding_dependent_figures(json.loads(COMMITTED.read_text()))))
-def test_figure_stays_within_the_seed_spread(committed, rerun, spread, name):
+def test_figure_stays_within_its_tolerance(committed, rerun, tolerances, name):
     expected, actual = rounding_dependent_figures(committed)[name], rounding_dependent_figures(rerun)[name]
-    assert abs(actual - expected) <= tolerance(spread, name), (
-        f"{name}: {actual} against the committed {expected}; allowed ±{tolerance(spread, name):.4f}"
+    assert abs(actual - expected) <= tolerances[name], (
+        f"{name}: {actual} against the committed {expected}; allowed ±{tolerances[name]:.4f}"
     )
 
 
@@ -173,39 +207,10 @@ def test_the_recipe_architecture_and_library_versions_are_unchanged(committed, r
 
 
 def test_the_same_class_pairs_are_confused_most(committed, rerun):
-    def pairs(metrics):
-        return {tuple(sorted(pair["classes"])) for pair in metrics["top_confusions"][:3]}
-
-    assert pairs(rerun) == pairs(committed)
+    assert confusions_agree(rerun, committed), (confused_pairs(rerun), confused_pairs(committed))
 
 
-def test_training_used_the_precision_that_the_processor_calls_for(rerun):
-    from fmnist import train
-
-    assert rerun["training_precision"] == train.precision_policy()
-
-
-def test_the_exported_models_agree_with_keras(rerun):
-    parity = rerun["export_parity"]
-    for name in ("saved_model", "tflite"):  # float32: only the order of the additions differs
-        assert parity[name]["argmax_agreement"] >= 0.999, (name, parity[name])
-        assert parity[name]["max_abs_probability_difference"] <= 1e-4, (name, parity[name])
-        assert parity[name]["accuracy"] == pytest.approx(rerun["test_accuracy"], abs=0.001), (name, parity[name])
-    assert parity["tflite_int8"]["argmax_agreement"] >= 0.99, parity["tflite_int8"]
-    assert parity["tflite_int8"]["accuracy"] >= rerun["test_accuracy"] - 0.005, parity["tflite_int8"]
-    assert parity["keras"]["accuracy"] == pytest.approx(rerun["test_accuracy"], abs=1e-6)
-
-
-def test_the_confidences_are_calibrated(committed, rerun):
-    calibration = rerun["calibration"]
-    assert calibration["test_ece_after"] <= 0.015, calibration
-    assert calibration["test_nll_after"] < calibration["test_nll_before"], calibration
-    assert abs(calibration["temperature"] - committed["calibration"]["temperature"]) <= 0.05, calibration
-
-
-def test_auto_tagging_reaches_its_target_accuracy_on_the_test_set(committed, rerun):
-    """The goal is the target within 0.3 points; a run on another precision can miss it by a few hundredths
-    (the thresholds come from 5,000 validation images), so the bar that flags a regression is 0.5 points."""
-    for target, point in rerun["auto_tagging"].items():
-        assert point["accuracy"] >= float(target) - 0.005, (target, point)
-        assert abs(point["coverage"] - committed["auto_tagging"][target]["coverage"]) <= 0.03, (target, point)
+@pytest.mark.parametrize("name", list(bar_checks(json.loads(COMMITTED.read_text()))))
+def test_bar(rerun, name):
+    passed, reading = bar_checks(rerun)[name]
+    assert passed, f"{name}: {reading}"

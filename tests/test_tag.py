@@ -103,3 +103,18 @@ def test_a_resumed_run_with_another_target_decides_the_review_again(serving_arti
     assert len(rows) == 6 and output.read_text().count("id,label") == 1
     for row in rows:
         assert row["needs_review"] == str(float(row["margin"]) < 0.8)
+
+
+def test_the_summary_counts_the_auto_tagged_and_the_to_review_images_of_each_class():
+    rows = [
+        {"label": "Bag", "needs_review": False},
+        {"label": "Bag", "needs_review": "False"},  # as read back from a CSV
+        {"label": "Bag", "needs_review": True},
+        {"label": "Ankle boot", "needs_review": "True"},
+    ]
+    lines = tag.summary(rows).splitlines()
+    assert lines[0].split() == ["class", "auto-tagged", "to", "review"]
+    table = {line.rsplit(maxsplit=2)[0]: line.split()[-2:] for line in lines[1:]}
+    assert list(table) == [*CLASS_NAMES, "all"]
+    assert table["Bag"] == ["2", "1"] and table["Ankle boot"] == ["0", "1"] and table["Coat"] == ["0", "0"]
+    assert table["all"] == ["2", "2"]

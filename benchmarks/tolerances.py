@@ -1,0 +1,107 @@
+"""The regression test's tolerances, measured: the notebook executed once per seed and precision, and each
+compared figure's spread turned into a tolerance for the difference of two runs.
+
+    python benchmarks/tolerances.py --seeds 43 44 45 46 --float32-seeds 42 43 44   # executes the runs
+    python benchmarks/tolerances.py                                               # recomputes from the runs
+
+Each executed run appends one line to reports/tolerance_runs.jsonl: its seed, its precision, the processor it
+ran on, the commit, and the figures that `tests/test_regression.py` compares within a tolerance. A run already
+recorded (same seed, precision and processor) is not executed again, so an interrupted session resumes. The
+committed run (reports/metrics.json) counts as one more run.
+
+From all runs, both precisions pooled (a systematic shift between them counts as spread), each figure's sample
+standard deviation s gives the tolerance for the difference of two runs, z·√2·s, never less than `FLOOR`. z
+keeps the expected false-alarm rate of the whole regression test at `FALSE_ALARM_RATE`: a Bonferroni split of
+it over the compared figures, each difference taken as normal (two-sided). reports/regression_tolerances.json
+holds the tolerances, the runs behind them and, for the regression test's fixed bars and its exact
+comparison of the top confused pairs, how many of the runs pass them.
+"""
+
+import argparse
+import json
+import math
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+from machine import processor_name
+from training import run_notebook
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests import test_regression  # noqa: E402  (the figures compared and the bars are the test's own)
+
+RUNS = ROOT / "reports" / "tolerance_runs.jsonl"
+OUTPUT = ROOT / "reports" / "regression_tolerances.json"
+FALSE_ALARM_RATE = 0.01
+COMMITTED_PROCESSOR = "AMD EPYC"  # metrics.json does not record it; the README says which machine made it
+FLOOR = 0.002  # two test images of a class of 1,000: the figures move in steps of 0.001
+
+
+def record(seed: int, precision: str, metrics: dict) -> dict:
+    """One run's line: what ran where, and its whole metrics.json."""
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return {
+        "seed": seed,
+        "precision": precision,
+        "processor": processor_name(),
+        "commit": commit.stdout.strip(),
+        "metrics": metrics,
+    }
+
+
+def execute(seeds, precision: str, done: set):
+    for seed in seeds:
+        if (seed, precision, processor_name()) in done:
+            print(f"seed {seed} in {precision} on {processor_name()}: already recorded")
+            continue
+        metrics = run_notebook(seed, ROOT / "build" / "seeds" / f"{precision}-{seed}", precision)
+        with RUNS.open("a") as runs:
+            runs.write(json.dumps(record(seed, precision, metrics)) + "\n")
+        print(f"seed {seed} in {precision}: test accuracy {metrics['test_accuracy']:.4f}")
+
+
+def tolerances(runs: list[dict]) -> dict:
+    """The tolerances from `runs` (the committed run first), and how often the exact and fixed-bar checks hold."""
+    figures = [test_regression.rounding_dependent_figures(run["metrics"]) for run in runs]
+    z = statistics.NormalDist().inv_cdf(1 - FALSE_ALARM_RATE / len(figures[0]) / 2)
+    spread = {name: statistics.stdev(run[name] for run in figures) for name in figures[0]}
+    failures = [test_regression.bar_failures(run["metrics"], run["precision"]) for run in runs]
+    return {
+        "false_alarm_rate": FALSE_ALARM_RATE,
+        "compared_figures": len(spread),
+        "z": round(z, 3),
+        "method": "z·√2·s per figure (difference of two runs), s over all runs, at least the floor",
+        "floor": FLOOR,
+        "runs": [{key: run[key] for key in ("seed", "precision", "processor", "commit")} for run in runs],
+        "processors": sorted({run["processor"] for run in runs}),
+        "std": spread,
+        "tolerance": {name: max(z * math.sqrt(2) * s, FLOOR) for name, s in spread.items()},
+        "runs_whose_confusions_agree": sum(
+            test_regression.confusions_agree(run["metrics"], runs[0]["metrics"]) for run in runs
+        ),
+        "runs_failing_a_bar": {bar: sum(bar in run for run in failures) for bar in sorted(set().union(*failures))},
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="*", default=[], help="seeds to execute in bfloat16")
+    parser.add_argument("--float32-seeds", type=int, nargs="*", default=[], help="seeds to execute in float32")
+    arguments = parser.parse_args()
+    recorded = [json.loads(line) for line in RUNS.read_text().splitlines()] if RUNS.exists() else []
+    done = {(run["seed"], run["precision"], run["processor"]) for run in recorded}
+    execute(arguments.seeds, "mixed_bfloat16", done)
+    execute(arguments.float32_seeds, "float32", done)
+    recorded = [json.loads(line) for line in RUNS.read_text().splitlines()] if RUNS.exists() else []
+    committed = json.loads((ROOT / "reports" / "metrics.json").read_text())
+    reference = record(committed["recipe"]["seed"], committed["training_precision"], committed)
+    reference.update(processor=COMMITTED_PROCESSOR, commit="committed")
+    result = tolerances([reference, *recorded])
+    OUTPUT.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"{len(result['runs'])} runs; z {result['z']} over {result['compared_figures']} figures; wrote {OUTPUT}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""benchmarks/tolerances.py and benchmarks/regression_detection.py: the statistics behind the regression test's
+tolerances, and how a caught regression is traced to its test."""
+
+import copy
+import json
+import math
+import statistics
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+import regression_detection  # noqa: E402
+import tolerances  # noqa: E402
+
+from tests.committed import report  # noqa: E402
+
+
+def run(metrics: dict, shift: float) -> dict:
+    """The committed run with its test accuracy moved by `shift`."""
+    moved = copy.deepcopy(metrics)
+    moved["test_accuracy"] += shift
+    return {"seed": 0, "precision": moved["training_precision"], "processor": "x", "commit": "c", "metrics": moved}
+
+
+def test_each_tolerance_is_z_times_root_two_times_the_spread_for_a_one_percent_false_alarm_rate():
+    metrics = report("metrics.json")
+    runs = [run(metrics, shift) for shift in (0.0, 0.002, -0.002, 0.004)]
+    result = tolerances.tolerances(runs)
+    figures = result["compared_figures"]
+    assert result["z"] == pytest.approx(statistics.NormalDist().inv_cdf(1 - 0.01 / figures / 2), abs=1e-3)
+    spread = statistics.stdev([0.0, 0.002, -0.002, 0.004])
+    assert result["std"]["test_accuracy"] == pytest.approx(spread)
+    assert result["tolerance"]["test_accuracy"] == pytest.approx(result["z"] * math.sqrt(2) * spread, rel=1e-3)
+    assert result["tolerance"]["test_loss"] == tolerances.FLOOR  # no spread at all: the floor
+    assert result["runs_whose_confusions_agree"] == 4
+    # a test accuracy moved without the exports' own: the three shifted runs fail the export parity bar
+    assert result["runs_failing_a_bar"]["keras export accuracy"] == 3
+
+
+def test_the_committed_tolerances_cover_every_compared_figure_of_the_committed_run():
+    measured = report("regression_tolerances.json")
+    assert len(measured["runs"]) >= 8 and {"float32", "mixed_bfloat16"} <= {r["precision"] for r in measured["runs"]}
+    assert set(measured["tolerance"]) == set(measured["std"]) and measured["compared_figures"] == len(measured["std"])
+
+
+def test_a_catch_is_the_failed_test_and_its_assertion_message(tmp_path):
+    junit = tmp_path / "junit.xml"
+    junit.write_text(
+        '<testsuites><testsuite name="pytest" failures="1">'
+        '<testcase classname="tests.test_plots" name="test_colours" time="0.1">'
+        "<failure message=\"AssertionError: assert 'red' == 'blue'\">long traceback</failure></testcase>"
+        '<testcase classname="tests.test_plots" name="test_axes" time="0.1"/>'
+        "</testsuite></testsuites>"
+    )
+    assert regression_detection.failed_tests(junit) == [
+        {"test": "tests.test_plots::test_colours", "message": "AssertionError: assert 'red' == 'blue'"}
+    ]
+
+
+def test_every_mutation_changes_exactly_one_place_of_the_committed_tree(tmp_path):
+    root = regression_detection.ROOT
+    for name, _, path, before, after in regression_detection.MUTATIONS:
+        text = (root / path).read_text()
+        if path.endswith(".ipynb"):
+            text = "".join("".join(cell["source"]) for cell in json.loads(text)["cells"])
+        assert text.count(before) == 1, name
+        assert before != after, name
+    assert len({mutation[0] for mutation in regression_detection.MUTATIONS}) >= 16
