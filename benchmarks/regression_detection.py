@@ -187,7 +187,7 @@ MUTATIONS = [
 
 def worktree(name: str) -> Path:
     """A fresh copy of the committed tree at build/mutations/NAME."""
-    folder = ROOT / "build" / "mutations" / name
+    folder = ROOT / "build" / "mutations" / name.replace(" ", "-")  # PYTEST_ADDOPTS splits at spaces
     if folder.exists():
         subprocess.run(["git", "worktree", "remove", "--force", str(folder)], cwd=ROOT, check=False)
         shutil.rmtree(folder, ignore_errors=True)

@@ -5,6 +5,7 @@ import copy
 import json
 import math
 import statistics
+import subprocess
 import sys
 from pathlib import Path
 
@@ -59,10 +60,14 @@ def test_a_catch_is_the_failed_test_and_its_assertion_message(tmp_path):
     ]
 
 
-def test_every_mutation_changes_exactly_one_place_of_the_committed_tree(tmp_path):
-    root = regression_detection.ROOT
+def test_every_mutation_changes_exactly_one_place_of_the_committed_tree():
+    """Read from the commit, not the working tree: in the benchmark's mutated copies this test must still pass,
+    or it would catch every mutation itself."""
     for name, _, path, before, after in regression_detection.MUTATIONS:
-        text = (root / path).read_text()
+        shown = subprocess.run(
+            ["git", "show", f"HEAD:{path}"], cwd=regression_detection.ROOT, capture_output=True, text=True, check=True
+        )
+        text = shown.stdout
         if path.endswith(".ipynb"):
             text = "".join("".join(cell["source"]) for cell in json.loads(text)["cells"])
         assert text.count(before) == 1, name
