@@ -239,18 +239,43 @@ def run_test_command(folder: Path, precision: str | None = None) -> dict:
     return {"passed": False, "seconds": seconds, "failed": [], "outside": outside}
 
 
+def first_message(problem) -> str:
+    """The line of a JUnit failure that says what went wrong: an `...Error: ...` line, else for nbval the cell
+    whose outputs differ and the first differing lines, else the first line (pytest's `assert ...`)."""
+    message, text = (
+        re.sub(r"(\x1b|#x1B)\[[0-9;]*m", "", part or "") for part in (problem.get("message"), problem.text)
+    )
+    lines = [line.strip() for line in f"{message}\n{text}".splitlines() if line.strip()]
+    error = next((line for line in lines if re.match(r"\w*Error: \S", line)), None)
+    if error:
+        return error
+    if "Cell outputs differ" in message:
+        cell = next(line for line in lines if "Cell outputs differ" in line)
+        return " ".join([cell, *[line for line in lines if line.startswith(("- ", "+ "))][:2]])
+    lines = [line for line in lines if not re.fullmatch(r"\w*Error:", line)]  # numpy's: the detail follows
+    return lines[0] if lines else ""
+
+
 def failed_tests(junit: Path) -> list[dict]:
-    """Each failed or erroring test case of a JUnit XML file: its id and its message's first assertion line."""
+    """Each failed or erroring test case of a JUnit XML file: its id and `first_message`."""
     failed = []
     for case in ElementTree.parse(junit).iter("testcase"):
         problem = case.find("failure") if case.find("failure") is not None else case.find("error")
-        if problem is None:
-            continue
-        lines = [*(problem.get("message") or "").splitlines(), *(problem.text or "").splitlines()]
-        lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in lines if line.strip()]
-        message = next((line for line in lines if "Error" in line), lines[0] if lines else "")
-        failed.append({"test": f"{case.get('classname')}::{case.get('name')}", "message": message[:300]})
+        if problem is not None:
+            failed.append(
+                {"test": f"{case.get('classname')}::{case.get('name')}", "message": first_message(problem)[:300]}
+            )
     return failed
+
+
+def reread(output: Path) -> None:
+    """Read each caught mutation's failed tests again from the JUnit file its run left in its copy."""
+    report = json.loads(output.read_text())
+    for mutation in report["mutations"]:
+        junit = ROOT / "build" / "mutations" / mutation["name"].replace(" ", "-") / "build" / "junit.xml"
+        if mutation["caught"]:
+            mutation["failed"] = failed_tests(junit)
+    output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
 
 
 def main():
@@ -258,7 +283,10 @@ def main():
     parser.add_argument("--only", nargs="*", help="mutations to run again (default: all); the report keeps the rest")
     parser.add_argument("--clean-only", action="store_true", help="only the clean runs, keeping the mutations")
     parser.add_argument("--output", type=Path, default=ROOT / "reports" / "regression_detection.json")
+    parser.add_argument("--reread", action="store_true", help="read the failed tests again from the kept runs")
     arguments = parser.parse_args()
+    if arguments.reread:
+        return reread(arguments.output)
     chosen = [] if arguments.clean_only else [m for m in MUTATIONS if not arguments.only or m[0] in arguments.only]
     previous = json.loads(arguments.output.read_text()) if arguments.output.exists() else {}
     if previous.get("commit") != head():  # every run of a report comes from one commit

@@ -60,6 +60,24 @@ def test_a_catch_is_the_failed_test_and_its_assertion_message(tmp_path):
     ]
 
 
+def test_an_nbval_catch_names_the_cell_and_the_first_lines_that_differ(tmp_path):
+    junit = tmp_path / "junit.xml"
+    failure = (
+        "#x1B[91mNotebook cell execution failed#x1B[0m&#10;#x1B[94mCell 5: Cell outputs differ&#10;&#10;Input:&#10;"
+        "print(names)&#10;assert reference_output == test_output failed:&#10;  - 2  Coat&#10;  + 2  Pullover"
+    )
+    junit.write_text(
+        f'<testsuites><testsuite><testcase classname="Fashion_MNIST_model_training.ipynb" name="Cell 5">'
+        f'<failure message="{failure}">{failure}</failure></testcase></testsuite></testsuites>'
+    )
+    assert regression_detection.failed_tests(junit) == [
+        {
+            "test": "Fashion_MNIST_model_training.ipynb::Cell 5",
+            "message": "Cell 5: Cell outputs differ - 2  Coat + 2  Pullover",
+        }
+    ]
+
+
 def test_every_mutation_changes_exactly_one_place_of_the_committed_tree():
     """Read from the commit, not the working tree: in the benchmark's mutated copies this test must still pass,
     or it would catch every mutation itself."""
