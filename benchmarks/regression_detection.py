@@ -185,9 +185,14 @@ MUTATIONS = [
 ]
 
 
+def copy_folder(name: str) -> Path:
+    """Where the scratch copy for run NAME lives (no spaces: PYTEST_ADDOPTS splits its paths at them)."""
+    return ROOT / "build" / "mutations" / name.replace(" ", "-")
+
+
 def worktree(name: str) -> Path:
-    """A fresh copy of the committed tree at build/mutations/NAME."""
-    folder = ROOT / "build" / "mutations" / name.replace(" ", "-")  # PYTEST_ADDOPTS splits at spaces
+    """A fresh copy of the committed tree at `copy_folder(name)`."""
+    folder = copy_folder(name)
     if folder.exists():
         subprocess.run(["git", "worktree", "remove", "--force", str(folder)], cwd=ROOT, check=False)
         shutil.rmtree(folder, ignore_errors=True)
@@ -272,7 +277,7 @@ def reread(output: Path) -> None:
     """Read each caught mutation's failed tests again from the JUnit file its run left in its copy."""
     report = json.loads(output.read_text())
     for mutation in report["mutations"]:
-        junit = ROOT / "build" / "mutations" / mutation["name"].replace(" ", "-") / "build" / "junit.xml"
+        junit = copy_folder(mutation["name"]) / "build" / "junit.xml"
         if mutation["caught"]:
             mutation["failed"] = failed_tests(junit)
     output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")

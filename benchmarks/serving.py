@@ -353,9 +353,8 @@ def main():
     server = start_server(port, arguments.workers, models)
     try:
         content_type = f"multipart/form-data; boundary={BOUNDARY}"
-        single = latency_figures(
-            client_result(start_client(port, "/predict", multipart, content_type, arguments.requests))
-        )
+        single = start_client(port, "/predict", multipart, content_type, arguments.requests)
+        single = latency_figures(client_result(single))
         print(f"single client: {single}")
         explained = start_client(port, "/explain", light, "image/png", arguments.explain_requests)
         explained = latency_figures(client_result(explained))

@@ -5,7 +5,7 @@ compared figure's spread turned into a tolerance for the difference of two runs.
     python benchmarks/tolerances.py                                               # recomputes from the runs
 
 Each executed run appends one line to reports/tolerance_runs.jsonl: its seed, its precision, the processor it
-ran on, the commit, and the figures that `tests/test_regression.py` compares within a tolerance. A run already
+ran on, the commit, and its whole metrics.json (`tests/test_regression.py` picks the figures). A run already
 recorded (same seed, precision and processor) is not executed again, so an interrupted session resumes. The
 committed run (reports/metrics.json) counts as one more run.
 
@@ -13,8 +13,8 @@ From all runs, both precisions pooled (a systematic shift between them counts as
 standard deviation s gives the tolerance for the difference of two runs, z·√2·s, never less than `FLOOR`. z
 keeps the expected false-alarm rate of the whole regression test at `FALSE_ALARM_RATE`: a Bonferroni split of
 it over the compared figures, each difference taken as normal (two-sided). reports/regression_tolerances.json
-holds the tolerances, the runs behind them and, for the regression test's fixed bars and its exact
-comparison of the top confused pairs, how many of the runs pass them.
+holds the tolerances, the runs behind them and, for the regression test's fixed bars and its check of the
+most confused pairs, how many of the runs pass them.
 """
 
 import argparse
@@ -49,6 +49,10 @@ def record(seed: int, precision: str, metrics: dict) -> dict:
         "commit": commit.stdout.strip(),
         "metrics": metrics,
     }
+
+
+def recorded_runs() -> list[dict]:
+    return [json.loads(line) for line in RUNS.read_text().splitlines()] if RUNS.exists() else []
 
 
 def execute(seeds, precision: str, done: set):
@@ -90,15 +94,13 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="*", default=[], help="seeds to execute in bfloat16")
     parser.add_argument("--float32-seeds", type=int, nargs="*", default=[], help="seeds to execute in float32")
     arguments = parser.parse_args()
-    recorded = [json.loads(line) for line in RUNS.read_text().splitlines()] if RUNS.exists() else []
-    done = {(run["seed"], run["precision"], run["processor"]) for run in recorded}
+    done = {(run["seed"], run["precision"], run["processor"]) for run in recorded_runs()}
     execute(arguments.seeds, "mixed_bfloat16", done)
     execute(arguments.float32_seeds, "float32", done)
-    recorded = [json.loads(line) for line in RUNS.read_text().splitlines()] if RUNS.exists() else []
     committed = json.loads((ROOT / "reports" / "metrics.json").read_text())
-    reference = record(committed["recipe"]["seed"], committed["training_precision"], committed)
-    reference.update(processor=COMMITTED_PROCESSOR, commit="committed")
-    result = tolerances([reference, *recorded])
+    reference = {"seed": committed["recipe"]["seed"], "precision": committed["training_precision"]}
+    reference.update(processor=COMMITTED_PROCESSOR, commit="committed", metrics=committed)
+    result = tolerances([reference, *recorded_runs()])
     OUTPUT.write_text(json.dumps(result, indent=2) + "\n")
     print(f"{len(result['runs'])} runs; z {result['z']} over {result['compared_figures']} figures; wrote {OUTPUT}")
 
