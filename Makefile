@@ -104,7 +104,7 @@ screenshot: setup
 # Test images rendered as a shop's product photos, through the API's preprocessing: reports/photo_benchmark.json
 # (accuracy per condition beside the native 28 × 28 accuracy, and fmnist.tag's throughput); docs/photo_steps.png.
 benchmark-photos: setup
-	$(BIN)/python benchmarks/photos.py --images 1000 --steps-figure docs/photo_steps.png
+	$(BIN)/python benchmarks/photos.py --images 5000 --steps-figure docs/photo_steps.png
 
 # Faithfulness of every explanation method on 1,000 test images: reports/explanations.json.
 benchmark-explanations: setup

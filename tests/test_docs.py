@@ -6,6 +6,7 @@ import statistics
 
 import pytest
 
+from fmnist import images
 from tests.committed import ROOT, report, report_text
 
 
@@ -394,15 +395,31 @@ def photo_rows() -> list[str]:
     rows = [f"| the same images at 28 × 28 (native) | {native:.3f} | | |"]
     for name, condition in photos["conditions"].items():
         rows.append(
-            f"| {name} | {condition['accuracy']:.3f} | {100 * (condition['accuracy'] - native):+.1f} points "
-            f"| {condition['ms_per_photo']:.1f} ms |"
+            f"| {name} | {condition['accuracy']:.3f} | {100 * (condition['accuracy'] - native):+.1f} "
+            f"± {100 * condition['standard_error']:.1f} points | {condition['ms_per_photo']:.1f} ms |"
         )
     tagging = photos["tagging"]
+    rows.append(
+        f"Largest drop {100 * photos['largest_drop']:.1f} points, mean drop {100 * photos['mean_drop']:.1f} "
+        f"points, on {photos['images']:,} test images ({photos['processor']})"
+    )
     rows.append(
         f"`fmnist.tag` tagged {tagging['28x28_png']['images_per_s']:,} images/s from a folder of 28 × 28 PNGs and "
         f"{tagging['1000px_jpeg']['images_per_s']:,} images/s from one of 1,000-pixel JPEGs"
     )
     return rows
+
+
+def test_the_photos_doc_quotes_the_conversions_settings():
+    text = " ".join((ROOT / "docs" / "photos.md").read_text().split())
+    for setting in (
+        f"Blur** (Gaussian) by {images.DENOISE} of a 28th",
+        f"is {images.NOISE_SIGMAS} standard deviations",
+        f"by more than {images.TRIM_DISTANCE / 255 * 100:.0f} % of the range",
+        f"moves in by {images.EDGE_INSET} of a 28th",
+        f"radius 1 at {images.SHARPEN_PERCENT} %",
+    ):
+        assert setting in text, setting
 
 
 @pytest.mark.parametrize("row", photo_rows())

@@ -16,10 +16,12 @@ from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
 SIZE = 28
 WORKING_SIZE = 256  # larger photos are box-averaged down to about this first: faster, and it evens out noise
-TRIM_DISTANCE = 0.05 * 255  # Fashion-MNIST's trim: pixels this close to the background colour are background
-NOISE_SIGMAS = 3  # a noisy or textured background: within 3 of its standard deviations is background
+DENOISE = 0.15  # the blur's radius before the trim, in 28ths of the garment's longest side
+TRIM_DISTANCE = 0.10 * 255  # pixels this close to the background colour (beyond its texture) are background
+NOISE_SIGMAS = 2  # a noisy or textured background reaches 2 of its standard deviations towards the garment
 MIN_ROW_SHARE = 0.01  # a row or column is garment when more than 1 % of it (and 2 pixels) is
-SHARPEN_PERCENT = 50  # the unsharp mask's strength after the resize
+EDGE_INSET = 0.3  # the trimmed box's edges move in by this much of a 28th: how far out a blurred edge reaches
+SHARPEN_PERCENT = 25  # the unsharp mask's strength after the resize
 MAX_PIXELS = 40_000_000  # about 6,300 × 6,300; larger images are refused before decoding
 DRAFT_SIZE = 224
 
@@ -89,19 +91,27 @@ def to_model_input(gray: np.ndarray) -> np.ndarray:
     if gray.shape == (SIZE, SIZE):
         converted = 255 - gray if light else gray
         return (converted.astype(np.float32) / 255.0)[..., np.newaxis]
-    gray = working_copy(gray)
-    garment = trim(garment_intensity(gray, *background_level(gray)))
-    return (centre(sharpen(resize_longest_edge(garment))) / 255.0)[..., np.newaxis]
+    gray = denoise(working_copy(gray))
+    background, texture = background_level(gray)
+    intensity = garment_intensity(gray, background)
+    return (centre(sharpen(resize_longest_edge(intensity, trim(intensity, texture)))) / 255.0)[..., np.newaxis]
 
 
 def background_level(gray: np.ndarray) -> tuple[float, float]:
     """The background's colour (median of the border pixels) and how far its texture or noise reaches towards
-    the garment: `NOISE_SIGMAS` standard deviations, estimated from the upper quartile of the border pixels'
-    distance on the garment's side, so that a garment touching up to a quarter of the border does not count."""
+    the garment, on `garment_intensity`'s 0-255 scale: `NOISE_SIGMAS` standard deviations, estimated from the
+    upper quartile of the border pixels' distance on the garment's side, so that a garment touching up to a
+    quarter of the border does not count."""
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]]).astype(np.float32)
     level = float(np.median(border))
     towards_garment = np.clip((level - border) if level > 127 else (border - level), 0, None)
-    return level, NOISE_SIGMAS * float(np.percentile(towards_garment, 75)) / 0.6745
+    spread = float(np.percentile(towards_garment, 75)) / 0.6745
+    return level, NOISE_SIGMAS * spread * 255.0 / _span(level)
+
+
+def _span(background: float) -> float:
+    """How far a pixel can lie from `background` towards the garment."""
+    return max(background if background > 127 else 255.0 - background, 1.0)
 
 
 def working_copy(gray: np.ndarray) -> np.ndarray:
@@ -110,31 +120,50 @@ def working_copy(gray: np.ndarray) -> np.ndarray:
     return np.asarray(Image.fromarray(gray).reduce(factor)) if factor > 1 else gray
 
 
-def garment_intensity(gray: np.ndarray, background: float, texture: float) -> np.ndarray:
-    """The negated photo: each pixel's distance from the background towards the garment, on 0-255, less the
-    background's own texture, so that a noisy, textured or off-white background ends up black too."""
+def denoise(gray: np.ndarray) -> np.ndarray:
+    """`gray` blurred (Gaussian) by `DENOISE` of a 28th of the garment's longest side: it evens out sensor
+    noise, JPEG noise and fabric texture finer than one pixel of the model's input, at any photo size."""
+    background, texture = background_level(gray)
+    left, top, right, bottom = trim(garment_intensity(gray, background), texture)
+    radius = float(DENOISE * max(right - left, bottom - top) / SIZE)
+    return np.asarray(Image.fromarray(gray).filter(ImageFilter.GaussianBlur(radius)))
+
+
+def garment_intensity(gray: np.ndarray, background: float) -> np.ndarray:
+    """The negated photo: each pixel's distance from the background towards the garment, on 0-255, so that
+    a light, off-white or dark background ends up black and the garment light."""
     light = background > 127
     distance = (background - gray) if light else (gray - background)
-    span = max(background if light else 255.0 - background, 1.0)
-    return np.clip((distance.astype(np.float32) - texture) * 255.0 / span, 0, 255)
+    return np.clip(distance.astype(np.float32) * 255.0 / _span(background), 0, 255)
 
 
-def trim(intensity: np.ndarray) -> np.ndarray:
-    """The box around the garment: the rows and columns that hold enough pixels above `TRIM_DISTANCE`."""
-    mask = intensity > TRIM_DISTANCE
+def trim(intensity: np.ndarray, texture: float) -> tuple[float, float, float, float]:
+    """The box around the garment, (left, top, right, bottom) in pixels: the rows and columns that hold enough
+    pixels standing out by `TRIM_DISTANCE` beyond the background's texture, each edge then moved in by
+    `EDGE_INSET` of a 28th of the longest side. The whole frame when nothing stands out."""
+    mask = intensity > TRIM_DISTANCE + texture
     rows = np.flatnonzero(mask.sum(axis=1) > max(2, MIN_ROW_SHARE * mask.shape[1]))
     columns = np.flatnonzero(mask.sum(axis=0) > max(2, MIN_ROW_SHARE * mask.shape[0]))
     if len(rows) == 0 or len(columns) == 0:
-        return intensity  # nothing stands out from the background: keep the whole frame
-    return intensity[rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1]
+        return 0.0, 0.0, float(intensity.shape[1]), float(intensity.shape[0])
+    top, bottom, left, right = float(rows[0]), float(rows[-1] + 1), float(columns[0]), float(columns[-1] + 1)
+    inset = EDGE_INSET * max(bottom - top, right - left) / SIZE
+    return left + inset, top + inset, right - inset, bottom - inset
 
 
-def resize_longest_edge(garment: np.ndarray) -> Image.Image:
-    """The trimmed garment resized (Lanczos) so that its longest edge is 28 pixels."""
-    height, width = garment.shape
-    scale = SIZE / max(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return Image.fromarray(garment.round().astype(np.uint8)).resize(size, Image.Resampling.LANCZOS)
+def resize_longest_edge(intensity: np.ndarray, box: tuple[float, float, float, float]) -> Image.Image:
+    """The garment inside `box` resized (Lanczos, to a fraction of a pixel) so that its longest edge is 28
+    pixels; the shorter edge is rounded to whole pixels around the same centre, so the proportions hold."""
+    left, top, right, bottom = box
+    scale = SIZE / max(right - left, bottom - top)
+    width, height = max(1, round((right - left) * scale)), max(1, round((bottom - top) * scale))
+    pad = int(np.ceil(1 / scale)) + 1  # black around the photo: the rounding may reach past its edge
+    middle_x, middle_y = (left + right) / 2 + pad, (top + bottom) / 2 + pad
+    area = (middle_x - width / scale / 2, middle_y - height / scale / 2)
+    area += (area[0] + width / scale, area[1] + height / scale)
+    source = Image.fromarray(np.pad(intensity, pad).astype(np.float32))  # mode F: no rounding before the resize
+    resized = np.asarray(source.resize((width, height), Image.Resampling.LANCZOS, box=area))
+    return Image.fromarray(np.clip(resized, 0, 255).round().astype(np.uint8))
 
 
 def sharpen(picture: Image.Image) -> Image.Image:
