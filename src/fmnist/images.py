@@ -87,9 +87,8 @@ def decode(image: Image.Image) -> np.ndarray:
 
 def to_model_input(gray: np.ndarray) -> np.ndarray:
     """Fashion-MNIST's conversion of an 8-bit gray photo: a float32 array (28, 28, 1) in [0, 1], garment light."""
-    light = background_level(gray)[0] > 127
     if gray.shape == (SIZE, SIZE):
-        converted = 255 - gray if light else gray
+        converted = 255 - gray if background_level(gray)[0] > 127 else gray
         return (converted.astype(np.float32) / 255.0)[..., np.newaxis]
     gray = denoise(working_copy(gray))
     background, texture = background_level(gray)
