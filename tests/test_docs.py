@@ -46,8 +46,8 @@ def quoted_figures() -> dict:
             f"target {float(target):.1%}: {point['coverage']:.1%} tagged alone, {point['accuracy']:.2%} right"
             for target, point in metrics["auto_tagging"].items()
         ),
-        "photos": f"{len(photos['conditions'])} kinds of product photo: accuracy {photos['mean_drop'] * 100:.1f} "
-        f"points below the same images at 28 × 28 on average, {photos['largest_drop'] * 100:.1f} at most; "
+        "photos": f"{len(photos['conditions'])} kinds of product photo: accuracy {photos['mean_drop'] * 100:.2f} "
+        f"points below the same images at 28 × 28 on average, {photos['largest_drop'] * 100:.2f} at most; "
         f"`fmnist.tag` {photos['tagging']['28x28_png']['images_per_s']:,} images/s (28 × 28 PNGs)",
         "parameters": f"{metrics['parameters']:,}",
         "epochs": f"{metrics['recipe']['epochs']} epochs",
@@ -400,7 +400,7 @@ def photo_rows() -> list[str]:
         )
     tagging = photos["tagging"]
     rows.append(
-        f"Largest drop {100 * photos['largest_drop']:.1f} points, mean drop {100 * photos['mean_drop']:.1f} "
+        f"Largest drop {100 * photos['largest_drop']:.2f} points, mean drop {100 * photos['mean_drop']:.2f} "
         f"points, on {photos['images']:,} test images ({photos['processor']})"
     )
     rows.append(
@@ -417,7 +417,7 @@ def test_the_photos_doc_quotes_the_conversions_settings():
         f"is {images.NOISE_SIGMAS} standard deviations",
         f"by more than {images.TRIM_DISTANCE / 255 * 100:.0f} % of the range",
         f"moves in by {images.EDGE_INSET} of a 28th",
-        f"radius 1 at {images.SHARPEN_PERCENT} %",
+        f"radius {images.SHARPEN_RADIUS} pixel at {images.SHARPEN_PERCENT} %",
     ):
         assert setting in text, setting
 

@@ -21,7 +21,8 @@ TRIM_DISTANCE = 0.10 * 255  # pixels this close to the background colour (beyond
 NOISE_SIGMAS = 2  # a noisy or textured background reaches 2 of its standard deviations towards the garment
 MIN_ROW_SHARE = 0.01  # a row or column is garment when more than 1 % of it (and 2 pixels) is
 EDGE_INSET = 0.3  # the trimmed box's edges move in by this much of a 28th: how far out a blurred edge reaches
-SHARPEN_PERCENT = 25  # the unsharp mask's strength after the resize
+SHARPEN_RADIUS = 0.5  # the unsharp mask's radius after the resize, in pixels of the model's input
+SHARPEN_PERCENT = 120  # and its strength
 MAX_PIXELS = 40_000_000  # about 6,300 × 6,300; larger images are refused before decoding
 DRAFT_SIZE = 224
 
@@ -166,8 +167,8 @@ def resize_longest_edge(intensity: np.ndarray, box: tuple[float, float, float, f
 
 
 def sharpen(picture: Image.Image) -> Image.Image:
-    """An unsharp mask of radius 1, which restores the outlines that the downscaling softened."""
-    return picture.filter(ImageFilter.UnsharpMask(radius=1, percent=SHARPEN_PERCENT, threshold=0))
+    """An unsharp mask, which restores the outlines that the photo and the downscaling softened."""
+    return picture.filter(ImageFilter.UnsharpMask(radius=SHARPEN_RADIUS, percent=SHARPEN_PERCENT, threshold=0))
 
 
 def centre(picture: Image.Image) -> np.ndarray:
