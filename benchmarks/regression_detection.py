@@ -164,9 +164,9 @@ MUTATIONS = [
     (
         "API review flag",
         "the API flags for review the tags it is surest of",
-        "src/fmnist/serve.py",
-        '"needs_review": margin < review_threshold,',
-        '"needs_review": margin >= review_threshold,',
+        "src/fmnist/inference.py",
+        "    return margin < threshold",
+        "    return margin >= threshold",
     ),
     (
         "tag summary",

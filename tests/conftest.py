@@ -1,15 +1,8 @@
 """Shared fixtures: tiny synthetic data and models, and real components installed on demand."""
 
-import contextlib
-import io
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -17,17 +10,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np
 import pytest
 
+from .helpers import REVIEW_THRESHOLDS, TINY_MODEL, require
+
 # `make test-tools` installs the programs some tests drive (Chromium, LibreOffice); a test that finds one missing
 # skips and names it. CI sets FMNIST_NO_SKIPS=1, which turns every skip into a failure.
 NO_SKIPS = os.environ.get("FMNIST_NO_SKIPS") == "1"
-
-
-def require(probe: str, what: str) -> str:
-    """The path of `probe` (a path or a command); skip, naming `what` to install, when it is missing."""
-    found = probe if Path(probe).exists() else shutil.which(probe)
-    if not found:
-        pytest.skip(f"{probe} not found: install {what} (`make test-tools` does on Debian and Ubuntu)")
-    return found
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -65,70 +52,16 @@ def tiny_images():
     return rng.integers(0, 256, size=(20, 28, 28), dtype=np.uint8), np.arange(20) % 10
 
 
-REVIEW_THRESHOLDS = {"score": "margin", "thresholds": {"0.99": 0.5, "0.995": 0.8}}
-
-
-def serving_environment(artifacts: Path) -> dict:
-    """The API's environment variables for the model, catalogue and review thresholds in `artifacts`."""
-    from fmnist import serve
-
-    return {
-        serve.MODEL_ENV: str(artifacts / "model.tflite"),
-        serve.CATALOGUE_ENV: str(artifacts / "catalogue.npz"),
-        serve.REVIEW_ENV: str(artifacts / "review_thresholds.json"),
-    }
-
-
 @pytest.fixture(scope="session")
 def serving_artifacts(tmp_path_factory) -> Path:
-    """A tiny untrained model exported to TFLite and a 30-item catalogue, for the API's tests."""
-    from fmnist import catalogue, export, model
+    """A tiny untrained model exported to TFLite (`helpers.TINY_MODEL`) and a 30-item catalogue, for the API's
+    tests: they need no TensorFlow, so they run in the serving install too."""
+    from fmnist import catalogue
 
     folder = tmp_path_factory.mktemp("serving")
-    network = model.build_model(filters=(4, 8), dense_units=16, seed=0)
-    (folder / "model.tflite").write_bytes(export.to_tflite(network))
+    shutil.copy(TINY_MODEL, folder / "model.tflite")
     pictures = np.random.default_rng(0).random((30, 28, 28, 1), dtype="float32")
     ids, titles = [f"item-{n}" for n in range(30)], [f"Item {n}" for n in range(30)]
     catalogue.from_pictures(ids, titles, pictures, folder / "model.tflite").save(folder / "catalogue.npz")
     (folder / "review_thresholds.json").write_text(json.dumps(REVIEW_THRESHOLDS))
     return folder
-
-
-def png_bytes(mode="L", size=(28, 28), color=None) -> bytes:
-    """A PNG file of one colour."""
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.new(mode, size, color).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextlib.contextmanager
-def api_server(artifacts: Path, *options: str, log: Path | None = None):
-    """A real server process (`python -m fmnist.serve`, uvicorn) on a free port; yields (process, base URL)."""
-
-    port = free_port()
-    env = dict(os.environ, **serving_environment(artifacts))
-    command = [sys.executable, "-m", "fmnist.serve", "--port", str(port)]
-    with open(log or os.devnull, "wb") as output:
-        server = subprocess.Popen([*command, *options], env=env, stdout=output, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(150):
-                try:
-                    if json.load(urllib.request.urlopen(f"{url}/healthz", timeout=1))["status"] == "ok":
-                        break
-                except OSError:
-                    time.sleep(0.2)
-            else:
-                pytest.fail("the server did not answer /healthz within 30 s")
-            yield server, url
-        finally:
-            server.terminate()
-            server.wait(timeout=30)

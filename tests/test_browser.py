@@ -8,7 +8,7 @@ import requests
 
 from fmnist import CLASS_NAMES
 
-from .conftest import api_server, png_bytes, require
+from .helpers import api_server, png_bytes, require
 
 pytestmark = pytest.mark.slow
 CHROMIUM = "/usr/bin/chromium"  # Debian's package

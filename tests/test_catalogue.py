@@ -14,9 +14,9 @@ import requests
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from fmnist import catalogue, serve, similar
+from fmnist import catalogue, inference, serve, similar
 
-from .conftest import api_server, serving_environment
+from .helpers import api_server, serving_environment
 
 
 def garment(path, brightness: int, image_format="PNG", size=(60, 80)):
@@ -151,7 +151,7 @@ def test_the_api_answers_with_the_shops_ids_titles_and_thumbnails(serving_artifa
     path = tmp_path / "catalogue.npz"
     assert build(serving_artifacts, "--catalogue", path, "build", shop) == 0
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in {**serving_environment(serving_artifacts), serve.CATALOGUE_ENV: str(path)}.items():
+        for name, value in {**serving_environment(serving_artifacts), inference.CATALOGUE_ENV: str(path)}.items():
             patch.setenv(name, value)
         with TestClient(serve.app) as client:
             assert client.get("/catalogue").json() == {"items": 3, "engine": "exact", "embedding_size": 16}
@@ -219,7 +219,7 @@ def test_a_broken_catalogue_file_leaves_the_served_one_and_a_good_one_is_picked_
     path = tmp_path / "catalogue.npz"
     shutil.copy(serving_artifacts / "catalogue.npz", path)
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in {**serving_environment(serving_artifacts), serve.CATALOGUE_ENV: str(path)}.items():
+        for name, value in {**serving_environment(serving_artifacts), inference.CATALOGUE_ENV: str(path)}.items():
             patch.setenv(name, value)
         with TestClient(serve.app) as client:
             broken = tmp_path / "broken.npz"

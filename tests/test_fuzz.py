@@ -18,7 +18,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from PIL import Image
 
-from .conftest import api_server
+from .helpers import api_server
 
 EXAMPLES = int(os.environ.get("FMNIST_FUZZ_EXAMPLES", "100"))
 FUZZ = settings(

@@ -12,7 +12,7 @@ from collections import Counter
 
 import pytest
 
-from .conftest import api_server, png_bytes
+from .helpers import api_server, png_bytes
 
 pytestmark = pytest.mark.slow  # POSIX signals
 

@@ -9,9 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from fmnist import CLASS_NAMES, explain, export, images, serve
+from fmnist import CLASS_NAMES, explain, images, inference, runtime, serve
 
-from .conftest import api_server, png_bytes, serving_environment
+from .helpers import api_server, png_bytes, serving_environment
 
 
 @pytest.fixture(scope="module")
@@ -204,7 +204,7 @@ def test_explain_returns_an_overlay_picture_when_asked_for_png(client, how):
 def test_explain_map_matches_the_library_on_json_pixels(client, serving_artifacts):
     pixels = np.random.default_rng(3).integers(0, 256, (28, 28))
     answer = client.post("/explain", json={"pixels": pixels.tolist()}).json()
-    classifier = export.TFLiteClassifier(serving_artifacts / "model.tflite")
+    classifier = runtime.TFLiteClassifier(serving_artifacts / "model.tflite")
     expected = explain.occlusion(lambda batch: classifier(batch)[1], (pixels / 255.0)[np.newaxis, ..., np.newaxis])
     np.testing.assert_allclose(answer["map"], expected[0], atol=2e-3)
 
@@ -225,7 +225,7 @@ def test_similar_k_beyond_the_catalogue_is_refused(client):
 
 
 def test_a_missing_model_stops_startup_with_a_clear_message(tmp_path, monkeypatch):
-    monkeypatch.setenv(serve.MODEL_ENV, str(tmp_path / "missing.tflite"))
+    monkeypatch.setenv(inference.MODEL_ENV, str(tmp_path / "missing.tflite"))
     with pytest.raises(RuntimeError, match="make run"):
         with TestClient(serve.app):
             pass
@@ -275,9 +275,9 @@ def test_predict_says_whether_a_person_should_review_the_tag(client):
 
 def test_describe_flags_review_below_the_threshold_only():
     probabilities = np.array([0.6, 0.3] + [0.0125] * 8)
-    assert serve.describe(probabilities, 0.29)["needs_review"] is False
-    assert serve.describe(probabilities, 0.31)["needs_review"] is True
-    assert serve.describe(probabilities, 0.31)["runner_up"] == CLASS_NAMES[1]
+    assert inference.describe(probabilities, 0.29)["needs_review"] is False
+    assert inference.describe(probabilities, 0.31)["needs_review"] is True
+    assert inference.describe(probabilities, 0.31)["runner_up"] == CLASS_NAMES[1]
 
 
 @pytest.mark.parametrize(("target", "message"), [("0.95", "choose one of"), (None, "cannot read the review")])
@@ -286,8 +286,8 @@ def test_a_target_without_a_threshold_stops_the_server_with_a_clear_message(serv
         for name, value in serving_environment(serving_artifacts).items():
             patch.setenv(name, value)
         if target:
-            patch.setenv(serve.TARGET_ENV, target)
+            patch.setenv(inference.TARGET_ENV, target)
         else:
-            patch.setenv(serve.REVIEW_ENV, str(serving_artifacts / "missing.json"))
+            patch.setenv(inference.REVIEW_ENV, str(serving_artifacts / "missing.json"))
         with pytest.raises(RuntimeError, match=message), TestClient(serve.app):
             pass

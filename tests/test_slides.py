@@ -10,7 +10,7 @@ from pptx import Presentation
 
 from fmnist import slides
 
-from .conftest import require
+from .helpers import require
 
 ROOT = Path(__file__).resolve().parent.parent
 TITLES = [

@@ -9,6 +9,8 @@ between the two most probable classes; its thresholds are chosen on the validati
 import numpy as np
 from scipy import optimize
 
+from fmnist.inference import needs_review
+
 REVIEW_TARGETS = (0.99, 0.995)  # accuracy wanted of the tags accepted without a person
 
 
@@ -105,7 +107,7 @@ def auto_tagging(scores, correct, thresholds: dict) -> dict:
     scores, correct = np.asarray(scores), np.asarray(correct)
     report = {}
     for target, threshold in thresholds.items():
-        accepted = scores >= threshold
+        accepted = ~needs_review(scores, threshold)
         report[str(target)] = {
             "threshold": round(float(threshold), 6),
             "coverage": round(float(accepted.mean()), 4),

@@ -33,9 +33,9 @@ from PIL import Image
 
 from fmnist import CLASS_NAMES, images
 from fmnist.files import write_atomically
+from fmnist.inference import DEFAULT_CATALOGUE, DEFAULT_MODEL
 from fmnist.similar import normalize, top_k
 
-DEFAULT_PATH, DEFAULT_MODEL = Path("models/catalogue.npz"), Path("models/fashion_cnn.tflite")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~-]{0,127}")  # safe in a URL path segment as it is
 ANN_THRESHOLD = 20_000  # items; exact search at or below: its p99 stays near 1 ms (reports/similar_benchmark.json)
@@ -111,7 +111,7 @@ class Catalogue:
     def arrays(self) -> tuple:
         return tuple(getattr(self, field) for field in FIELDS)
 
-    def save(self, path=DEFAULT_PATH) -> Path:
+    def save(self, path=DEFAULT_CATALOGUE) -> Path:
         """Write the catalogue atomically: readers see the old file or the new one, never a part of one."""
         arrays = dict(zip(FIELDS, self.arrays(), strict=True))
         if self.ann is not None:
@@ -123,7 +123,7 @@ class Catalogue:
         return Path(path)
 
     @classmethod
-    def load(cls, path=DEFAULT_PATH) -> "Catalogue":
+    def load(cls, path=DEFAULT_CATALOGUE) -> "Catalogue":
         """Read a catalogue written by `save`; `ValueError` or `OSError` says what is wrong with the file."""
         try:
             with np.load(path, allow_pickle=False) as stored:
@@ -263,7 +263,9 @@ def fashion_mnist_test(model_path=DEFAULT_MODEL) -> Catalogue:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fmnist.catalogue", description=__doc__.split("\n")[0])
-    parser.add_argument("--catalogue", type=Path, default=DEFAULT_PATH, help=f"the catalogue file ({DEFAULT_PATH})")
+    parser.add_argument(
+        "--catalogue", type=Path, default=DEFAULT_CATALOGUE, help=f"the catalogue file ({DEFAULT_CATALOGUE})"
+    )
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help=f"the TFLite model ({DEFAULT_MODEL})")
     commands = parser.add_subparsers(dest="command", required=True)
     for name, text in (("build", "a new catalogue from SOURCE"), ("add", "add SOURCE's items (same id: replace)")):

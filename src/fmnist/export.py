@@ -9,16 +9,19 @@ import numpy as np
 import tensorflow as tf
 
 from fmnist.model import EMBEDDING_LAYER, with_outputs
-from fmnist.runtime import TFLiteClassifier
+from fmnist.runtime import OUTPUTS, TFLiteClassifier
 
 
 def to_tflite(model: keras.Model, quantize: bool = False) -> bytes:
-    """Convert the model, with outputs (embedding, probabilities), to a TFLite flatbuffer.
+    """Convert the model to a TFLite flatbuffer whose signature names its input and outputs as
+    `runtime.INPUT` and `runtime.OUTPUTS`: the image in, the embedding and the probabilities out.
 
     `quantize` stores the weights as int8 (dynamic-range quantisation). The converter's report of its
     temporary SavedModel is swallowed: it names a random folder and says nothing useful here.
     """
-    converter = tf.lite.TFLiteConverter.from_keras_model(with_outputs(model, [EMBEDDING_LAYER]))
+    embedding, probabilities = with_outputs(model, [EMBEDDING_LAYER]).outputs
+    named = keras.Model(model.inputs[0], dict(zip(OUTPUTS, (embedding, probabilities), strict=True)))
+    converter = tf.lite.TFLiteConverter.from_keras_model(named)
     if quantize:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     with contextlib.redirect_stdout(io.StringIO()):

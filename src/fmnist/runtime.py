@@ -7,6 +7,8 @@ in about a second and holds a fraction of the memory that importing TensorFlow w
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
+INPUT, OUTPUTS = "image", ("embedding", "probabilities")  # the exported model's signature
+
 
 class TFLiteClassifier:
     """A LiteRT interpreter for the exported model: images in, (embeddings, probabilities) out."""
@@ -14,10 +16,10 @@ class TFLiteClassifier:
     def __init__(self, path, num_threads: int = 1):
         self.interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
         self.interpreter.allocate_tensors()
-        self._input = self.interpreter.get_input_details()[0]["index"]
-        outputs = {detail["shape"][-1]: detail["index"] for detail in self.interpreter.get_output_details()}
-        self._probabilities = outputs.pop(10)
-        (self._embedding,) = outputs.values()
+        signature = self.interpreter.get_signature_runner()  # the tensors by the names `export.to_tflite` gives
+        self._input = signature.get_input_details()[INPUT]["index"]
+        outputs = signature.get_output_details()
+        self._embedding, self._probabilities = (outputs[name]["index"] for name in OUTPUTS)
         self._batch = 1
 
     def __call__(self, images: np.ndarray):

@@ -38,13 +38,20 @@ from PIL import Image
 from fmnist import CLASS_NAMES, __version__, explain
 from fmnist.catalogue import Catalogue
 from fmnist.images import InputError, decode, image_from_pixels, open_image
+from fmnist.inference import (
+    CATALOGUE_ENV,
+    DEFAULT_CATALOGUE,
+    DEFAULT_MODEL,
+    DEFAULT_REVIEW,
+    DEFAULT_TARGET,
+    MODEL_ENV,
+    REVIEW_ENV,
+    TARGET_ENV,
+    describe,
+    load_threshold,
+)
 from fmnist.runtime import TFLiteClassifier
 
-MODEL_ENV, CATALOGUE_ENV = "FMNIST_MODEL", "FMNIST_CATALOGUE"
-DEFAULT_MODEL, DEFAULT_CATALOGUE = "models/fashion_cnn.tflite", "models/catalogue.npz"
-# The notebook chooses a margin threshold per target accuracy of the auto-accepted tags, on the validation split.
-REVIEW_ENV, TARGET_ENV = "FMNIST_REVIEW_THRESHOLDS", "FMNIST_TARGET_ACCURACY"
-DEFAULT_REVIEW, DEFAULT_TARGET = "models/review_thresholds.json", "0.99"
 DRAIN_ENV = "FMNIST_DRAIN_SECONDS"  # between SIGTERM (readiness turns 503) and the server's graceful shutdown
 CATALOGUE_POLL_SECONDS = 1.0
 MAX_LISTED = 100
@@ -80,18 +87,6 @@ def load_state(model_path, catalogue_path) -> dict:
     }
 
 
-def review_threshold(path, target: str) -> float:
-    """The margin at or above which a prediction needs no review, for target accuracy `target` ("0.99")."""
-    try:
-        thresholds = json.loads(Path(path).read_text())["thresholds"]
-    except (OSError, ValueError, KeyError) as error:
-        message = f"cannot read the review thresholds {REVIEW_ENV}={path}: {error}; `make run` writes them"
-        raise RuntimeError(message) from None
-    if target not in thresholds:
-        raise RuntimeError(f"{TARGET_ENV}={target} has no threshold in {path}; choose one of {sorted(thresholds)}")
-    return float(thresholds[target])
-
-
 def file_signature(path: Path):
     """What changes when a file is replaced (`os.replace` gives it a new inode) or rewritten; None if absent."""
     try:
@@ -123,7 +118,7 @@ async def lifespan(app: FastAPI):
     catalogue_path = Path(os.environ.get(CATALOGUE_ENV, DEFAULT_CATALOGUE))
     app.state.model = load_state(os.environ.get(MODEL_ENV, DEFAULT_MODEL), catalogue_path)
     app.state.target = os.environ.get(TARGET_ENV, DEFAULT_TARGET)
-    app.state.review_threshold = review_threshold(os.environ.get(REVIEW_ENV, DEFAULT_REVIEW), app.state.target)
+    app.state.review_threshold = load_threshold(os.environ.get(REVIEW_ENV, DEFAULT_REVIEW), app.state.target)
     app.state.heavy_decodes = anyio.CapacityLimiter(HEAVY_DECODES)
     app.state.explanations = anyio.CapacityLimiter(1)  # one at a time: they share one interpreter
     watcher = asyncio.create_task(watch_catalogue(app.state.model, catalogue_path))
@@ -258,22 +253,6 @@ async def images_from_request(request: Request, many: bool) -> np.ndarray:
     if len(images) > MAX_BATCH:
         raise InputError(f"a batch holds at most {MAX_BATCH} images", 413)
     return np.stack(images)
-
-
-def describe(probabilities: np.ndarray, review_threshold: float) -> dict:
-    """The JSON answer for one image: class, calibrated confidence, runner-up, all ten probabilities, and
-    whether a person should review the tag (the margin over the runner-up is below the review threshold)."""
-    index, runner_up = (int(i) for i in np.argsort(-probabilities, kind="stable")[:2])
-    margin = float(probabilities[index] - probabilities[runner_up])
-    return {
-        "class_index": index,
-        "label": CLASS_NAMES[index],
-        "confidence": round(float(probabilities[index]), 6),
-        "runner_up": CLASS_NAMES[runner_up],
-        "margin": round(margin, 6),
-        "needs_review": margin < review_threshold,
-        "probabilities": {name: round(float(p), 6) for name, p in zip(CLASS_NAMES, probabilities, strict=True)},
-    }
 
 
 IMAGE_BODY = {

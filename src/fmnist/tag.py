@@ -23,8 +23,7 @@ from tqdm import tqdm
 
 from fmnist import CLASS_NAMES, catalogue, images
 from fmnist.files import write_atomically
-from fmnist.runtime import TFLiteClassifier
-from fmnist.serve import DEFAULT_REVIEW, DEFAULT_TARGET, describe, review_threshold
+from fmnist.inference import DEFAULT_MODEL, DEFAULT_REVIEW, DEFAULT_TARGET, Predictor, load_threshold, needs_review
 
 COLUMNS = ("id", "label", "confidence", "needs_review", "runner_up", "margin")
 BATCH = 256
@@ -39,7 +38,7 @@ def finished_rows(output: Path, threshold: float) -> list[dict]:
     with open(output, newline="", encoding="utf-8") as file:
         rows = [row for row in csv.DictReader(file) if complete(row)]
     for row in rows:
-        row["needs_review"] = float(row["margin"]) < threshold
+        row["needs_review"] = needs_review(float(row["margin"]), threshold)
     with write_atomically(output) as file:
         file.write(csv_text(rows, header=True).encode())
     return rows
@@ -62,14 +61,13 @@ def csv_text(rows: list[dict], header: bool = False) -> str:
     return buffer.getvalue()
 
 
-def tag_rows(ids: list[str], pictures: np.ndarray, classifier, threshold: float) -> list[dict]:
+def tag_rows(ids: list[str], pictures: np.ndarray, predictor: Predictor) -> list[dict]:
     """One output row per image."""
-    _, probabilities = classifier(pictures)
-    rows = []
-    for item_id, row in zip(ids, probabilities, strict=True):
-        answer = describe(row, threshold)
-        rows.append({"id": item_id, **{key: answer[key] for key in COLUMNS[1:]}})
-    return rows
+    _, answers = predictor(pictures)
+    return [
+        {"id": item_id} | {key: answer[key] for key in COLUMNS[1:]}
+        for item_id, answer in zip(ids, answers, strict=True)
+    ]
 
 
 def tag(source: Path, output: Path, model: Path, threshold: float, progress=True) -> tuple[list[dict], list[str]]:
@@ -78,7 +76,7 @@ def tag(source: Path, output: Path, model: Path, threshold: float, progress=True
     rows = finished_rows(output, threshold)
     done = {row["id"] for row in rows}
     todo = [(item_id, path) for item_id, path, _ in entries if item_id not in done]
-    classifier = TFLiteClassifier(model, num_threads=2)
+    predictor = Predictor(model, threshold, num_threads=2)
     with open(output, "a", newline="", encoding="utf-8") as file:
         if file.tell() == 0:
             file.write(csv_text([], header=True))
@@ -92,7 +90,7 @@ def tag(source: Path, output: Path, model: Path, threshold: float, progress=True
                 except (OSError, images.InputError) as error:
                     problems.append(f"{path}: skipped, {error}")
             if ids:
-                batch = tag_rows(ids, np.stack(pictures), classifier, threshold)
+                batch = tag_rows(ids, np.stack(pictures), predictor)
                 file.write(csv_text(batch))
                 file.flush()
                 rows.extend(batch)
@@ -118,12 +116,12 @@ def main(argv=None) -> int:
     parser.add_argument("source", type=Path, help="a folder of images or a CSV of id,path[,title] rows")
     parser.add_argument("--target-accuracy", default=DEFAULT_TARGET, help="accuracy wanted of the automatic tags")
     parser.add_argument("-o", "--output", type=Path, default=Path("tags.csv"))
-    parser.add_argument("--model", type=Path, default=catalogue.DEFAULT_MODEL)
-    parser.add_argument("--thresholds", type=Path, default=Path(DEFAULT_REVIEW))
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--thresholds", type=Path, default=DEFAULT_REVIEW)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     arguments = parser.parse_args(argv)
     try:
-        threshold = review_threshold(arguments.thresholds, arguments.target_accuracy)
+        threshold = load_threshold(arguments.thresholds, arguments.target_accuracy)
         rows, problems = tag(arguments.source, arguments.output, arguments.model, threshold, not arguments.quiet)
     except (OSError, ValueError, RuntimeError) as error:
         print(f"fmnist.tag: {error}", file=sys.stderr)

@@ -1,0 +1,77 @@
+"""From decoded photos to answers: the class, calibrated probabilities, runner-up, margin and `needs_review`.
+
+The inference core's one place for the review rule, the default paths and the answer's shape. The API
+(`fmnist.serve`), the batch tagger (`fmnist.tag`) and the benchmarks use it. It runs the exported TFLite
+model on LiteRT alone: nothing here, nor in `images`, `runtime` or `catalogue`, imports TensorFlow, so the
+serving install (`pip install fmnist[serve]`, README) holds none.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from fmnist import CLASS_NAMES
+from fmnist.runtime import TFLiteClassifier
+
+# Environment variables that point the API at its files, and the files `make run` writes.
+MODEL_ENV, CATALOGUE_ENV, REVIEW_ENV, TARGET_ENV = (
+    "FMNIST_MODEL",
+    "FMNIST_CATALOGUE",
+    "FMNIST_REVIEW_THRESHOLDS",
+    "FMNIST_TARGET_ACCURACY",
+)
+DEFAULT_MODEL = Path("models/fashion_cnn.tflite")
+DEFAULT_CATALOGUE = Path("models/catalogue.npz")
+# The notebook chooses a margin threshold per target accuracy of the auto-accepted tags, on the validation split.
+DEFAULT_REVIEW = Path("models/review_thresholds.json")
+DEFAULT_TARGET = "0.99"
+
+
+def needs_review(margin, threshold):
+    """The review rule: a tag whose margin over the runner-up is below the threshold goes to a person.
+
+    Works on one margin or an array of them; the notebook's auto-tagging figures accept what this does not flag.
+    """
+    return margin < threshold
+
+
+def load_threshold(path, target: str) -> float:
+    """The margin threshold for target accuracy `target` ("0.99") from the notebook's review thresholds file."""
+    try:
+        thresholds = json.loads(Path(path).read_text())["thresholds"]
+    except (OSError, ValueError, KeyError) as error:
+        message = f"cannot read the review thresholds {REVIEW_ENV}={path}: {error}; `make run` writes them"
+        raise RuntimeError(message) from None
+    if target not in thresholds:
+        raise RuntimeError(f"{TARGET_ENV}={target} has no threshold in {path}; choose one of {sorted(thresholds)}")
+    return float(thresholds[target])
+
+
+def describe(probabilities: np.ndarray, threshold: float) -> dict:
+    """The answer for one image: class, calibrated confidence, runner-up, all ten probabilities, and whether a
+    person should review the tag."""
+    index, runner_up = (int(i) for i in np.argsort(-probabilities, kind="stable")[:2])
+    margin = float(probabilities[index] - probabilities[runner_up])
+    return {
+        "class_index": index,
+        "label": CLASS_NAMES[index],
+        "confidence": round(float(probabilities[index]), 6),
+        "runner_up": CLASS_NAMES[runner_up],
+        "margin": round(margin, 6),
+        "needs_review": bool(needs_review(margin, threshold)),
+        "probabilities": {name: round(float(p), 6) for name, p in zip(CLASS_NAMES, probabilities, strict=True)},
+    }
+
+
+class Predictor:
+    """The exported model and a review threshold: a batch of decoded photos in, embeddings and answers out."""
+
+    def __init__(self, model_path, threshold: float, num_threads: int = 1):
+        self.classifier = TFLiteClassifier(model_path, num_threads=num_threads)
+        self.threshold = threshold
+
+    def __call__(self, pictures: np.ndarray) -> tuple[np.ndarray, list[dict]]:
+        """`pictures`: float32 (n, 28, 28, 1) in [0, 1], as `images.decode` returns them."""
+        embeddings, probabilities = self.classifier(pictures)
+        return embeddings, [describe(row, self.threshold) for row in probabilities]

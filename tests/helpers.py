@@ -1,0 +1,95 @@
+"""Helpers the tests share: a program found or the test skipped, the API's environment, a real server process."""
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+# An untrained model of the project's architecture, 4 and 8 filters and 16 dense units, exported by
+# `export.to_tflite`; `python -m tests.helpers` writes it again (that needs TensorFlow, the tests do not).
+TINY_MODEL = Path(__file__).parent / "data" / "tiny_model.tflite"
+
+
+def require(probe: str, what: str) -> str:
+    """The path of `probe` (a path or a command); skip, naming `what` to install, when it is missing."""
+    found = probe if Path(probe).exists() else shutil.which(probe)
+    if not found:
+        pytest.skip(f"{probe} not found: install {what} (`make test-tools` does on Debian and Ubuntu)")
+    return found
+
+
+REVIEW_THRESHOLDS = {"score": "margin", "thresholds": {"0.99": 0.5, "0.995": 0.8}}
+
+
+def serving_environment(artifacts: Path) -> dict:
+    """The API's environment variables for the model, catalogue and review thresholds in `artifacts`."""
+    from fmnist import inference
+
+    return {
+        inference.MODEL_ENV: str(artifacts / "model.tflite"),
+        inference.CATALOGUE_ENV: str(artifacts / "catalogue.npz"),
+        inference.REVIEW_ENV: str(artifacts / "review_thresholds.json"),
+    }
+
+
+def png_bytes(mode="L", size=(28, 28), color=None) -> bytes:
+    """A PNG file of one colour."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new(mode, size, color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def api_server(artifacts: Path, *options: str, log: Path | None = None):
+    """A real server process (`python -m fmnist.serve`, uvicorn) on a free port; yields (process, base URL)."""
+
+    port = free_port()
+    env = dict(os.environ, **serving_environment(artifacts))
+    command = [sys.executable, "-m", "fmnist.serve", "--port", str(port)]
+    with open(log or os.devnull, "wb") as output:
+        server = subprocess.Popen([*command, *options], env=env, stdout=output, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(150):
+                try:
+                    if json.load(urllib.request.urlopen(f"{url}/healthz", timeout=1))["status"] == "ok":
+                        break
+                except OSError:
+                    time.sleep(0.2)
+            else:
+                pytest.fail("the server did not answer /healthz within 30 s")
+            yield server, url
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+def write_tiny_model() -> None:
+    import keras
+
+    from fmnist import export, model
+
+    keras.utils.set_random_seed(0)
+    TINY_MODEL.parent.mkdir(exist_ok=True)
+    TINY_MODEL.write_bytes(export.to_tflite(model.build_model(filters=(4, 8), dense_units=16, seed=0)))
+
+
+if __name__ == "__main__":
+    write_tiny_model()
