@@ -12,7 +12,7 @@ ENSURE_VENV = $(PYTHON) -c "import ensurepip" 2>/dev/null || { $(APT_INSTALL) \
 export TF_CPP_MIN_LOG_LEVEL := 3
 export TF_ENABLE_ONEDNN_OPTS := 1
 
-.PHONY: setup data run test test-tools lock check-lock unit nbval lint slides export serve fuzz catalogue screenshot benchmark-similar benchmark-training benchmark-serving benchmark-explanations benchmark-photos benchmark-setup benchmark-tolerances benchmark-regression determinism clean
+.PHONY: setup data run test test-serving test-tools lock check-lock unit nbval lint slides export serve fuzz catalogue screenshot benchmark-similar benchmark-training benchmark-serving benchmark-explanations benchmark-photos benchmark-setup benchmark-tolerances benchmark-regression determinism clean
 
 setup: $(VENV)/.installed data
 
@@ -70,6 +70,22 @@ test: setup
 	FMNIST_RESULTS_DIR=build/nbval $(BIN)/python -m pytest --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg \
 		--nbval-cell-timeout=3600 -p no:cacheprovider $(NOTEBOOK)
 	$(BIN)/python -m pytest -m regression tests/test_regression.py
+
+# The serving install alone, in a fresh venv: the inference core and the `serve` extra from the lock, hashes
+# checked, and the `test` group. It must hold no TensorFlow; the API, tagging and catalogue tests run in it.
+# Then reports/install_size.json: its size beside the full install's (.venv).
+SERVE_VENV := build/venv-serve
+SERVING_TESTS := tests/test_serve.py tests/test_tag.py tests/test_catalogue.py tests/test_images.py \
+	tests/test_serving_install.py
+test-serving:
+	$(ENSURE_VENV)
+	rm -rf $(SERVE_VENV) && $(PYTHON) -m venv $(SERVE_VENV)
+	$(SERVE_VENV)/bin/python -m pip install --quiet --require-hashes -r requirements-uv.txt
+	UV_PROJECT_ENVIRONMENT=$(SERVE_VENV) $(SERVE_VENV)/bin/uv sync --quiet --frozen --no-default-groups \
+		--extra serve --group test --group bootstrap
+	@if $(SERVE_VENV)/bin/python -c "import tensorflow" 2>/dev/null; then echo "the serving install holds TensorFlow"; exit 1; fi
+	$(SERVE_VENV)/bin/python -m pytest -p no:cacheprovider $(SERVING_TESTS)
+	$(PYTHON) benchmarks/install_size.py $(VENV) $(SERVE_VENV)
 
 # Rebuild the slides from the existing reports/ (no training).
 slides: setup

@@ -29,6 +29,7 @@ def quoted_figures() -> dict:
     load_ratio = serving["concurrent"]["steady_state_throughput_ratio"]
     speed, seeds = training["time_to_accuracy"], training["accuracy_seeds"]
     proof, similar = detection(), report("similar_benchmark.json")
+    installs = report("install_size.json")
     caught = sum(mutation["caught"] for mutation in proof["mutations"])
     passed = [run["precision"] for run in proof["clean_runs"] if run["passed"]]
     detection_figure = (
@@ -37,6 +38,7 @@ def quoted_figures() -> dict:
     )
     return {
         **({"detection": detection_figure} if proof["mutations"] else {}),
+        "install_size": f"{installs['serving']['megabytes']:,} MB, against {installs['full']['megabytes']:,} MB",
         "sweep_variants": f"a search over {len(report('recipe_sweep.json')['variants'])} variants",
         "test_accuracy": f"{metrics['test_accuracy']:.4f}",
         "calibration": f"temperature {calibration['temperature']:.2f}: expected calibration error "
@@ -90,7 +92,7 @@ QUOTED = [
 ]
 QUOTED += ["tflite_agreement", "seed_mean", "seeds", "previous_seconds", "project_seconds"]
 QUOTED += ["ratio", "notebook_seconds", "notebook_minutes", "training_minutes", "explanation_ratio", "serving"]
-QUOTED += ["setup_seconds", "float32_mean", "float32_minutes", "sweep_variants", "similar"]
+QUOTED += ["setup_seconds", "float32_mean", "float32_minutes", "sweep_variants", "similar", "install_size"]
 QUOTED += ["detection"] if detection()["mutations"] else []  # once the proof has run on this commit
 
 

@@ -17,8 +17,13 @@ class TFLiteClassifier:
         self.interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
         self.interpreter.allocate_tensors()
         signature = self.interpreter.get_signature_runner()  # the tensors by the names `export.to_tflite` gives
-        self._input = signature.get_input_details()[INPUT]["index"]
-        outputs = signature.get_output_details()
+        inputs, outputs = signature.get_input_details(), signature.get_output_details()
+        if INPUT not in inputs or not set(OUTPUTS) <= set(outputs):
+            raise ValueError(
+                f"{path} takes {sorted(inputs)} and gives {sorted(outputs)}, not {INPUT!r} and {list(OUTPUTS)}: "
+                "export it again with `make export`"
+            )
+        self._input = inputs[INPUT]["index"]
         self._embedding, self._probabilities = (outputs[name]["index"] for name in OUTPUTS)
         self._batch = 1
 
