@@ -1,3 +1,5 @@
+import subprocess
+import sys
 import warnings
 
 import keras
@@ -108,6 +110,31 @@ def test_float32_copy_keeps_the_optimizer_so_its_saved_file_resumes_training(tmp
         np.testing.assert_array_equal(ours, theirs)
     loaded.fit(images, targets, batch_size=8, epochs=1, verbose=0)
     assert int(loaded.optimizer.iterations) == 4
+
+
+LOAD_WITH_KERAS_ALONE = """
+import sys, keras, numpy as np
+model = keras.models.load_model(sys.argv[1])
+np.save(sys.argv[3], model.predict(np.load(sys.argv[2]), verbose=0))
+assert not [name for name in sys.modules if name.startswith("fmnist")], "fmnist was imported"
+"""
+
+
+@pytest.mark.slow
+def test_the_saved_float32_copy_opens_with_keras_alone_and_gives_the_same_probabilities(tmp_path, bfloat16_policy):
+    """A downstream user with Keras and no `fmnist` loads the exported `.keras` file (a subprocess)."""
+    images = np.random.default_rng(4).random((8, 28, 28, 1), dtype="float32")
+    network = model_module.build_model(filters=(4, 8), dense_units=16)
+    network.compile(optimizer="adam", loss="categorical_crossentropy")
+    network.fit(images, np.eye(10, dtype="float32")[np.arange(8)], epochs=1, verbose=0)  # moving statistics move
+    copy = model_module.float32_copy(network)
+    copy.save(tmp_path / "model.keras")
+    np.save(tmp_path / "images.npy", images)
+    command = [sys.executable, "-c", LOAD_WITH_KERAS_ALONE, tmp_path / "model.keras", tmp_path / "images.npy"]
+    completed = subprocess.run([*command, tmp_path / "out.npy"], cwd=tmp_path, capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), copy.predict(images, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(copy(images), network(images), atol=0.02)  # the fused layer's maths, in float32
 
 
 def test_the_notebook_writes_out_the_network_that_build_model_builds():
