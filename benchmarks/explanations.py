@@ -106,8 +106,7 @@ def main():
     keras.utils.set_random_seed(0)
     model = keras.saving.load_model(args.model)
     randomised = keras.models.clone_model(model)  # the same network, freshly initialised
-    data.ensure_dataset()
-    (_, _), (x_test, _) = keras.datasets.fashion_mnist.load_data()
+    (_, _), (x_test, _) = data.load_data()
     chosen = np.random.default_rng(0).choice(len(x_test), args.images, replace=False)
     images = data.scale_images(x_test[chosen])
     predict = explain.predictor(model)

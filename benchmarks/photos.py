@@ -199,10 +199,8 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps-figure", type=Path, help="also draw one photo at each step of the conversion")
     arguments = parser.parse_args(argv)
-    import keras
 
-    data.ensure_dataset()
-    (train_images, train_labels), (test_images, test_labels) = keras.datasets.fashion_mnist.load_data()
+    (train_images, train_labels), (test_images, test_labels) = data.load_data()
     if arguments.split == "test":
         garments, labels = test_images, test_labels
     else:  # the notebook's validation split, as the committed run recorded it

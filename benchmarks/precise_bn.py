@@ -50,9 +50,10 @@ def one_seed(seed: int) -> dict:
     recipe = train.RECIPE
     train.make_deterministic(seed)
     keras.mixed_precision.set_global_policy(train.precision_policy())
-    data.ensure_dataset()
-    (images, labels), _ = keras.datasets.fashion_mnist.load_data()
-    (x, y), (x_val, y_val) = data.split_validation(data.scale_images(images), data.one_hot(labels), 5_000, 42)
+    (images, labels), _ = data.load_data()
+    (x, y), (x_val, y_val) = data.split_validation(
+        data.scale_images(images), keras.utils.to_categorical(labels), 5_000, 42
+    )
     dataset = train.make_dataset(x, y, recipe["batch_size"], shuffle_seed=seed, augment=train.random_shift)
     network = model.build_model(seed=seed)
     total_steps = recipe["epochs"] * int(dataset.cardinality())

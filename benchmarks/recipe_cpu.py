@@ -57,10 +57,9 @@ def main():
     train.make_deterministic(arguments.seed)
     policy = train.precision_policy()
     keras.mixed_precision.set_global_policy(policy)
-    data.ensure_dataset()
-    (images, labels), _ = keras.datasets.fashion_mnist.load_data()
+    (images, labels), _ = data.load_data()
     (x_train, y_train), (x_val, y_val) = data.split_validation(
-        data.scale_images(images), data.one_hot(labels), 5000, arguments.seed
+        data.scale_images(images), keras.utils.to_categorical(labels), 5000, arguments.seed
     )
     augment = functools.partial(train.random_shift, max_shift=arguments.max_shift)
     dataset = train.make_dataset(x_train, y_train, arguments.batch_size, shuffle_seed=arguments.seed, augment=augment)

@@ -254,10 +254,9 @@ def train_variant(recipe: dict, seed: int) -> dict:
             return self.epoch_images[batch], self.epoch_targets[batch]
 
     keras.utils.set_random_seed(seed)
-    data.ensure_dataset(allow_download=False)
-    (images, labels), _ = keras.datasets.fashion_mnist.load_data()
+    (images, labels), _ = data.load_data()
     (x_train, y_train), (x_val, y_val) = data.split_validation(
-        data.scale_images(images), data.one_hot(labels), 5000, seed if recipe["own_split"] else 42
+        data.scale_images(images), keras.utils.to_categorical(labels), 5000, seed if recipe["own_split"] else 42
     )
     batches = AugmentedEpochs(x_train[: recipe["train_images"]], y_train[: recipe["train_images"]])
     network = variant_model(recipe, seed)

@@ -8,7 +8,6 @@ margins, 800 pixels, JPEG), waits for the answer and the explanation, and saves 
 import argparse
 from pathlib import Path
 
-import keras
 import numpy as np
 from photos import DEFAULT, encode, photo_pixels
 from playwright.sync_api import sync_playwright
@@ -22,8 +21,7 @@ def main():
     parser.add_argument("--image", type=int, default=0, help="which test image to upload")
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "demo.png")
     arguments = parser.parse_args()
-    data.ensure_dataset()
-    _, (test_images, _) = keras.datasets.fashion_mnist.load_data()
+    _, (test_images, _) = data.load_data()
     photo = encode(photo_pixels(test_images[arguments.image], DEFAULT, np.random.default_rng(0)), DEFAULT["quality"])
     port = free_port()
     server = start_server(port, 1, ROOT / "models")

@@ -339,12 +339,10 @@ def side_by_side(arguments, models: Path, body: Path) -> dict:
 
 def main():
     arguments = arguments_parser().parse_args()
-    import keras
 
     from fmnist import data
 
-    data.ensure_dataset()  # fills an empty Keras cache from local copies; load_data alone would download
-    _, (test_images, _) = keras.datasets.fashion_mnist.load_data()
+    _, (test_images, _) = data.load_data()
     scratch = Path(tempfile.mkdtemp())
     multipart, light = scratch / "multipart.body", scratch / "light.png"
     multipart.write_bytes(multipart_png(test_images[0]))

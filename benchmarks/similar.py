@@ -91,10 +91,8 @@ def main():
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "fashion_cnn.tflite")
     parser.add_argument("--output", type=Path, default=ROOT / "reports" / "similar_benchmark.json")
     arguments = parser.parse_args()
-    import keras
 
-    data.ensure_dataset()
-    (train_images, _), (test_images, _) = keras.datasets.fashion_mnist.load_data()
+    (train_images, _), (test_images, _) = data.load_data()
     print(f"embedding {arguments.items:,} augmented images and {arguments.queries:,} queries")
     start = time.perf_counter()
     vectors = embeddings(np.concatenate([train_images, test_images]), arguments.items, 0, arguments.model)

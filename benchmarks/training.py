@@ -132,9 +132,8 @@ def measure_throughput(variant: str, epochs: int) -> dict:
     from fmnist import data, model, train
 
     train.make_deterministic(0)
-    data.ensure_dataset()
-    (images, labels), _ = keras.datasets.fashion_mnist.load_data()
-    x, y = data.scale_images(images[:55000]), data.one_hot(labels[:55000])
+    (images, labels), _ = data.load_data()
+    x, y = data.scale_images(images[:55000]), keras.utils.to_categorical(labels[:55000])
     project = project_recipe()
     if variant == "baseline":
         network = seed_model()
@@ -166,9 +165,10 @@ def time_recipe_epochs(name: str, epochs: int, seed: int = 42) -> dict:
     recipe = PREVIOUS_RECIPE if name == "previous" else project_recipe()
     train.make_deterministic(seed)
     keras.mixed_precision.set_global_policy(train.precision_policy())
-    data.ensure_dataset()
-    (images, labels), _ = keras.datasets.fashion_mnist.load_data()
-    (x, y), _ = data.split_validation(data.scale_images(images), data.one_hot(labels), recipe["validation_size"], seed)
+    (images, labels), _ = data.load_data()
+    (x, y), _ = data.split_validation(
+        data.scale_images(images), keras.utils.to_categorical(labels), recipe["validation_size"], seed
+    )
     if name == "previous":
         augment = functools.partial(
             previous_augmentation, max_shift=recipe["max_shift"], erase_probability=recipe["erase_probability"]

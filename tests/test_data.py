@@ -106,14 +106,6 @@ def test_scale_images_rejects_floats_and_wrong_rank():
         data.scale_images(np.zeros((28, 28), dtype=np.uint8))
 
 
-def test_one_hot_rows_sum_to_one_and_reject_out_of_range_labels():
-    encoded = data.one_hot(np.array([0, 9, 3]))
-    assert encoded.shape == (3, 10) and encoded.sum(axis=1).tolist() == [1, 1, 1]
-    assert encoded.argmax(axis=1).tolist() == [0, 9, 3]
-    with pytest.raises(ValueError):
-        data.one_hot(np.array([10]))
-
-
 def test_split_validation_is_seeded_disjoint_and_complete(tiny_images):
     images, labels = tiny_images
     (train_x, train_y), (val_x, val_y) = data.split_validation(images, labels, 5, seed=1)

@@ -10,7 +10,9 @@ def train_tiny_model(images, labels, seed, policy="float32"):
     """Two epochs of the project's pipeline on a small model and small data; returns the weights."""
     train.make_deterministic(seed)
     keras.mixed_precision.set_global_policy(policy)
-    dataset = train.make_dataset(data.scale_images(images), data.one_hot(labels), 8, seed, augment=train.random_shift)
+    dataset = train.make_dataset(
+        data.scale_images(images), keras.utils.to_categorical(labels), 8, seed, augment=train.random_shift
+    )
     network = model.build_model(filters=(4, 8), dense_units=16, seed=seed)
     network.compile(optimizer=keras.optimizers.Adam(1e-3, use_ema=True), loss="categorical_crossentropy")
     try:

@@ -251,12 +251,10 @@ def test_image_names(labels) -> tuple[list[str], list[str]]:
 
 def fashion_mnist_test(model_path=DEFAULT_MODEL) -> Catalogue:
     """The default catalogue: the 10,000 test images, preprocessed as the API preprocesses an upload."""
-    import keras
 
     from fmnist import data
 
-    data.ensure_dataset()
-    _, (test_images, test_labels) = keras.datasets.fashion_mnist.load_data()
+    _, (test_images, test_labels) = data.load_data()
     pictures = np.stack([images.to_model_input(image) for image in test_images])
     return from_pictures(*test_image_names(test_labels), pictures, model_path)
 

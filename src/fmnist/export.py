@@ -87,8 +87,7 @@ def main(argv=None):
     arguments = parser.parse_args(argv)
     model = keras.saving.load_model(arguments.model, safe_mode=True)
     paths = export_all(model, Path(arguments.model).parent)
-    data.ensure_dataset()
-    _, (test_images, test_labels) = keras.datasets.fashion_mnist.load_data()
+    _, (test_images, test_labels) = data.load_data()
     for name, scores in parity(model, paths, data.scale_images(test_images), test_labels).items():
         print(f"{name:<12}", ", ".join(f"{key} {value:.6f}" for key, value in scores.items()))
 

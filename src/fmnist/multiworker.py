@@ -41,9 +41,8 @@ def run(steps: int, images: int, batch_per_worker: int, seed: int) -> dict:
     """
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
     train.make_deterministic(seed)
-    data.ensure_dataset()
-    (train_images, train_labels), _ = keras.datasets.fashion_mnist.load_data()
-    x, y = data.scale_images(train_images[:images]), data.one_hot(train_labels[:images])
+    (train_images, train_labels), _ = data.load_data()
+    x, y = data.scale_images(train_images[:images]), keras.utils.to_categorical(train_labels[:images])
     global_batch = batch_per_worker * strategy.num_replicas_in_sync
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
