@@ -12,7 +12,7 @@ ENSURE_VENV = $(PYTHON) -c "import ensurepip" 2>/dev/null || { $(APT_INSTALL) \
 export TF_CPP_MIN_LOG_LEVEL := 3
 export TF_ENABLE_ONEDNN_OPTS := 1
 
-.PHONY: setup data run test test-serving test-tools lock check-lock unit nbval lint slides export serve fuzz catalogue screenshot benchmark-similar benchmark-training benchmark-serving benchmark-explanations benchmark-photos benchmark-setup benchmark-tolerances benchmark-regression determinism clean
+.PHONY: setup data recipe run test test-serving test-tools lock check-lock unit nbval lint slides export serve fuzz catalogue screenshot benchmark-similar benchmark-training benchmark-serving benchmark-explanations benchmark-photos benchmark-setup benchmark-tolerances benchmark-regression determinism clean
 
 setup: $(VENV)/.installed data
 
@@ -41,11 +41,15 @@ data: $(VENV)/.installed
 	$(BIN)/python -m fmnist.data
 
 # TensorFlow's C++ start-up lines go to this terminal, not into the notebook (the kernel leaves fd 2 alone).
-run: setup
+run: setup recipe
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 		--ExecutePreprocessor.timeout=3600 --ExecutePreprocessor.record_timing=False \
 		--ExecutePreprocessor.extra_arguments='["--IPKernelApp.capture_fd_output=False"]' $(NOTEBOOK)
 	$(MAKE) catalogue
+
+# src/fmnist/recipe.py, the notebook's recipe cells as a module, which the benchmarks and the tests train.
+recipe: setup
+	$(BIN)/python -m fmnist.notebook_recipe
 
 # models/catalogue.npz, the API's catalogue: by default the 10,000 test images, embedded by the exported model;
 # `make catalogue SOURCE=folder-or.csv` builds a shop's own instead (docs/similar.md: adding and removing items).

@@ -6,7 +6,7 @@ python benchmarks/compare_metrics.py RUN1/reports/metrics.json RUN2/reports/metr
 import json
 import sys
 
-TIMINGS = {"train_seconds", "train_images_per_s"}
+TIMINGS = {"train_seconds"}
 
 
 def main(first_path, second_path):

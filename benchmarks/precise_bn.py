@@ -2,7 +2,7 @@
 
     python benchmarks/precise_bn.py --seeds 101 102 103 104 105 106 107 108
 
-For each seed it trains the notebook's recipe once (`train.RECIPE`, the package's model, shifts, optimizer
+For each seed it trains the notebook's recipe once (`fmnist.recipe`: the notebook's model, shifts, optimizer
 and precision policy), takes the float32 copy that is evaluated and exported, and measures its validation
 accuracy twice: as trained (the batch norms' moving averages, gathered in bfloat16 on shifted images), and
 after recomputing every batch norm's statistics exactly, in float32, over the unshifted training images
@@ -45,20 +45,18 @@ def one_seed(seed: int) -> dict:
     """Train the recipe with `seed`; the validation accuracy as trained and with precise batch norm."""
     import keras
 
-    from fmnist import data, model, train
+    from fmnist import data, model, recipe, train
 
-    recipe = train.RECIPE
     train.make_deterministic(seed)
     keras.mixed_precision.set_global_policy(train.precision_policy())
     (images, labels), _ = data.load_data()
     (x, y), (x_val, y_val) = data.split_validation(
-        data.scale_images(images), keras.utils.to_categorical(labels), 5_000, 42
+        data.scale_images(images), keras.utils.to_categorical(labels), recipe.VALIDATION_SIZE, recipe.SEED
     )
-    dataset = train.make_dataset(x, y, recipe["batch_size"], shuffle_seed=seed, augment=train.random_shift)
-    network = model.build_model(seed=seed)
-    total_steps = recipe["epochs"] * int(dataset.cardinality())
-    train.compile_with_recipe(network, recipe, total_steps)
-    network.fit(dataset, epochs=recipe["epochs"], verbose=0, shuffle=False)
+    dataset = train.make_dataset(x, y, recipe.BATCH_SIZE, shuffle_seed=seed, augment=recipe.random_shift)
+    network = recipe.build_model(seed=seed)
+    recipe.compile_model(network, recipe.EPOCHS * len(dataset))
+    network.fit(dataset, epochs=recipe.EPOCHS, verbose=0, shuffle=False)
     served = model.float32_copy(network)
     as_trained = served.evaluate(x_val, y_val, batch_size=1000, verbose=0)[1]
     precise_statistics(served, x)

@@ -52,7 +52,7 @@ def main():
     import keras
 
     import fmnist.model
-    from fmnist import data, train
+    from fmnist import data, recipe, train
 
     train.make_deterministic(arguments.seed)
     policy = train.precision_policy()
@@ -61,15 +61,14 @@ def main():
     (x_train, y_train), (x_val, y_val) = data.split_validation(
         data.scale_images(images), keras.utils.to_categorical(labels), 5000, arguments.seed
     )
-    augment = functools.partial(train.random_shift, max_shift=arguments.max_shift)
+    augment = functools.partial(recipe.random_shift, max_shift=arguments.max_shift)
     dataset = train.make_dataset(x_train, y_train, arguments.batch_size, shuffle_seed=arguments.seed, augment=augment)
-    model = fmnist.model.build_model(dense_units=arguments.dense, seed=arguments.seed)
+    model = recipe.build_model(dense_units=arguments.dense, seed=arguments.seed)
     if arguments.freeze_first:
         first = model.get_layer("conv_1")
         first.set_weights([whitening_filters(x_train, first.filters, arguments.seed)])
         first.trainable = model.get_layer("norm_1").trainable = False
-    total_steps = arguments.epochs * int(dataset.cardinality())
-    train.compile_with_recipe(model, {**train.RECIPE, "learning_rate": arguments.learning_rate}, total_steps)
+    recipe.compile_model(model, arguments.epochs * len(dataset), learning_rate=arguments.learning_rate)
     start = time.perf_counter()
     shifted_epochs = arguments.epochs - arguments.clean_epochs
     model.fit(dataset, epochs=shifted_epochs, verbose=0, shuffle=False)

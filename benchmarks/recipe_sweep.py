@@ -9,7 +9,7 @@ notebook's split (`data.split_validation`: seed 42 for every seed in rounds 1 an
 rounds 3 and 4, as the notebook does); the test set is never touched. It runs on any Keras backend so that it
 can run many variants in parallel on a borrowed GPU (rounds 1 and 2 on one H200, 3 and 4 on one H100, Keras
 on JAX, float32), which is why it swaps the project's TensorFlow-only fused batch normalization of
-`model.build_model` for Keras's own (same maths) and augments with NumPy. A GPU rounds differently from the
+`fmnist.recipe.build_model` for Keras's own (same maths) and augments with NumPy. A GPU rounds differently from the
 CPU, so the figures rank variants; the notebook's own runs give the project's figures. Rounds 3 and 4 ran
 until a time limit, seed after seed, so their variants have different numbers of seeds; each is compared with
 the recipe committed before them on the seeds both ran (`gain_over_committed`). Rounds 1 and 2 came from a
@@ -174,14 +174,16 @@ def augment(images, rng, max_shift, flip, erase_probability, erase_sides=(4, 14)
 
 
 def variant_model(recipe: dict, seed: int):
-    """`model.build_model` with the recipe's widths, dense units and dropout, its variants (first kernel, second
-    padding, batch-norm momentum) set in the layers' configurations, and Keras's own batch normalization in
-    place of the project's TensorFlow-only fused one (the same maths), so that it runs on any backend."""
+    """The notebook's `build_model` (`fmnist.recipe`) with the recipe's widths, dense units and dropout, its
+    variants (first kernel, second padding, batch-norm momentum) set in the layers' configurations, and Keras's
+    own batch normalization in place of the project's TensorFlow-only fused one (the same maths), so that it
+    runs on any backend."""
     import keras
 
+    import fmnist.recipe
     from fmnist import model
 
-    base = model.build_model(
+    base = fmnist.recipe.build_model(
         filters=recipe["filters"], dense_units=recipe["dense"], dropout=recipe["dropout"], seed=seed
     )
     changes = {
@@ -200,16 +202,16 @@ def variant_model(recipe: dict, seed: int):
 
 
 def variant_optimizer(recipe: dict, total_steps: int):
-    """`train.adam_with_warmup_cosine` with the recipe's settings, and its variants: β2, an exponential moving
-    average of the weights, NAdam."""
+    """The optimizer of the notebook's `compile_model` (`fmnist.recipe`) with the recipe's settings, and its
+    variants: β2, an exponential moving average of the weights, NAdam."""
     import keras
 
-    from fmnist import train
+    import fmnist.recipe
 
-    adam = train.adam_with_warmup_cosine(
-        recipe["learning_rate"], recipe["warmup_fraction"], recipe["weight_decay"], total_steps
-    )
-    config = {**adam.get_config(), "beta_2": recipe["beta_2"]}
+    compiled = fmnist.recipe.build_model(filters=(1, 1), dense_units=1)  # only its optimizer is kept
+    settings = {key: recipe[key] for key in ("learning_rate", "warmup_fraction", "weight_decay")}
+    fmnist.recipe.compile_model(compiled, total_steps, **settings)
+    config = {**compiled.optimizer.get_config(), "beta_2": recipe["beta_2"]}
     if recipe["ema"]:
         config.update(use_ema=True, ema_momentum=recipe["ema"])
     if recipe["optimizer"] == "nadam":

@@ -78,12 +78,12 @@ def previous_augmentation(images, random_seed, max_shift=2, erase_probability=0.
     with `erase_probability` a blanked rectangle whose sides lie in `erase_sides` (random erasing)."""
     import tensorflow as tf
 
-    from fmnist import train
+    from fmnist import recipe
 
     batch, height, width = tf.shape(images)[0], images.shape[1], images.shape[2]
     seeds = tf.random.experimental.stateless_split(tf.stack([random_seed, 0]), 3)
     flip = tf.random.stateless_uniform([batch, 1, 1, 1], seeds[0]) < 0.5
-    images = train.random_shift(tf.where(flip, tf.reverse(images, axis=[2]), images), seeds[1][0], max_shift)
+    images = recipe.random_shift(tf.where(flip, tf.reverse(images, axis=[2]), images), seeds[1][0], max_shift)
     draws = tf.random.stateless_uniform([5, batch, 1], seeds[2])
     smallest, largest = erase_sides
     sides = smallest + tf.floor(draws[1:3] * (largest - smallest + 1))  # rectangle height, width
@@ -129,23 +129,21 @@ def measure_throughput(variant: str, epochs: int) -> dict:
     """Images per second of one variant, (a) "baseline", (b) "project" or (c) "notebook_model"."""
     import keras
 
-    from fmnist import data, model, train
+    from fmnist import data, recipe, train
 
     train.make_deterministic(0)
     (images, labels), _ = data.load_data()
     x, y = data.scale_images(images[:55000]), keras.utils.to_categorical(labels[:55000])
-    project = project_recipe()
     if variant == "baseline":
         network = seed_model()
         network.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
         seconds = seconds_per_epoch(network, (x, y), epochs, batch_size=32)
     else:
         keras.mixed_precision.set_global_policy(train.precision_policy())
-        network = seed_model() if variant == "project" else model.build_model(seed=0)
-        augment = train.random_shift if variant == "notebook_model" else None
+        network = seed_model() if variant == "project" else recipe.build_model(seed=0)
+        augment = recipe.random_shift if variant == "notebook_model" else None
         dataset = train.make_dataset(x, y, 256, shuffle_seed=0, augment=augment)
-        total_steps = (1 + epochs) * int(dataset.cardinality())
-        train.compile_with_recipe(network, project, total_steps)
+        recipe.compile_model(network, (1 + epochs) * len(dataset))
         seconds = seconds_per_epoch(network, (dataset,), epochs, shuffle=False)
     return {"images_per_s": len(x) / seconds, "policy": keras.mixed_precision.global_policy().name}
 
@@ -153,35 +151,41 @@ def measure_throughput(variant: str, epochs: int) -> dict:
 def time_recipe_epochs(name: str, epochs: int, seed: int = 42) -> dict:
     """Seconds per training epoch of one recipe's model, pipeline and batch size, after a warm-up epoch.
 
-    `name` is "previous" (`PREVIOUS_RECIPE`) or "project" (the recipe in `metrics.json`, the notebook's
-    default). Both are timed the same way, in the same benchmark run, so their ratio is fair.
+    `name` is "previous" (`PREVIOUS_RECIPE`) or "project" (the notebook's, `fmnist.recipe`). Both are timed
+    the same way, in the same benchmark run, so their ratio is fair.
     """
     import functools
 
     import keras
 
-    from fmnist import data, model, train
+    from fmnist import data, recipe, train
 
-    recipe = PREVIOUS_RECIPE if name == "previous" else project_recipe()
+    previous = PREVIOUS_RECIPE
+    settings = previous if name == "previous" else {"epochs": recipe.EPOCHS, "batch_size": recipe.BATCH_SIZE}
     train.make_deterministic(seed)
     keras.mixed_precision.set_global_policy(train.precision_policy())
     (images, labels), _ = data.load_data()
     (x, y), _ = data.split_validation(
-        data.scale_images(images), keras.utils.to_categorical(labels), recipe["validation_size"], seed
+        data.scale_images(images), keras.utils.to_categorical(labels), recipe.VALIDATION_SIZE, seed
     )
     if name == "previous":
         augment = functools.partial(
-            previous_augmentation, max_shift=recipe["max_shift"], erase_probability=recipe["erase_probability"]
+            previous_augmentation, max_shift=previous["max_shift"], erase_probability=previous["erase_probability"]
         )
-        network = previous_model(recipe["filters"], seed)
+        network, optimizer = (
+            previous_model(previous["filters"], seed),
+            {key: previous[key] for key in ("learning_rate", "warmup_fraction", "weight_decay")},
+        )
     else:
-        augment = functools.partial(train.random_shift, max_shift=recipe["max_shift"])
-        network = model.build_model(seed=seed)
-    dataset = train.make_dataset(x, y, recipe["batch_size"], shuffle_seed=seed, augment=augment)
-    total_steps = recipe["epochs"] * int(dataset.cardinality())
-    train.compile_with_recipe(network, recipe, total_steps)
+        augment, network, optimizer = recipe.random_shift, recipe.build_model(seed=seed), {}
+    dataset = train.make_dataset(x, y, settings["batch_size"], shuffle_seed=seed, augment=augment)
+    recipe.compile_model(network, settings["epochs"] * len(dataset), **optimizer)
     per_epoch = seconds_per_epoch(network, (dataset,), epochs, shuffle=False)
-    return {"seconds_per_epoch": per_epoch, "epochs": recipe["epochs"], "train_seconds": per_epoch * recipe["epochs"]}
+    return {
+        "seconds_per_epoch": per_epoch,
+        "epochs": settings["epochs"],
+        "train_seconds": per_epoch * settings["epochs"],
+    }
 
 
 def project_recipe() -> dict:

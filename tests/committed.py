@@ -35,8 +35,15 @@ def changed_figures() -> list[str]:
     """The headline figures of reports/metrics.json on disk that differ from the committed run's."""
     on_disk = json.loads((ROOT / "reports" / "metrics.json").read_text())
     committed = report("metrics.json")
-    return [
+    changes = [
         f"  {name}: {on_disk.get(name)} (committed: {committed.get(name)})"
         for name in HEADLINE
         if on_disk.get(name) != committed.get(name)
     ]
+    ours, theirs = on_disk.get("recipe", {}), committed.get("recipe", {})
+    edited = [
+        f"{name} {ours.get(name)} (committed: {theirs.get(name)})" for name in ours if ours[name] != theirs.get(name)
+    ]
+    ours, theirs = on_disk.get("architecture"), committed.get("architecture")
+    edited += [] if ours == theirs else [f"the network: {len(ours or [])} layers (committed: {len(theirs or [])})"]
+    return changes + (["  your recipe differs from the committed one: " + "; ".join(edited)] if edited else [])

@@ -6,14 +6,14 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from fmnist import model
+from fmnist import recipe
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import precise_bn  # noqa: E402
 
 
 def test_precise_statistics_are_the_mean_and_variance_of_each_batch_norms_inputs():
-    network = model.build_model(filters=(4, 8), dense_units=16, seed=0)
+    network = recipe.build_model(filters=(4, 8), dense_units=16, seed=0)
     images = np.random.default_rng(0).random((300, 28, 28, 1), dtype="float32")
     precise_bn.precise_statistics(network, images, batch_size=128)
     pooled = keras.Model(network.inputs[0], network.get_layer("pool_1").output)(images).numpy()

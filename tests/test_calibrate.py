@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from fmnist import calibrate, model
+from fmnist import calibrate, recipe
 
 
 def softmax(logits):
@@ -29,13 +29,17 @@ def test_apply_temperature_sharpens_below_one_and_keeps_the_ranking():
     np.testing.assert_allclose(calibrate.apply_temperature(probabilities, 1.0), probabilities)
 
 
-def test_with_temperature_puts_the_temperature_inside_the_model():
-    network = model.build_model(filters=(4, 8), dense_units=16, seed=0)
+def test_with_temperature_puts_the_temperature_inside_a_copy_and_leaves_the_model():
+    network = recipe.build_model(filters=(4, 8), dense_units=16, seed=0)
+    kernel, bias = network.layers[-1].get_weights()
+    network.layers[-1].set_weights([kernel, np.linspace(-2, 2, 10, dtype="float32")])  # a trained bias is not 0
     images = np.random.default_rng(0).random((5, 28, 28, 1), dtype="float32")
     before = network.predict(images, verbose=0)
-    calibrate.with_temperature(network, 0.7)
-    after = network.predict(images, verbose=0)
-    np.testing.assert_allclose(after, calibrate.apply_temperature(before, 0.7), atol=1e-5)
+    calibrated = calibrate.with_temperature(network, 0.7)
+    np.testing.assert_allclose(
+        calibrated.predict(images, verbose=0), calibrate.apply_temperature(before, 0.7), atol=1e-5
+    )
+    np.testing.assert_array_equal(network.predict(images, verbose=0), before)  # a second fit sees the same model
 
 
 def test_expected_calibration_error_weighs_each_bins_gap_by_its_share():

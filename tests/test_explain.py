@@ -2,12 +2,12 @@ import keras
 import numpy as np
 import pytest
 
-from fmnist import explain, export, model
+from fmnist import explain, export, recipe
 
 
 @pytest.fixture(scope="module")
 def explainer():
-    return model.build_model(filters=(4, 8), dense_units=16, seed=0)
+    return recipe.build_model(filters=(4, 8), dense_units=16, seed=0)
 
 
 @pytest.fixture(scope="module")

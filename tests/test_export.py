@@ -1,12 +1,12 @@
 import numpy as np
 import pytest
 
-from fmnist import export, model
+from fmnist import export, recipe
 
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    network = model.build_model(filters=(4, 8), dense_units=16, seed=0)
+    network = recipe.build_model(filters=(4, 8), dense_units=16, seed=0)
     return network, export.export_all(network, tmp_path_factory.mktemp("export"))
 
 

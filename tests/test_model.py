@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 
 from fmnist import model as model_module
+from fmnist import recipe
 
 
 def test_layer_order_follows_the_two_convolution_design():
-    model = model_module.build_model()
+    model = recipe.build_model()
     kinds = [type(layer).__name__ for layer in model.layers]
     assert kinds == [
         "Conv2D", "MaxPooling2D", "FusedBatchNormalization", "ReLU",
@@ -22,7 +23,7 @@ def test_layer_order_follows_the_two_convolution_design():
 
 
 def test_output_is_a_probability_distribution_over_ten_classes():
-    model = model_module.build_model()
+    model = recipe.build_model()
     probabilities = np.asarray(model(np.zeros((3, 28, 28, 1), dtype="float32")))
     assert probabilities.shape == (3, 10)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-5)
@@ -38,16 +39,11 @@ def test_output_is_a_probability_distribution_over_ten_classes():
     ],
 )
 def test_parameter_count(kwargs, parameters):
-    assert model_module.build_model(**kwargs).count_params() == parameters
-
-
-def test_only_two_convolution_blocks_are_allowed():
-    with pytest.raises(ValueError, match="two convolution"):
-        model_module.build_model(filters=(32, 64, 128))
+    assert recipe.build_model(**kwargs).count_params() == parameters
 
 
 def test_with_outputs_returns_the_named_layers_then_the_probabilities():
-    network = model_module.build_model(filters=(4, 8), dense_units=16)
+    network = recipe.build_model(filters=(4, 8), dense_units=16)
     activations, embedding, probabilities = model_module.with_outputs(network, ["conv_2", "embedding"])(
         np.zeros((2, 28, 28, 1), dtype="float32")
     )
@@ -80,7 +76,7 @@ def bfloat16_policy():
 
 
 def test_float32_copy_of_a_bfloat16_model_has_the_same_weights_and_float32_layers(bfloat16_policy):
-    network = model_module.build_model(filters=(4, 8), dense_units=16)
+    network = recipe.build_model(filters=(4, 8), dense_units=16)
     assert network.get_layer("conv_1").compute_dtype == "bfloat16"
     assert network.get_layer("norm_1").variable_dtype == "float32"
     assert network.layers[-1].compute_dtype == "float32"  # the softmax
@@ -97,7 +93,7 @@ def test_float32_copy_of_a_bfloat16_model_has_the_same_weights_and_float32_layer
 def test_float32_copy_keeps_the_optimizer_so_its_saved_file_resumes_training(tmp_path, bfloat16_policy):
     images = np.random.default_rng(3).random((16, 28, 28, 1), dtype="float32")
     targets = np.eye(10, dtype="float32")[np.arange(16) % 10]
-    network = model_module.build_model(filters=(4, 8), dense_units=16)
+    network = recipe.build_model(filters=(4, 8), dense_units=16)
     network.compile(optimizer=keras.optimizers.Adam(1e-3, use_ema=True), loss="categorical_crossentropy")
     network.fit(images, targets, batch_size=8, epochs=1, verbose=0)
     copy = model_module.float32_copy(network)
@@ -124,7 +120,7 @@ assert not [name for name in sys.modules if name.startswith("fmnist")], "fmnist 
 def test_the_saved_float32_copy_opens_with_keras_alone_and_gives_the_same_probabilities(tmp_path, bfloat16_policy):
     """A downstream user with Keras and no `fmnist` loads the exported `.keras` file (a subprocess)."""
     images = np.random.default_rng(4).random((8, 28, 28, 1), dtype="float32")
-    network = model_module.build_model(filters=(4, 8), dense_units=16)
+    network = recipe.build_model(filters=(4, 8), dense_units=16)
     network.compile(optimizer="adam", loss="categorical_crossentropy")
     network.fit(images, np.eye(10, dtype="float32")[np.arange(8)], epochs=1, verbose=0)  # moving statistics move
     copy = model_module.float32_copy(network)
@@ -135,16 +131,3 @@ def test_the_saved_float32_copy_opens_with_keras_alone_and_gives_the_same_probab
     assert completed.returncode == 0, completed.stderr[-2000:]
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), copy.predict(images, verbose=0), atol=1e-6)
     np.testing.assert_allclose(copy(images), network(images), atol=0.02)  # the fused layer's maths, in float32
-
-
-def test_the_notebook_writes_out_the_network_that_build_model_builds():
-    """The tests and benchmarks train `build_model()`; the learner edits the notebook's cell: they must agree."""
-    from keras import layers
-
-    import fmnist.model
-    from tests.notebook import run_cells
-
-    notebook = run_cells("model = keras.Sequential(", keras=keras, layers=layers, fmnist=fmnist)
-    package = model_module.build_model(seed=notebook["SEED"])
-    assert notebook["model"].get_config() == package.get_config()
-    assert notebook["model"].count_params() == package.count_params()

@@ -1,6 +1,7 @@
 """What each figure draws: its data, colours and axes, read back from the matplotlib objects (not pixels)."""
 
 import matplotlib
+import matplotlib.colors
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -49,7 +50,7 @@ def test_training_curves_plot_each_epoch_of_both_metrics_for_training_and_valida
         np.testing.assert_array_equal(training.get_ydata(), history[metric])
         np.testing.assert_array_equal(validation.get_ydata(), history[f"val_{metric}"])
         assert axis.get_xlabel() == "epoch"
-    assert accuracy_axis.get_title() == "Accuracy" and loss_axis.get_title() == "Loss"
+    assert accuracy_axis.get_title().startswith("Accuracy") and loss_axis.get_title().startswith("Loss")
 
 
 def test_per_class_bars_show_precision_recall_and_f1_of_each_class():
@@ -105,3 +106,41 @@ def test_similar_items_titles_are_blue_for_the_same_class_and_red_otherwise():
     assert query.get_title() == f"query\n{CLASS_NAMES[4]}"
     assert same.title.get_color() == plots.RIGHT and same.get_title() == f"{CLASS_NAMES[4]}\ncos 0.95"
     assert other.title.get_color() == plots.WRONG
+
+
+def test_the_training_curves_are_scaled_to_the_epochs_after_the_first():
+    history = {
+        "accuracy": [0.6, 0.9, 0.92],
+        "val_accuracy": [0.29, 0.91, 0.93],
+        "loss": [2, 1, 0.9],
+        "val_loss": [3, 1, 0.8],
+    }
+    accuracy_axis, _ = plots.training_curves(history).axes
+    low, high = accuracy_axis.get_ylim()
+    assert 0.29 < low < 0.9 and 0.93 < high < 1
+
+
+def test_the_probability_bars_draw_the_ten_probabilities_and_colour_the_answer():
+    probabilities = np.array([0.05, 0.6, 0.3, 0.05, 0, 0, 0, 0, 0, 0])
+    _, bars = plots.probability_bars(np.zeros((28, 28, 1)), probabilities, truth=2).axes
+    np.testing.assert_allclose([bar.get_width() for bar in bars.patches], probabilities)
+    assert matplotlib.colors.same_color(bars.patches[1].get_facecolor(), plots.WRONG)  # Trouser, truth Pullover
+    assert bars.get_yticklabels()[2].get_fontweight() == "bold"
+
+
+def test_the_augmentation_figure_shows_each_image_before_after_and_their_difference():
+    before = np.zeros((2, 28, 28, 1))
+    before[:, 10:12, 10:12] = 1
+    after = np.roll(before, 1, axis=2)
+    figure = plots.augmentation_pairs(before, after)
+    difference = figure.axes[4].get_images()[0].get_array()
+    np.testing.assert_array_equal(difference, after[0, ..., 0] - before[0, ..., 0])
+
+
+def test_the_confusion_matrix_leaves_shares_under_half_a_percent_blank():
+    truth, predicted = np.repeat(np.arange(10), 300), np.repeat(np.arange(10), 300)
+    predicted[0] = 6  # one T-shirt of 300 taken for a shirt: 0.3 %
+    predicted[1:31] = 2  # thirty for pullovers: 10 %
+    texts = plots.confusion_matrix(truth, predicted).axes[0].texts
+    shown = {text.get_text() for text in texts[:10]}  # the first row
+    assert shown == {"", "0.10", "0.90"}

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from fmnist import catalogue, model, similar
+from fmnist import catalogue, recipe, similar
 
 
 def items(vectors, labels) -> catalogue.Catalogue:
@@ -35,7 +35,7 @@ def test_precision_at_k_counts_same_class_neighbours_and_excludes_the_item_itsel
 
 
 def test_embedding_model_gives_the_dense_layer_and_the_probabilities():
-    network = model.build_model(filters=(4, 8), dense_units=16)
+    network = recipe.build_model(filters=(4, 8), dense_units=16)
     embeddings, probabilities = similar.embedding_model(network)(np.zeros((2, 28, 28, 1), dtype="float32"))
     assert embeddings.shape == (2, 16) and probabilities.shape == (2, 10)
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fmnist import data, model, train
+from fmnist import data, recipe, train
 
 
 def train_tiny_model(images, labels, seed, policy="float32"):
@@ -11,9 +11,9 @@ def train_tiny_model(images, labels, seed, policy="float32"):
     train.make_deterministic(seed)
     keras.mixed_precision.set_global_policy(policy)
     dataset = train.make_dataset(
-        data.scale_images(images), keras.utils.to_categorical(labels), 8, seed, augment=train.random_shift
+        data.scale_images(images), keras.utils.to_categorical(labels), 8, seed, augment=recipe.random_shift
     )
-    network = model.build_model(filters=(4, 8), dense_units=16, seed=seed)
+    network = recipe.build_model(filters=(4, 8), dense_units=16, seed=seed)
     network.compile(optimizer=keras.optimizers.Adam(1e-3, use_ema=True), loss="categorical_crossentropy")
     try:
         network.fit(dataset, epochs=2, verbose=0, shuffle=False)  # tf.data shuffles
@@ -79,19 +79,19 @@ def test_precision_policy_follows_the_environment_and_rejects_typos(monkeypatch,
 def test_random_shift_moves_each_image_by_at_most_max_shift_pixels(max_shift):
     images = np.zeros((400, 28, 28, 1), dtype="float32")
     images[:, 10, 5, 0] = 1.0
-    shifted = np.asarray(train.random_shift(tf.constant(images), tf.constant(7, tf.int64), max_shift))
+    shifted = np.asarray(recipe.random_shift(tf.constant(images), tf.constant(7, tf.int64), max_shift))
     assert shifted.shape == images.shape
     positions = [tuple(np.argwhere(image[..., 0] == 1)[0]) for image in shifted]  # the pixel is never lost
     offsets = {(row - 10, column - 5) for row, column in positions}
     assert all(max(abs(dy), abs(dx)) <= max_shift for dy, dx in offsets)
     assert len(offsets) == (2 * max_shift + 1) ** 2  # 400 draws hit every one of the 9 or 25 offsets
-    again = np.asarray(train.random_shift(tf.constant(images), tf.constant(7, tf.int64), max_shift))
+    again = np.asarray(recipe.random_shift(tf.constant(images), tf.constant(7, tf.int64), max_shift))
     np.testing.assert_array_equal(shifted, again)
 
 
 def test_random_shift_fills_with_black_and_keeps_the_pixels():
     images = tf.ones((32, 28, 28, 1))
-    shifted = np.asarray(train.random_shift(images, tf.constant(11, tf.int64), max_shift=1))[..., 0]
+    shifted = np.asarray(recipe.random_shift(images, tf.constant(11, tf.int64), max_shift=1))[..., 0]
     # a shifted all-white image has one black row and/or column at most, on the side it moved away from
     assert set(np.unique(shifted)) <= {0.0, 1.0}
     assert all(28 * 26 <= image.sum() <= 28 * 28 for image in shifted)
@@ -101,7 +101,7 @@ def test_augmented_dataset_differs_between_epochs_but_not_between_runs():
     images = np.random.default_rng(0).random((16, 28, 28, 1), dtype="float32")
 
     def two_epochs():
-        dataset = train.make_dataset(images, np.zeros(16), batch_size=16, shuffle_seed=5, augment=train.random_shift)
+        dataset = train.make_dataset(images, np.zeros(16), batch_size=16, shuffle_seed=5, augment=recipe.random_shift)
         return [np.concatenate([batch for batch, _ in dataset]) for _ in range(2)]
 
     first_run, second_run = two_epochs(), two_epochs()
@@ -109,46 +109,4 @@ def test_augmented_dataset_differs_between_epochs_but_not_between_runs():
     np.testing.assert_array_equal(first_run[0], second_run[0])
     np.testing.assert_array_equal(first_run[1], second_run[1])
     with pytest.raises(ValueError, match="shuffle_seed"):
-        train.make_dataset(images, np.zeros(16), batch_size=4, augment=train.random_shift)
-
-
-def test_the_notebook_writes_out_the_shift_that_the_package_applies():
-    """The notebook's `random_shift` cell and `train.random_shift` move the same images by the same pixels."""
-    from tests.notebook import run_cells
-
-    notebook = run_cells("def random_shift(", tf=tf)
-    images = tf.constant(np.random.default_rng(0).random((64, 28, 28, 1), dtype="float32"))
-    for seed in (0, 1, 12345):
-        expected = train.random_shift(images, tf.constant(seed, tf.int64), max_shift=notebook["MAX_SHIFT"])
-        np.testing.assert_array_equal(notebook["random_shift"](images, tf.constant(seed, tf.int64)), expected)
-
-
-def test_the_package_recipe_is_the_notebooks_parameters():
-    from tests.notebook import run_cells
-
-    notebook = run_cells()
-    assert train.RECIPE == {name: notebook[name.upper()] for name in train.RECIPE}
-
-
-def test_the_notebook_compiles_the_optimizer_that_the_package_builds():
-    """The notebook's warm-up + cosine Adam cell and `train.compile_with_recipe` compile the same optimizer and
-    loss."""
-    import types
-
-    import keras
-
-    from tests.notebook import run_cells
-
-    compiled, package = {}, {}
-    network = types.SimpleNamespace(compile=lambda **arguments: compiled.update(arguments))
-    notebook = run_cells("total_steps = EPOCHS", keras=keras, model=network, steps_per_epoch=215)
-    recipe = train.RECIPE
-    train.compile_with_recipe(
-        types.SimpleNamespace(compile=lambda **arguments: package.update(arguments)), recipe, notebook["total_steps"]
-    )
-    ours, theirs = compiled["optimizer"].get_config(), package["optimizer"].get_config()
-    assert {**ours, "name": None} == {**theirs, "name": None}  # with the schedule; Keras numbers the name
-    assert ours["learning_rate"]["config"]["warmup_target"] == recipe["learning_rate"]
-    assert compiled["loss"].get_config() == package["loss"].get_config()
-    assert compiled["loss"].get_config()["label_smoothing"] == recipe["label_smoothing"]
-    assert compiled["metrics"] == package["metrics"]
+        train.make_dataset(images, np.zeros(16), batch_size=4, augment=recipe.random_shift)

@@ -41,11 +41,15 @@ def fit_temperature(probabilities, labels) -> float:
 
 
 def with_temperature(model, temperature: float):
-    """`model` with its softmax layer's weights and bias divided by `temperature` (in place), which is returned."""
-    last = model.layers[-1]
-    kernel, bias = last.get_weights()
-    last.set_weights([kernel / temperature, bias / temperature])
-    return model
+    """A copy of `model` whose softmax layer's weights and bias are divided by `temperature`: the same classes,
+    calibrated probabilities. `model` is left as it is, so fitting and applying again gives the same copy."""
+    import keras
+
+    calibrated = keras.models.clone_model(model)
+    calibrated.set_weights(model.get_weights())
+    kernel, bias = model.layers[-1].get_weights()
+    calibrated.layers[-1].set_weights([kernel / temperature, bias / temperature])
+    return calibrated
 
 
 def reliability(probabilities, labels, bins: int = 15) -> dict:

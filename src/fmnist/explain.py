@@ -179,7 +179,7 @@ def pixel_order(maps, seed: int = 0) -> np.ndarray:
 
 def deletion_curve(predict: Callable, images, orders, class_indices) -> np.ndarray:
     """Class probability (n images × len(DELETION_FRACTIONS)) as pixels are blanked in `orders` order."""
-    images = np.asarray(as_batch(images))
+    images = numpy_batch(images)
     n, pixels = len(images), images[0].size
     flat = images.reshape(n, -1)
     curve = np.zeros((n, len(DELETION_FRACTIONS)), "float32")

@@ -1,10 +1,9 @@
-"""The two-convolution CNN: Conv → Pool → Conv → Pool → Flatten → Dense(ReLU) → Dense(softmax)."""
+"""The network's parts that the notebook's `build_model` (`fmnist.recipe`) uses, and the copies made of it:
+the fused batch normalization, the float32 copy that is evaluated and exported, extra outputs for explanations."""
 
 import keras
 import tensorflow as tf
 from keras import layers
-
-from fmnist import IMAGE_SHAPE, NUM_CLASSES
 
 EMBEDDING_LAYER = "embedding"
 LAST_CONV_LAYER = "conv_2"
@@ -56,42 +55,6 @@ class FusedBatchNormalization(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "epsilon": self.epsilon}
-
-
-def build_model(
-    input_shape=IMAGE_SHAPE,
-    num_classes=NUM_CLASSES,
-    filters=(32, 64),
-    dense_units=256,
-    dropout=0.2,
-    seed=None,
-) -> keras.Model:
-    """Return the project's CNN: the one definition that the notebook, the tests and the benchmarks train.
-
-    Each block is convolution → max pooling → batch normalization → ReLU: normalizing after the pooling
-    touches a quarter of the values. Augmentation happens in the input pipeline (`train.make_dataset`).
-    """
-    if len(filters) != 2:
-        raise ValueError(f"the model has exactly two convolution blocks, got filters={filters}")
-    return keras.Sequential(
-        [
-            keras.Input(shape=input_shape, name="image"),
-            layers.Conv2D(filters[0], 3, padding="same", use_bias=False, name="conv_1"),
-            layers.MaxPooling2D(name="pool_1"),
-            FusedBatchNormalization(name="norm_1"),
-            layers.ReLU(name="relu_1"),
-            layers.Conv2D(filters[1], 3, padding="same", use_bias=False, name=LAST_CONV_LAYER),
-            layers.MaxPooling2D(name="pool_2"),
-            FusedBatchNormalization(name="norm_2"),
-            layers.ReLU(name="relu_2"),
-            layers.Flatten(name="flatten"),
-            layers.Dense(dense_units, activation="relu", name=EMBEDDING_LAYER),
-            layers.Dropout(dropout, seed=seed, name="dropout"),
-            # float32 under a mixed policy too, so the probabilities sum to one (Keras's advice)
-            layers.Dense(num_classes, activation="softmax", dtype="float32", name="probabilities"),
-        ],
-        name="fashion_cnn",
-    )
 
 
 def float32_copy(model: keras.Model) -> keras.Model:

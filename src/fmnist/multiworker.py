@@ -1,4 +1,4 @@
-"""Train the project's model on several machines with `tf.distribute.MultiWorkerMirroredStrategy`.
+"""Train the notebook's recipe (`fmnist.recipe`) on several machines with `tf.distribute.MultiWorkerMirroredStrategy`.
 
 Start one process per worker, each with the same cluster in `TF_CONFIG` and its own task index:
 
@@ -7,7 +7,8 @@ Start one process per worker, each with the same cluster in `TF_CONFIG` and its 
 
 Each worker reads the training set, keeps its own shard (`AutoShardPolicy.DATA`), and the strategy averages
 the gradients over the workers every step, so all workers hold the same weights. The global batch is the
-per-worker batch times the number of workers. `--images` trains on the first N images (a quick check).
+per-worker batch times the number of workers. Each trains on the notebook's training split (its validation
+images left out); `--images` keeps its first N (a quick check).
 """
 
 import argparse
@@ -22,7 +23,7 @@ import keras  # noqa: E402 - after the logging setting above
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from fmnist import data, model, train  # noqa: E402
+from fmnist import data, recipe, train  # noqa: E402
 
 
 def weights_digest(weights) -> str:
@@ -42,26 +43,24 @@ def run(steps: int, images: int, batch_per_worker: int, seed: int) -> dict:
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
     train.make_deterministic(seed)
     (train_images, train_labels), _ = data.load_data()
-    x, y = data.scale_images(train_images[:images]), keras.utils.to_categorical(train_labels[:images])
+    (x, y), _ = data.split_validation(  # the notebook's split: its validation images are not trained on
+        data.scale_images(train_images), keras.utils.to_categorical(train_labels), recipe.VALIDATION_SIZE, seed
+    )
     global_batch = batch_per_worker * strategy.num_replicas_in_sync
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     dataset = (
-        train.make_dataset(x, y, global_batch, shuffle_seed=seed, augment=train.random_shift)
+        train.make_dataset(x[:images], y[:images], global_batch, shuffle_seed=seed, augment=recipe.random_shift)
         .repeat()
         .with_options(options)
     )
     batches = iter(strategy.experimental_distribute_dataset(dataset))
-    with strategy.scope():
-        network = model.build_model(seed=seed)
-        recipe = train.RECIPE
-        optimizer = train.adam_with_warmup_cosine(
-            recipe["learning_rate"], recipe["warmup_fraction"], recipe["weight_decay"], steps
-        )
+    with strategy.scope():  # the notebook's network, optimizer and loss (`fmnist.recipe`)
+        network = recipe.build_model(seed=seed)
+        recipe.compile_model(network, steps)
+        optimizer = network.optimizer
         optimizer.build(network.trainable_variables)
-    cross_entropy = keras.losses.CategoricalCrossentropy(
-        label_smoothing=train.RECIPE["label_smoothing"], reduction=None
-    )
+    cross_entropy = network.loss.__class__.from_config({**network.loss.get_config(), "reduction": None})
 
     def replica_step(images, targets):
         with tf.GradientTape() as tape:
@@ -89,7 +88,7 @@ def run(steps: int, images: int, batch_per_worker: int, seed: int) -> dict:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200, help="training steps")
-    parser.add_argument("--images", type=int, default=55_000, help="train on the first N training images")
+    parser.add_argument("--images", type=int, default=55_000, help="the first N of the training split")
     parser.add_argument("--batch-per-worker", type=int, default=128)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--output", type=Path, help="write the result as JSON here too")

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import matplotlib.colors
 import matplotlib.pyplot as plt
 import matplotlib.ticker
 import numpy as np
@@ -9,6 +10,7 @@ import numpy as np
 from fmnist import CLASS_NAMES
 
 RIGHT, WRONG = "tab:blue", "tab:red"
+METHOD_NAMES = {"occlusion": "occlusion", "integrated_gradients": "integrated gradients", "gradcam": "Grad-CAM"}
 
 
 def save(figure, path) -> Path:
@@ -40,13 +42,21 @@ def sample_grid(images, labels, per_class=5):
     return figure
 
 
-def labelled_grid(images, labels, columns=6, title=""):
-    """Show images with their class names."""
-    figure, axes = _image_grid(len(images), columns)
-    for axis, image, label in zip(axes, images, labels, strict=False):
-        axis.imshow(np.squeeze(image), cmap="gray_r")
-        axis.set_title(CLASS_NAMES[label], fontsize=9)
-    figure.suptitle(title, fontsize=13)
+def augmentation_pairs(originals, shifted):
+    """Each image as it is, after the augmentation, and the difference: red where the garment moved in,
+    blue where it moved out."""
+    figure, axes = plt.subplots(3, len(originals), figsize=(len(originals) * 1.6, 5.4), squeeze=False)
+    rows = (("original", originals, "gray_r"), ("augmented", shifted, "gray_r"))
+    for row, (name, images, cmap) in enumerate(rows):
+        for axis, image in zip(axes[row], images, strict=True):
+            axis.imshow(np.squeeze(image), cmap=cmap, vmin=0, vmax=1)
+        axes[row, 0].set_ylabel(name, fontsize=11)
+    for axis, before, after in zip(axes[2], originals, shifted, strict=True):
+        axis.imshow(np.squeeze(after) - np.squeeze(before), cmap="bwr_r", vmin=-1, vmax=1)
+    axes[2, 0].set_ylabel("difference", fontsize=11)
+    for axis in axes.flat:
+        axis.set(xticks=[], yticks=[])
+    figure.suptitle("The augmentation: each training image moved by up to a pixel", fontsize=13)
     figure.tight_layout()
     return figure
 
@@ -59,6 +69,11 @@ def training_curves(history: dict):
         axis.plot(epochs, history[metric], "o-", label="training")
         axis.plot(epochs, history[f"val_{metric}"], "s-", label="validation")
         axis.set(title=title, xlabel="epoch")
+        if len(epochs) > 2:  # scaled to the epochs after the first, whose validation is far off (see the notebook)
+            later = np.concatenate([history[metric][1:], history[f"val_{metric}"][1:]])
+            pad = 0.1 * (later.max() - later.min()) or 0.01
+            axis.set_ylim(later.min() - pad, later.max() + pad)
+            axis.set_title(f"{title} (the scale fits epochs 2 on)")
         axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         axis.grid(alpha=0.3)
         axis.legend()
@@ -88,11 +103,12 @@ def prediction_grid(images, true_labels, probabilities, columns=6, title="Test p
 
 
 def confusion_matrix(true_labels, predicted_labels):
-    """Row-normalised confusion matrix: each row shows where the images of one true class went."""
+    """Row-normalised confusion matrix: each row shows where the images of one true class went. Shares under
+    0.5 % are left blank, and the colour scale stretches the small shares, so the confusions stand out."""
     from sklearn.metrics import ConfusionMatrixDisplay
 
     figure, axis = plt.subplots(figsize=(8.5, 7.5))
-    ConfusionMatrixDisplay.from_predictions(
+    display = ConfusionMatrixDisplay.from_predictions(
         true_labels,
         predicted_labels,
         labels=range(len(CLASS_NAMES)),
@@ -101,8 +117,12 @@ def confusion_matrix(true_labels, predicted_labels):
         values_format=".2f",
         cmap="Blues",
         colorbar=False,
+        im_kw={"norm": matplotlib.colors.PowerNorm(0.4, vmin=0, vmax=1)},
         ax=axis,
     )
+    for text, share in zip(display.text_.flat, display.confusion_matrix.flat, strict=True):
+        text.set_text(f"{share:.2f}" if share >= 0.005 else "")
+        text.set_color("white" if share >= 0.4 else "black")
     axis.set_title("Confusion matrix (rows: true class, normalised)", fontsize=13)
     plt.setp(axis.get_xticklabels(), rotation=40, ha="right")
     figure.tight_layout()
@@ -116,7 +136,7 @@ def per_class_scores(report: dict):
     for offset, metric in zip((-0.27, 0, 0.27), ("precision", "recall", "f1-score"), strict=True):
         axis.bar(positions + offset, [report[name][metric] for name in CLASS_NAMES], width=0.27, label=metric)
     axis.set_xticks(positions, CLASS_NAMES, rotation=30, ha="right", fontsize=11)
-    axis.set_ylim(0.6, 1.0)
+    axis.set_ylim(0, 1.0)
     axis.set_ylabel("score")
     axis.set_title("Per-class precision, recall and F1 on the test set", fontsize=13)
     axis.grid(axis="y", alpha=0.3)
@@ -126,21 +146,25 @@ def per_class_scores(report: dict):
 
 
 def explanation_grid(images, heatmaps, true_labels, probabilities, columns=6, title="Explanations"):
-    """Each image above its heatmap overlay, `columns` per row pair; titles coloured right/wrong."""
+    """Each image above its map, `columns` per row pair; titles coloured right/wrong, a colour bar for the map."""
     row_pairs = int(np.ceil(len(images) / columns))
     figure, axes = plt.subplots(2 * row_pairs, columns, figsize=(columns * 1.9, row_pairs * 4.3), squeeze=False)
     for axis in axes.flat:
-        axis.axis("off")
+        axis.set(xticks=[], yticks=[], frame_on=False)
     for number, (image, heatmap, truth, probs) in enumerate(
         zip(images, heatmaps, true_labels, probabilities, strict=True)
     ):
         top, column = 2 * (number // columns), number % columns
-        axes[top, column].imshow(np.squeeze(image), cmap="gray")
+        axes[top, column].imshow(np.squeeze(image), cmap="gray_r", vmin=0, vmax=1)
         _prediction_title(axes[top, column], probs, truth, fontsize=10)
-        axes[top + 1, column].imshow(np.squeeze(image), cmap="gray")
-        axes[top + 1, column].imshow(heatmap, cmap="jet", alpha=0.45, vmin=0, vmax=1)
+        axes[top + 1, column].imshow(np.squeeze(image), cmap="gray_r", vmin=0, vmax=1)
+        shown = axes[top + 1, column].imshow(heatmap, cmap="Reds", alpha=0.6, vmin=0, vmax=1)
+    for top in range(0, 2 * row_pairs, 2):
+        axes[top, 0].set_ylabel("image", fontsize=11)
+        axes[top + 1, 0].set_ylabel("what it rests on", fontsize=11)
     figure.suptitle(title, fontsize=13)
     figure.tight_layout()
+    figure.colorbar(shown, ax=axes, shrink=0.6, label="importance (1: the most important patch)")
     return figure
 
 
@@ -148,7 +172,7 @@ def deletion_curves(fractions, curves: dict, baseline):
     """Class probability as the pixels each method ranks highest are blanked, beside random garment pixels."""
     figure, axis = plt.subplots(figsize=(7.5, 4.6))
     for name, curve in curves.items():
-        axis.plot(100 * np.asarray(fractions), curve, marker=".", label=name)
+        axis.plot(100 * np.asarray(fractions), curve, marker=".", label=METHOD_NAMES.get(name, name))
     axis.plot(100 * np.asarray(fractions), baseline, "k--", label="random garment pixels")
     axis.axvline(10, color="gray", lw=0.8)
     axis.set_xlabel("pixels blanked, highest-ranked first (%)")
@@ -183,15 +207,37 @@ def similar_items_grid(query_images, query_labels, catalogue_images, catalogue_l
 
 
 def reliability_diagram(tables: dict):
-    """Accuracy against mean confidence per bin, one line per model (`calibrate.reliability` tables)."""
-    figure, axis = plt.subplots(figsize=(5.5, 5))
+    """Accuracy against mean confidence per bin, one line per model (`calibrate.reliability` tables), and below
+    it how many images each bin holds: the ECE weighs each bin's gap by that count."""
+    figure, (axis, counts) = plt.subplots(2, 1, figsize=(5.5, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     axis.plot([0, 1], [0, 1], ":", color="gray", label="perfect calibration")
     for name, table in tables.items():
-        axis.plot(table["confidence"], table["accuracy"], "o-", label=name)
-    axis.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence (mean per bin)", ylabel="accuracy in the bin")
+        line = axis.plot(table["confidence"], table["accuracy"], "o-", label=name)[0]
+        counts.plot(table["confidence"], table["count"], "o-", color=line.get_color())
+    axis.set(xlim=(0, 1), ylim=(0, 1), ylabel="accuracy in the bin")
     axis.set_title("Reliability on the test set", fontsize=13)
     axis.grid(alpha=0.3)
     axis.legend(loc="upper left")
+    counts.set(yscale="log", xlabel="confidence (mean per bin)", ylabel="images")
+    counts.grid(alpha=0.3)
+    figure.tight_layout()
+    return figure
+
+
+def probability_bars(image, probabilities, truth: int):
+    """One image and the model's ten probabilities for it: the predicted class in blue when right, red when
+    wrong, the true class named in bold."""
+    figure, (picture, bars) = plt.subplots(1, 2, figsize=(9, 3.4), gridspec_kw={"width_ratios": [1, 2.2]})
+    picture.imshow(np.squeeze(image), cmap="gray_r", vmin=0, vmax=1)
+    picture.set(xticks=[], yticks=[])
+    predicted = int(np.argmax(probabilities))
+    colours = ["lightgray"] * len(CLASS_NAMES)
+    colours[predicted] = RIGHT if predicted == truth else WRONG
+    bars.barh(CLASS_NAMES, probabilities, color=colours)
+    bars.invert_yaxis()
+    bars.set(xlim=(0, 1), xlabel="probability")
+    bars.get_yticklabels()[truth].set_fontweight("bold")
+    _prediction_title(picture, probabilities, truth, fontsize=11)
     figure.tight_layout()
     return figure
 

@@ -243,12 +243,10 @@ def model_slides(metrics: dict, benchmark_path: Path) -> list[Slide]:
     ]
 
 
-def insight_slides(metrics: dict) -> list[Slide]:
-    """Errors, confidences, explanations, similar items and what comes next."""
+def error_slides(metrics: dict) -> list[Slide]:
+    """Where the model errs, and sample predictions."""
     confused = metrics["top_confusions"][:3]
-    explained, similar = metrics["explanations"], metrics["similar_items"]
-    drops, random_drop = explained["deletion_drop_10"], explained["random_garment_drop_10"]
-    slides = [
+    return [
         Slide(
             "Where the model errs",
             "Shirts, T-shirts, pullovers and coats share shapes at 28 by 28 pixels: the confusion matrix shows "
@@ -259,13 +257,18 @@ def insight_slides(metrics: dict) -> list[Slide]:
         ),
         Slide(
             "Sample predictions",
-            "Blue when right, red when wrong, with the model's calibrated confidence. The right panel shows the "
+            "Blue when right, red when wrong, with the model's confidence. The right panel shows the "
             "most confident mistakes: several are debatable labels even for a person.",
             figures=["predictions.png", "confident_mistakes.png"],
         ),
     ]
-    if "calibration" in metrics:
-        slides.append(review_slide(metrics))
+
+
+def insight_slides(metrics: dict) -> list[Slide]:
+    """Errors, confidences, explanations, similar items and what comes next."""
+    explained, similar = metrics["explanations"], metrics["similar_items"]
+    drops, random_drop = explained["deletion_drop_10"], explained["random_garment_drop_10"]
+    slides = error_slides(metrics) + ([review_slide(metrics)] if "calibration" in metrics else [])
     return slides + [
         Slide(
             "Explainability: which pixels the answer rests on",
