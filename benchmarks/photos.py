@@ -190,6 +190,17 @@ def steps_figure(garment: np.ndarray, path: Path) -> None:
     print("wrote", path)
 
 
+def split_images(split: str):
+    """The 28 × 28 garments and labels of the test split, or of the notebook's validation split as the committed
+    run recorded it."""
+    (train_images, train_labels), (test_images, test_labels) = data.load_data()
+    if split == "test":
+        return test_images, test_labels
+    recipe = json.loads(Path("reports/metrics.json").read_text())["recipe"]
+    _, validation = data.split_validation(train_images, train_labels, recipe["validation_size"], recipe["seed"])
+    return validation
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=5000)
@@ -200,14 +211,7 @@ def main(argv=None) -> None:
     parser.add_argument("--steps-figure", type=Path, help="also draw one photo at each step of the conversion")
     arguments = parser.parse_args(argv)
 
-    (train_images, train_labels), (test_images, test_labels) = data.load_data()
-    if arguments.split == "test":
-        garments, labels = test_images, test_labels
-    else:  # the notebook's validation split, as the committed run recorded it
-        recipe = json.loads(Path("reports/metrics.json").read_text())["recipe"]
-        _, (garments, labels) = data.split_validation(
-            train_images, train_labels, recipe["validation_size"], recipe["seed"]
-        )
+    garments, labels = split_images(arguments.split)
     chosen = np.random.default_rng(arguments.seed).choice(len(garments), max(arguments.images, 2000), replace=False)
     all_garments = garments[chosen]
     chosen = chosen[: arguments.images]

@@ -84,6 +84,17 @@ def catalogue_of(vectors: np.ndarray, ann=None) -> catalogue.Catalogue:
     return catalogue.Catalogue(ids, ids, np.zeros(len(vectors), int), thumbnails, vectors, ann)
 
 
+def exact_timings(vectors, queries, items: int) -> list[dict]:
+    """Single-query times of exact search over the first `size` items, for each of `EXACT_SIZES` up to `items`."""
+    exact = []
+    for size in (size for size in EXACT_SIZES if size <= items):
+        shop = catalogue_of(vectors[:size])
+        times = single_query_ms(lambda query, shop=shop: shop.search(query, K), queries[:EXACT_QUERIES])
+        exact.append({"items": size, **summary(times)})
+        print("exact", exact[-1], flush=True)
+    return exact
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--items", type=int, default=1_000_000)
@@ -99,13 +110,7 @@ def main():
     queries = embeddings(test_images, arguments.queries, 1, arguments.model)
     embed_seconds = time.perf_counter() - start
 
-    exact = []
-    for size in (size for size in EXACT_SIZES if size <= arguments.items):
-        shop = catalogue_of(vectors[:size])
-        times = single_query_ms(lambda query, shop=shop: shop.search(query, K), queries[:EXACT_QUERIES])
-        exact.append({"items": size, **summary(times)})
-        print("exact", exact[-1], flush=True)
-
+    exact = exact_timings(vectors, queries, arguments.items)
     start = time.perf_counter()
     index = catalogue.hnsw_index(vectors)
     build_seconds = time.perf_counter() - start
