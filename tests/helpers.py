@@ -82,11 +82,8 @@ def api_server(artifacts: Path, *options: str, log: Path | None = None):
 
 
 def write_tiny_model() -> None:
-    import keras
-
     from fmnist import export, recipe
 
-    keras.utils.set_random_seed(0)
     TINY_MODEL.parent.mkdir(exist_ok=True)
     TINY_MODEL.write_bytes(export.to_tflite(recipe.build_model(filters=(4, 8), dense_units=16, seed=0)))
 

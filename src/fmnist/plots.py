@@ -46,10 +46,9 @@ def augmentation_pairs(originals, shifted):
     """Each image as it is, after the augmentation, and the difference: red where the garment moved in,
     blue where it moved out."""
     figure, axes = plt.subplots(3, len(originals), figsize=(len(originals) * 1.6, 5.4), squeeze=False)
-    rows = (("original", originals, "gray_r"), ("augmented", shifted, "gray_r"))
-    for row, (name, images, cmap) in enumerate(rows):
+    for row, (name, images) in enumerate((("original", originals), ("augmented", shifted))):
         for axis, image in zip(axes[row], images, strict=True):
-            axis.imshow(np.squeeze(image), cmap=cmap, vmin=0, vmax=1)
+            axis.imshow(np.squeeze(image), cmap="gray_r", vmin=0, vmax=1)
         axes[row, 0].set_ylabel(name, fontsize=11)
     for axis, before, after in zip(axes[2], originals, shifted, strict=True):
         axis.imshow(np.squeeze(after) - np.squeeze(before), cmap="bwr_r", vmin=-1, vmax=1)
