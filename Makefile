@@ -89,7 +89,7 @@ test-serving:
 		--extra serve --group test --group bootstrap
 	@if $(SERVE_VENV)/bin/python -c "import tensorflow" 2>/dev/null; then echo "the serving install holds TensorFlow"; exit 1; fi
 	$(SERVE_VENV)/bin/python -m pytest -p no:cacheprovider $(SERVING_TESTS)
-	$(PYTHON) benchmarks/install_size.py $(VENV) $(SERVE_VENV)
+	$(PYTHON) -m benchmarks.install_size $(VENV) $(SERVE_VENV)
 
 # Rebuild the slides from the existing reports/ (no training).
 slides: setup
@@ -108,41 +108,41 @@ fuzz: setup
 	FMNIST_FUZZ_EXAMPLES=1000 $(BIN)/python -m pytest tests/test_fuzz.py
 
 benchmark-training: setup
-	$(BIN)/python benchmarks/training.py --seeds 43 44 --committed-seed --float32-seeds 42 43 44
+	$(BIN)/python -m benchmarks.training --seeds 43 44 --committed-seed --float32-seeds 42 43 44
 
 benchmark-serving: setup
-	$(BIN)/python benchmarks/serving.py
+	$(BIN)/python -m benchmarks.serving
 
 # Exact search and the ANN engine on 1,000,000 embeddings of augmented images: reports/similar_benchmark.json.
 benchmark-similar: setup
-	$(BIN)/python benchmarks/similar.py --items 1000000
+	$(BIN)/python -m benchmarks.similar --items 1000000
 
 # docs/demo.png: the demo page in headless Chromium, after an upload (needs Debian's chromium).
 screenshot: setup
-	$(BIN)/python benchmarks/screenshot.py
+	$(BIN)/python -m benchmarks.screenshot
 
 # Test images rendered as a shop's product photos, through the API's preprocessing: reports/photo_benchmark.json
 # (accuracy per condition beside the native 28 × 28 accuracy, and fmnist.tag's throughput); docs/photo_steps.png.
 benchmark-photos: setup
-	$(BIN)/python benchmarks/photos.py --images 5000 --steps-figure docs/photo_steps.png
+	$(BIN)/python -m benchmarks.photos --images 5000 --steps-figure docs/photo_steps.png
 
 # Faithfulness of every explanation method on 1,000 test images: reports/explanations.json.
 benchmark-explanations: setup
-	$(BIN)/python benchmarks/explanations.py --images 1000
+	$(BIN)/python -m benchmarks.explanations --images 1000
 
 # The regression test's tolerances: the notebook once per seed in bfloat16 and in float32 (runs already recorded
 # in reports/tolerance_runs.jsonl are kept), then reports/regression_tolerances.json.
 benchmark-tolerances: setup
-	$(BIN)/python benchmarks/tolerances.py --seeds 43 44 45 46 --float32-seeds 42 43 44
+	$(BIN)/python -m benchmarks.tolerances --seeds 43 44 45 46 --float32-seeds 42 43 44
 
 # Two clean runs of `make test` (bfloat16, float32), then realistic mistakes injected one at a time, each
 # caught or not by a named test: reports/regression_detection.json.
 benchmark-regression: setup
-	$(BIN)/python benchmarks/regression_detection.py
+	$(BIN)/python -m benchmarks.regression_detection
 
 # Set-up time from a fresh clone, before and after the locked requirements: reports/setup_time.json.
 benchmark-setup:
-	$(PYTHON) benchmarks/setup_time.py
+	$(PYTHON) -m benchmarks.setup_time
 
 # Lint first and fast: its own small venv with only uv and the lint tools (the lock's `lint` group, hashed), no
 # data and no TensorFlow.
@@ -191,7 +191,7 @@ determinism: setup
 	rm -rf build/determinism && mkdir -p build/determinism
 	for run in 1 2; do \
 		$(BIN)/papermill --log-level WARNING $(NOTEBOOK) build/determinism/run$$run.ipynb -p RESULTS_DIR build/determinism/run$$run || exit 1; done
-	$(BIN)/python benchmarks/compare_metrics.py build/determinism/run1/reports/metrics.json build/determinism/run2/reports/metrics.json
+	$(BIN)/python -m benchmarks.compare_metrics build/determinism/run1/reports/metrics.json build/determinism/run2/reports/metrics.json
 
 clean:
 	rm -rf build models .pytest_cache

@@ -1,6 +1,6 @@
 """Compare two reports/metrics.json files, ignoring timings: exit 0 when identical, 1 otherwise.
 
-python benchmarks/compare_metrics.py RUN1/reports/metrics.json RUN2/reports/metrics.json
+python -m benchmarks.compare_metrics RUN1/reports/metrics.json RUN2/reports/metrics.json
 """
 
 import json

@@ -1,6 +1,6 @@
 """How faithful are the explanations? Deletion, insertion, garment share and a sanity check, per method.
 
-    python benchmarks/explanations.py [--images 1000] [--model models/fashion_cnn.keras]
+    python -m benchmarks.explanations [--images 1000] [--model models/fashion_cnn.keras]
 
 On `--images` test images (a seeded random sample), for the predicted class of each:
 - deletion: blank (set to 0, the background) the pixels a map ranks highest; `deletion_drop_10` is the mean
@@ -23,9 +23,9 @@ from pathlib import Path
 
 import keras
 import numpy as np
-from machine import processor_name
 
 import fmnist.model  # noqa: F401 (registers the custom batch-norm layer, for load_model)
+from benchmarks.machine import processor_name
 from fmnist import data, explain
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,7 +131,7 @@ def main():
         "uniform_garment_share": round(float(explain.garment_mask(images).mean()), 4),
         "sanity_max_correlation": SANITY_MAX_CORRELATION,
         "methods": methods,
-        "command": f"python benchmarks/explanations.py --images {args.images}",
+        "command": f"python -m benchmarks.explanations --images {args.images}",
         "processor": processor_name(),
     }
     print(json.dumps({k: v for k, v in report.items() if k != "methods"}, indent=1))

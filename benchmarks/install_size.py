@@ -1,6 +1,6 @@
 """The size on disk of the full install and of the serving install: reports/install_size.json.
 
-    python benchmarks/install_size.py FULL_VENV SERVING_VENV
+    python -m benchmarks.install_size FULL_VENV SERVING_VENV
 
 `make test-serving` runs it after the serving venv's tests have passed.
 """

@@ -8,25 +8,22 @@ Fashion-MNIST's conversion) and the exported TFLite model. Every condition chang
 default photo (margins of 25 %, centred, white, square, 800 px, JPEG quality 90), and its accuracy is
 reported next to the native 28 × 28 accuracy of the same images.
 
-usage: python benchmarks/photos.py [--images 5000] [--split test|validation] [--steps-figure docs/photo_steps.png]
+usage: python -m benchmarks.photos [--images 5000] [--split test|validation] [--steps-figure docs/photo_steps.png]
 Tune on `--split validation`; the report is made on the test split.
 """
 
 import argparse
 import io
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageFilter
 
+from benchmarks.machine import processor_name
 from fmnist import data, images
 from fmnist.runtime import TFLiteClassifier
-
-sys.path.insert(0, str(Path(__file__).parent))
-from machine import processor_name  # noqa: E402
 
 DEFAULT = {
     "margin": 0.25,

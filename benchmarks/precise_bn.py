@@ -1,6 +1,6 @@
 """Precise batch norm, judged by docs/training.md's protocol: paired seeds on the validation split only.
 
-    python benchmarks/precise_bn.py --seeds 101 102 103 104 105 106 107 108
+    python -m benchmarks.precise_bn --seeds 101 102 103 104 105 106 107 108
 
 For each seed it trains the notebook's recipe once (`fmnist.recipe`: the notebook's model, shifts, optimizer
 and precision policy), takes the float32 copy that is evaluated and exported, and measures its validation
@@ -17,7 +17,7 @@ import os
 import statistics
 from pathlib import Path
 
-from machine import processor_name
+from benchmarks.machine import processor_name
 
 REPORT = Path(__file__).resolve().parent.parent / "reports" / "recipe_precise_bn.json"
 

@@ -1,6 +1,6 @@
 """A recipe variant on this CPU, judged on the validation split: the second half of the time-to-94 % search.
 
-    python benchmarks/recipe_cpu.py --seed 42 --epochs 20 [--clean-epochs 2] [--freeze-first] --tag "the recipe"
+    python -m benchmarks.recipe_cpu --seed 42 --epochs 20 [--clean-epochs 2] [--freeze-first] --tag "the recipe"
 
 `benchmarks/recipe_sweep.py` ranked 61 variants on a borrowed GPU; this script runs the notebook's own
 training cell (the package's model, `tf.data` pipeline, shifts, schedule and precision policy) on the CPU
@@ -18,7 +18,7 @@ import os
 import time
 from pathlib import Path
 
-from machine import processor_name
+from benchmarks.machine import processor_name
 
 REPORT = Path(__file__).resolve().parent.parent / "reports" / "recipe_cpu_runs.jsonl"
 

@@ -1,8 +1,8 @@
 """The recipe search behind the time-to-94 % recipe: validation accuracy of recipe variants, several seeds each.
 
     KERAS_BACKEND=jax XLA_PYTHON_CLIENT_PREALLOCATE=false \
-        python benchmarks/recipe_sweep.py --round 3 --workers 13 --output round3.jsonl
-    python benchmarks/recipe_sweep.py --summarise round*.jsonl --machine "3=..." "4=..."  # -> reports/
+        python -m benchmarks.recipe_sweep --round 3 --workers 13 --output round3.jsonl
+    python -m benchmarks.recipe_sweep --summarise round*.jsonl --machine "3=..." "4=..."  # -> reports/
 
 Every variant trains on the 55,000 training images and is judged on the 5,000 validation images of the
 notebook's split (`data.split_validation`: seed 42 for every seed in rounds 1 and 2, each seed's own split in
@@ -338,7 +338,7 @@ def main():
         return
     plan = ROUNDS[arguments.round]
     jobs = [(arguments.round, name, seed) for seed in plan["seeds"] for name in plan["variants"]]
-    command = [sys.executable, __file__, "--output", str(arguments.output), "--worker"]
+    command = [sys.executable, "-m", "benchmarks.recipe_sweep", "--output", str(arguments.output), "--worker"]
     workers = [subprocess.Popen([*command, json.dumps(jobs[i :: arguments.workers])]) for i in range(arguments.workers)]
     if any(worker.wait() for worker in workers):
         raise SystemExit("a worker failed")

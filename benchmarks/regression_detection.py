@@ -1,6 +1,6 @@
 """Does the regression test catch regressions? Inject realistic mistakes one at a time and run the test command.
 
-    python benchmarks/regression_detection.py [--only NAME ...] [--clean-only]
+    python -m benchmarks.regression_detection [--only NAME ...] [--clean-only]
 
 Each mutation is a small change a contributor could make by mistake, in every module that the notebook's
 numbers, figures and the API's answers pass through, applied to a scratch copy of the committed tree (a git

@@ -1,4 +1,4 @@
-"""The README's screenshot of the demo page: `python benchmarks/screenshot.py` (after `make run`) -> docs/demo.png.
+"""The README's screenshot of the demo page: `python -m benchmarks.screenshot` (after `make run`) -> docs/demo.png.
 
 Starts the API on the trained model and the default catalogue, opens `/` in Debian's headless Chromium
 (Playwright), uploads a test image rendered as a product photo (`photos.photo_pixels`: dark on white, with
@@ -9,10 +9,10 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from photos import DEFAULT, encode, photo_pixels
 from playwright.sync_api import sync_playwright
-from serving import ROOT, free_port, start_server
 
+from benchmarks.photos import DEFAULT, encode, photo_pixels
+from benchmarks.serving import ROOT, free_port, start_server
 from fmnist import data
 
 

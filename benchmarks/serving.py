@@ -1,6 +1,6 @@
 """Serving speed and robustness: start the real API, drive it from other processes, write the figures.
 
-    python benchmarks/serving.py [--requests 2000] [--connections 200] [--seconds 20] [--workers 2] [--baseline REV]
+    python -m benchmarks.serving [--requests 2000] [--connections 200] [--seconds 20] [--workers 2] [--baseline REV]
 
 Needs models/ from `make run`. In one run:
 - single client: a Python process sending POST /predict (multipart 28×28 PNG) back to back over one
@@ -35,7 +35,8 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from machine import processor_name
+
+from benchmarks.machine import processor_name
 
 ROOT = Path(__file__).resolve().parent.parent
 BOUNDARY = "fmnistbenchmarkboundary"
@@ -293,7 +294,7 @@ def arguments_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fuzz-examples", type=int, default=200, help="examples per fuzz test")
     parser.add_argument("--models", default=str(ROOT / "models"), help="folder with the exported models")
     # the last commit whose server subclassed uvicorn's (64 SO_REUSEPORT sockets per process, hand-written 503s)
-    parser.add_argument("--baseline", default="075e591", help="the commit whose server to compare with")
+    parser.add_argument("--baseline", default="54fbe97", help="the commit whose server to compare with")
     parser.add_argument("--output", default=str(ROOT / "reports" / "serving_benchmark.json"))
     return parser
 

@@ -1,6 +1,6 @@
 """Set-up time from a fresh clone, before and after the locked requirements, side by side in one run.
 
-    python benchmarks/setup_time.py [--before e9f1042] [--after HEAD]
+    python -m benchmarks.setup_time [--before e9f1042] [--after HEAD]
 
 Each commit is cloned into a scratch folder and `make .venv/.installed` runs there with an empty HOME and no
 pip cache (as `../shared/tools/fresh-clone` does), so every wheel is downloaded and installed again: `before`
@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from machine import processor_name
+from benchmarks.machine import processor_name
 
 ROOT = Path(__file__).resolve().parent.parent
 

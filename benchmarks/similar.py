@@ -1,6 +1,6 @@
 """Similar-item search at catalogue scale: exact versus the ANN engine on a million real embeddings.
 
-    python benchmarks/similar.py [--items 1000000] [--queries 1000]      (make benchmark-similar)
+    python -m benchmarks.similar [--items 1000000] [--queries 1000]      (make benchmark-similar)
 
 Needs models/fashion_cnn.tflite from `make run`. The catalogue is made of augmented Fashion-MNIST images (the
 70,000 training and test images, each shifted by up to two pixels, mirrored half of the time and dimmed by up
@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from machine import processor_name
 
+from benchmarks.machine import processor_name
 from fmnist import catalogue, data
 from fmnist.similar import top_k
 

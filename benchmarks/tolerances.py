@@ -1,8 +1,8 @@
 """The regression test's tolerances, measured: the notebook executed once per seed and precision, and each
 compared figure's spread turned into a tolerance for the difference of two runs.
 
-    python benchmarks/tolerances.py --seeds 43 44 45 46 --float32-seeds 42 43 44   # executes the runs
-    python benchmarks/tolerances.py                                               # recomputes from the runs
+    python -m benchmarks.tolerances --seeds 43 44 45 46 --float32-seeds 42 43 44   # executes the runs
+    python -m benchmarks.tolerances                                               # recomputes from the runs
 
 Each executed run appends one line to reports/tolerance_runs.jsonl: its seed, its precision, the processor it
 ran on, the commit, and its whole metrics.json (`tests/test_regression.py` picks the figures). A run already
@@ -22,15 +22,13 @@ import json
 import math
 import statistics
 import subprocess
-import sys
 from pathlib import Path
 
-from machine import processor_name
-from training import run_notebook
+from benchmarks.machine import processor_name
+from benchmarks.training import run_notebook
+from tests import test_regression  # the figures compared and the bars are the test's own
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from tests import test_regression  # noqa: E402  (the figures compared and the bars are the test's own)
 
 RUNS = ROOT / "reports" / "tolerance_runs.jsonl"
 OUTPUT = ROOT / "reports" / "regression_tolerances.json"

@@ -1,6 +1,6 @@
 """Training speed, side by side in one run: throughput against a naive baseline, and time to 94 %.
 
-    python benchmarks/training.py [--epochs 3] [--seeds 42 43 44] [--committed-seed] [--float32-seeds 42 43 44]
+    python -m benchmarks.training [--epochs 3] [--seeds 42 43 44] [--committed-seed] [--float32-seeds 42 43 44]
 
 Throughput (images per second, timed from the end of a warm-up epoch to the end of `--epochs` more):
 (a) the naive baseline: the original project's CNN, Keras defaults, NumPy arrays, batch size 32, oneDNN off;
@@ -197,7 +197,7 @@ def in_fresh_process(*arguments) -> dict:
     """Run this script's `--worker` with `arguments` in a new Python process; return its JSON answer."""
     onednn = "0" if arguments[1] == "baseline" else "1"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TF_ENABLE_ONEDNN_OPTS=onednn)
-    command = [sys.executable, __file__, "--worker", *map(str, arguments)]
+    command = [sys.executable, "-m", "benchmarks.training", "--worker", *map(str, arguments)]
     output = subprocess.run(command, env=env, check=True, capture_output=True, text=True, cwd=ROOT).stdout
     return json.loads(output.strip().splitlines()[-1])
 

@@ -1,17 +1,12 @@
 """The measures that only benchmarks/explanations.py uses: insertion curves, garment share, the sanity check."""
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
+from benchmarks import explanations
 from fmnist import explain
 
 from .test_explain import left_half_predictor
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-import explanations  # noqa: E402
 
 
 def test_the_insertion_curve_puts_the_top_ranked_pixels_back_first():

@@ -1,15 +1,10 @@
 """benchmarks/precise_bn.py: the batch norms' statistics recomputed exactly over a set of images."""
 
-import sys
-from pathlib import Path
-
 import keras
 import numpy as np
 
+from benchmarks import precise_bn
 from fmnist import recipe
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-import precise_bn  # noqa: E402
 
 
 def test_precise_statistics_are_the_mean_and_variance_of_each_batch_norms_inputs():

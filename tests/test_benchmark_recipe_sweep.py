@@ -1,14 +1,9 @@
 """benchmarks/recipe_sweep.py trains the notebook's model and optimizer, with only its variants changed."""
 
-import sys
-from pathlib import Path
-
 import keras
 
+from benchmarks import recipe_sweep
 from fmnist import model, recipe
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-import recipe_sweep  # noqa: E402
 
 # the recipe the notebook trains, as the search writes it
 COMMITTED = {**recipe_sweep.BASE, **recipe_sweep.ROUND_3_BASE}

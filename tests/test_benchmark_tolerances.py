@@ -6,16 +6,11 @@ import json
 import math
 import statistics
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-import regression_detection  # noqa: E402
-import tolerances  # noqa: E402
-
-from tests.committed import report  # noqa: E402
+from benchmarks import regression_detection, tolerances
+from tests.committed import report
 
 
 def run(metrics: dict, shift: float) -> dict:

@@ -1,7 +1,8 @@
 """Fuzzing the API: schemathesis from its own OpenAPI schema, and hypothesis-made image bytes and JSON bodies.
 
 The property, for every request: no 5xx; every error is JSON with a "detail"; and afterwards the server still
-answers /healthz and its log holds no traceback. The runs are seeded (`derandomize`), with
+answers /healthz and its log holds no traceback. Schemathesis's requests must also get a status code, a media
+type and a body that the schema declares (the endpoints' response models). The runs are seeded (`derandomize`), with
 FMNIST_FUZZ_EXAMPLES examples per test: 100 in `make test`, more in `make fuzz`. With FMNIST_FUZZ_REPORT set,
 the count of cases and failures goes to that JSON file (`benchmarks/serving.py` reads it).
 """
@@ -17,6 +18,11 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from PIL import Image
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from .helpers import api_server
 
@@ -24,6 +30,7 @@ EXAMPLES = int(os.environ.get("FMNIST_FUZZ_EXAMPLES", "100"))
 FUZZ = settings(
     max_examples=EXAMPLES, derandomize=True, deadline=None, database=None, suppress_health_check=list(HealthCheck)
 )
+CONFORMANCE = [status_code_conformance, content_type_conformance, response_schema_conformance]
 IMAGE_ENDPOINTS = ["/predict", "/predict/batch", "/similar", "/explain"]
 tally = {"cases": 0, "failures": []}
 
@@ -77,7 +84,14 @@ def test_requests_generated_from_the_openapi_schema_get_no_server_error(server):
         @FUZZ
         @given(case=operation.as_strategy())
         def fuzz(case):
-            check(case.call(base_url=server, timeout=30), f"{case.method} {case.path} {case.query or ''}")
+            what = f"{case.method} {case.path} {case.query or ''}"
+            response = case.call(base_url=server, timeout=30)
+            check(response, what)
+            try:
+                case.validate_response(response, checks=CONFORMANCE)
+            except Exception as failure:  # a group of schemathesis check failures
+                tally["failures"].append(f"{what}: {failure}"[:300])
+                raise
 
         fuzz()
 

@@ -121,9 +121,9 @@ def bomb_png():
             413,
             "limit",
         ),
-        ({"json": {"pixels": [[0] * 27] * 28}}, "/predict", 422, "28×28"),
-        ({"json": {"pixels": [[300] * 28] * 28}}, "/predict", 422, "[0, 255]"),
-        ({"json": {"pixels": [[-1] * 28] * 28}}, "/predict", 422, "[0, 255]"),
+        ({"json": {"pixels": [[0] * 27] * 28}}, "/predict", 422, "at least 28 items"),
+        ({"json": {"pixels": [[300] * 28] * 28}}, "/predict", 422, "less than or equal to 255"),
+        ({"json": {"pixels": [[-1] * 28] * 28}}, "/predict", 422, "greater than or equal to 0"),
         (
             {
                 "content": json.dumps({"pixels": [[float("nan")] * 28] * 28}),
@@ -131,25 +131,25 @@ def bomb_png():
             },
             "/predict",
             422,
-            "finite",
+            "finite number",
         ),
-        ({"json": {"pixels": [["1"] * 28] * 28}}, "/predict", 422, "not strings"),
+        ({"json": {"pixels": [["1"] * 28] * 28}}, "/predict", 422, "valid number"),
         (
             {"content": json.dumps({"pixels": [[10**400] * 28] * 28}), "headers": {"content-type": "application/json"}},
             "/predict",
             422,
-            "too large",
+            "finite number",
         ),
         (
             {"content": "[" * 100_000 + "]" * 100_000, "headers": {"content-type": "application/json"}},
             "/predict",
-            400,
-            "nested too deeply",
+            422,
+            "recursion limit",
         ),
-        ({"json": {"pixels": "abc"}}, "/predict", 422, "28×28"),
-        ({"json": [1, 2, 3]}, "/predict", 422, '"pixels"'),
-        ({"content": b"{not json", "headers": {"content-type": "application/json"}}, "/predict", 400, "not valid JSON"),
-        ({"json": {"images": [[[0] * 28] * 28] * (serve.MAX_BATCH + 1)}}, "/predict/batch", 413, "at most"),
+        ({"json": {"pixels": "abc"}}, "/predict", 422, "valid array"),
+        ({"json": [1, 2, 3]}, "/predict", 422, "an object"),
+        ({"content": b"{not json", "headers": {"content-type": "application/json"}}, "/predict", 422, "Invalid JSON"),
+        ({"json": {"images": [[[0] * 28] * 28] * (serve.MAX_BATCH + 1)}}, "/predict/batch", 422, "at most 64 items"),
         ({"files": [("files", ("x.png", png_bytes()))] * (serve.MAX_BATCH + 1)}, "/predict/batch", 413, "at most"),
         ({"files": {"file": ("x.png", png_bytes())}}, "/similar?k=0", 422, "between 1 and"),
         ({"files": {"file": ("x.png", png_bytes())}}, f"/similar?k={serve.MAX_K + 1}", 422, "between 1 and"),
@@ -159,9 +159,9 @@ def bomb_png():
         ({"files": [("file", ("a.png", png_bytes())), ("file", ("b.png", png_bytes()))]}, "/predict", 422, "one image"),
         ({"files": {"file": ("x.png", b"this is not an image")}}, "/explain", 400, "not a readable image"),
         ({"files": {"file": ("bomb.png", bomb_png())}}, "/explain", 413, "limit"),
-        ({"json": {"pixels": [[300] * 28] * 28}}, "/explain", 422, "[0, 255]"),
+        ({"json": {"pixels": [[300] * 28] * 28}}, "/explain", 422, "less than or equal to 255"),
         ({"content": b"hello", "headers": {"content-type": "text/plain"}}, "/explain", 415, "unsupported content type"),
-        ({"files": {"file": ("x.png", png_bytes())}}, "/explain?format=gif", 422, "json|png"),
+        ({"files": {"file": ("x.png", png_bytes())}}, "/explain?format=gif", 422, "'json' or 'png'"),
     ],
 )
 def test_bad_input_gets_a_clear_4xx_and_the_server_keeps_serving(client, request_kwargs, path, status, message):
@@ -179,7 +179,7 @@ def test_a_large_photo_decodes_off_the_event_loop_and_gives_the_same_answer(clie
     Image.fromarray(photo).save(large, format="PNG")
     answer = client.post("/predict", files={"file": ("x.png", large.getvalue())}).json()
     picture = images.decode(images.open_image(large.getvalue()))
-    _, expected = client.app.state.model["classifier"](picture[None])
+    _, expected = client.app.state.service.predictor.classifier(picture[None])
     assert list(answer["probabilities"].values()) == pytest.approx(expected[0].tolist(), abs=1e-5)
 
 
@@ -252,13 +252,13 @@ def test_the_server_runs_on_uvicorns_own_options(monkeypatch):
 
 def test_readiness_is_200_while_serving_and_503_once_shutdown_starts(client):
     assert client.get("/readyz").json() == {"status": "ready"}
-    client.app.state.ready = False  # what SIGTERM does (tests/test_graceful.py sends a real one)
+    client.app.state.service.ready = False  # what SIGTERM does (tests/test_graceful.py sends a real one)
     try:
         answer = client.get("/readyz")
         assert answer.status_code == 503 and answer.headers["retry-after"] == "1"
         assert client.get("/healthz").status_code == 200  # alive: only new traffic should go elsewhere
     finally:
-        client.app.state.ready = True
+        client.app.state.service.ready = True
 
 
 def test_predict_says_whether_a_person_should_review_the_tag(client):

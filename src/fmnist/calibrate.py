@@ -9,6 +9,7 @@ between the two most probable classes; its thresholds are chosen on the validati
 import numpy as np
 from scipy import optimize
 
+from fmnist.inference import margin as margin  # the review score: re-exported for the notebook
 from fmnist.inference import needs_review
 
 REVIEW_TARGETS = (0.99, 0.995)  # accuracy wanted of the tags accepted without a person
@@ -71,12 +72,6 @@ def expected_calibration_error(probabilities, labels, bins: int = 15) -> float:
     table = reliability(probabilities, labels, bins)
     gaps = np.abs(table["accuracy"] - table["confidence"])
     return float((table["count"] * gaps).sum() / table["count"].sum())
-
-
-def margin(probabilities) -> np.ndarray:
-    """The top probability minus the runner-up's: how clearly the model prefers its answer."""
-    top_two = np.sort(np.asarray(probabilities), axis=1)[:, -2:]
-    return top_two[:, 1] - top_two[:, 0]
 
 
 def risk_coverage(scores, correct) -> dict:

@@ -178,21 +178,3 @@ def centre(picture: Image.Image) -> np.ndarray:
     top, left = (SIZE - picture.height + 1) // 2, (SIZE - picture.width + 1) // 2
     canvas[top : top + picture.height, left : left + picture.width] = np.asarray(picture)
     return canvas
-
-
-def image_from_pixels(pixels) -> np.ndarray:
-    """Validate a 28×28 array of numbers in [0, 255] (as sent in JSON) and return the model input."""
-    rows_ok = isinstance(pixels, list) and len(pixels) == SIZE
-    if not rows_ok or not all(isinstance(row, list) and len(row) == SIZE for row in pixels):
-        raise InputError("pixels must be a 28×28 array: a list of 28 rows of 28 numbers each", 422)
-    if not all(type(value) in (int, float) for row in pixels for value in row):
-        raise InputError("pixels must be numbers from 0 to 255, not strings, booleans or null", 422)
-    try:
-        array = np.asarray(pixels, dtype=np.float64)
-    except OverflowError:  # an integer beyond float64, such as 10**400
-        raise InputError("pixels must lie in [0, 255], got an integer too large for a number", 422) from None
-    if not np.isfinite(array).all():
-        raise InputError("pixels must be finite numbers (no NaN or infinity)", 422)
-    if array.min() < 0 or array.max() > 255:
-        raise InputError(f"pixels must lie in [0, 255], got values from {array.min():g} to {array.max():g}", 422)
-    return (array.astype(np.float32) / 255.0)[..., np.newaxis]

@@ -28,6 +28,12 @@ DEFAULT_REVIEW = Path("models/review_thresholds.json")
 DEFAULT_TARGET = "0.99"
 
 
+def margin(probabilities) -> np.ndarray:
+    """The top probability minus the runner-up's, per row: how clearly the model prefers its answer."""
+    top_two = np.sort(np.asarray(probabilities), axis=1)[:, -2:]
+    return top_two[:, 1] - top_two[:, 0]
+
+
 def needs_review(margin, threshold):
     """The review rule: a tag whose margin over the runner-up is below the threshold goes to a person.
 
@@ -52,14 +58,14 @@ def describe(probabilities: np.ndarray, threshold: float) -> dict:
     """The answer for one image: class, calibrated confidence, runner-up, all ten probabilities, and whether a
     person should review the tag."""
     index, runner_up = (int(i) for i in np.argsort(-probabilities, kind="stable")[:2])
-    margin = float(probabilities[index] - probabilities[runner_up])
+    score = float(margin(probabilities[np.newaxis])[0])
     return {
         "class_index": index,
         "label": CLASS_NAMES[index],
         "confidence": round(float(probabilities[index]), 6),
         "runner_up": CLASS_NAMES[runner_up],
-        "margin": round(margin, 6),
-        "needs_review": bool(needs_review(margin, threshold)),
+        "margin": round(score, 6),
+        "needs_review": bool(needs_review(score, threshold)),
         "probabilities": {name: round(float(p), 6) for name, p in zip(CLASS_NAMES, probabilities, strict=True)},
     }
 

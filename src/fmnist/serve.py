@@ -6,12 +6,17 @@ server's own. `/readyz` tells a load balancer whether to send traffic: it turns 
 $FMNIST_DRAIN_SECONDS the app hands the signal on to the server only that many seconds later, so that the
 balancer stops sending new requests before the server stops accepting them.
 
-The TFLite model loads once, at startup; the catalogue (`fmnist.catalogue`) too, and again whenever its file
-is replaced: a rebuilt catalogue is picked up within a second, without a restart, and a request always
-searches one whole catalogue, the old or the new. Nothing here imports TensorFlow. Predictions run on the
-LiteRT interpreter directly in the event loop: one call costs well under a millisecond, far less than a
-thread hand-off. An explanation takes up to 729 predictions (occlusion), so it runs in a worker thread on an
-interpreter of its own.
+Each image endpoint takes a multipart upload (`UploadFile`), the raw image bytes with an image content type,
+or JSON pixels (a pydantic body); the `one_image` and `image_batch` dependencies turn any of them into the
+model's input. A body over `MAX_UPLOAD_BYTES` is refused while it arrives, before it is
+buffered or parsed (`UploadLimit`). Every JSON answer has a response model, so /docs shows it and the fuzzer checks it.
+
+The `Service` (`fmnist.inference.Predictor`, the catalogue, the review threshold) loads once, at startup; the
+catalogue again whenever its file is replaced: a rebuilt catalogue is picked up within a second, without a
+restart, and a request always searches one whole catalogue, the old or the new. Nothing here imports
+TensorFlow. Predictions run on the LiteRT interpreter directly in the event loop: one call costs well under a
+millisecond, far less than a thread hand-off. An explanation takes up to 729 predictions (occlusion), so it
+runs in a worker thread on an interpreter of its own.
 """
 
 import argparse
@@ -19,25 +24,28 @@ import asyncio
 import contextlib
 import hashlib
 import io
-import json
 import os
 import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Annotated, Literal
 
 import anyio
 import numpy as np
 import uvicorn
-from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, File, HTTPException, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from PIL import Image
+from pydantic import BaseModel, Field, ValidationError
+from starlette.datastructures import Headers
 
 from fmnist import CLASS_NAMES, __version__, explain
 from fmnist.catalogue import Catalogue
-from fmnist.images import InputError, decode, image_from_pixels, open_image
+from fmnist.images import SIZE, InputError, decode, open_image
 from fmnist.inference import (
     CATALOGUE_ENV,
     DEFAULT_CATALOGUE,
@@ -47,6 +55,7 @@ from fmnist.inference import (
     MODEL_ENV,
     REVIEW_ENV,
     TARGET_ENV,
+    Predictor,
     describe,
     load_threshold,
 )
@@ -63,28 +72,151 @@ INLINE_PIXELS = 512 * 512  # larger images decode in a worker thread, not in the
 HEAVY_DECODES = 1  # such decodes at a time per process: a client of huge images slows itself, not the others
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp", "image/tiff")
 
+# The request bodies: JSON pixels, 0-255 with 0 the background, validated by pydantic.
+Pixel = Annotated[float, Field(strict=True, ge=0, le=255, allow_inf_nan=False)]
+Grid = Annotated[
+    list[Annotated[list[Pixel], Field(min_length=SIZE, max_length=SIZE)]],
+    Field(min_length=SIZE, max_length=SIZE, description="28 rows of 28 pixel values from 0 to 255"),
+]
 
-def load_state(model_path, catalogue_path) -> dict:
-    """Load the model and the catalogue, or raise `RuntimeError` with a message a person can act on."""
-    model_path, catalogue_path = Path(model_path), Path(catalogue_path)
-    try:
-        classifier = TFLiteClassifier(model_path)
-        catalogue = Catalogue.load(catalogue_path)
-    except (OSError, ValueError, RuntimeError, KeyError) as error:
-        raise RuntimeError(
-            f"cannot start the API: {error}. It needs the TFLite model ({MODEL_ENV}={model_path}) and the "
-            f"catalogue ({CATALOGUE_ENV}={catalogue_path}); run `make run` to create both, or "
-            "`python -m fmnist.catalogue build FOLDER` for a catalogue of your own images."
-        ) from None
-    digest = hashlib.sha256(model_path.read_bytes()).hexdigest()
-    return {
-        "classifier": classifier,
-        "explainer": TFLiteClassifier(model_path),
-        "catalogue": catalogue,
-        "catalogue_file": file_signature(catalogue_path),
-        "model": model_path.name,
-        "sha256": digest,
-    }
+
+class PixelsBody(BaseModel):
+    pixels: Grid
+
+
+class ImagesBody(BaseModel):
+    images: Annotated[list[Grid], Field(min_length=1, max_length=MAX_BATCH)]
+
+
+# The answers.
+class Prediction(BaseModel):
+    class_index: int
+    label: str
+    confidence: float = Field(description="the calibrated probability of `label`")
+    runner_up: str
+    margin: float = Field(description="the confidence minus the runner-up's probability")
+    needs_review: bool = Field(description="the margin is below the review threshold: a person should check")
+    probabilities: dict[str, float]
+
+
+class Predictions(BaseModel):
+    predictions: list[Prediction]
+
+
+class Item(BaseModel):
+    id: str
+    title: str
+    label: str
+    thumbnail: str = Field(description="the URL of its 28 × 28 PNG")
+
+
+class SimilarItem(Item):
+    similarity: float = Field(description="cosine similarity of the model's embeddings")
+
+
+class SimilarItems(BaseModel):
+    query: Prediction
+    items: list[SimilarItem]
+
+
+class Explanation(BaseModel):
+    prediction: Prediction
+    method: Literal["occlusion"]
+    map: list[list[float]] = Field(description="28 × 28, in [0, 1]: the drop in the class's probability")
+
+
+class Review(BaseModel):
+    target_accuracy: float
+    margin_threshold: float
+
+
+class Limits(BaseModel):
+    max_upload_bytes: int
+    max_batch: int
+    max_k: int
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    model: str
+    model_sha256: str
+    api_version: str
+    process: int = Field(description="which worker process answered")
+    classes: list[str]
+    catalogue_items: int
+    review: Review
+    limits: Limits
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "shutting down"]
+
+
+class CatalogueSummary(BaseModel):
+    items: int
+    engine: str
+    embedding_size: int
+
+
+class CataloguePage(BaseModel):
+    total: int
+    offset: int
+    items: list[Item]
+
+
+class Problem(BaseModel):
+    detail: str | list[dict] = Field(description="what was wrong: a sentence, or pydantic's list of errors")
+
+
+PROBLEMS = {status: {"model": Problem} for status in (400, 413, 415, 422)}
+
+
+class Service:
+    """What one process serves with: the predictor, a second interpreter for explanations, the catalogue (swapped
+    whole when its file changes), the review threshold, and whether to take new traffic."""
+
+    def __init__(self, model_path: Path, catalogue_path: Path, review_path: Path, target: str):
+        try:
+            self.predictor = Predictor(model_path, load_threshold(review_path, target))
+            self.explainer = TFLiteClassifier(model_path)
+            self.catalogue = Catalogue.load(catalogue_path)
+        except (OSError, ValueError, KeyError) as error:
+            raise RuntimeError(
+                f"cannot start the API: {error}. It needs the TFLite model ({MODEL_ENV}={model_path}) and the "
+                f"catalogue ({CATALOGUE_ENV}={catalogue_path}); run `make run` to create both, or "
+                "`python -m fmnist.catalogue build FOLDER` for a catalogue of your own images."
+            ) from None
+        self.catalogue_path, self.catalogue_file = catalogue_path, file_signature(catalogue_path)
+        self.model, self.sha256 = model_path.name, hashlib.sha256(model_path.read_bytes()).hexdigest()
+        self.target = target
+        self.heavy_decodes = anyio.CapacityLimiter(HEAVY_DECODES)
+        self.explanations = anyio.CapacityLimiter(1)  # one at a time: they share one interpreter
+        self.ready = True
+
+    @classmethod
+    def from_environment(cls) -> "Service":
+        return cls(
+            Path(os.environ.get(MODEL_ENV, DEFAULT_MODEL)),
+            Path(os.environ.get(CATALOGUE_ENV, DEFAULT_CATALOGUE)),
+            Path(os.environ.get(REVIEW_ENV, DEFAULT_REVIEW)),
+            os.environ.get(TARGET_ENV, DEFAULT_TARGET),
+        )
+
+    async def watch_catalogue(self) -> None:
+        """Swap in the catalogue file whenever it changes; a file that fails to load leaves the current one."""
+        while True:
+            await asyncio.sleep(CATALOGUE_POLL_SECONDS)
+            signature = file_signature(self.catalogue_path)
+            if signature is None or signature == self.catalogue_file:
+                continue
+            try:
+                catalogue = await anyio.to_thread.run_sync(Catalogue.load, self.catalogue_path)
+            except (OSError, ValueError, RuntimeError) as error:
+                print(f"fmnist.serve: kept the current catalogue, it did not load: {error}", file=sys.stderr)
+            else:
+                self.catalogue = catalogue  # one assignment: each request holds the catalogue it started with
+                print(f"fmnist.serve: catalogue reloaded: {len(catalogue)} items", file=sys.stderr)
+            self.catalogue_file = signature
 
 
 def file_signature(path: Path):
@@ -96,40 +228,45 @@ def file_signature(path: Path):
     return status.st_ino, status.st_size, status.st_mtime_ns
 
 
-async def watch_catalogue(state: dict, path: Path) -> None:
-    """Swap in the catalogue file whenever it changes; a file that fails to load leaves the current one."""
-    while True:
-        await asyncio.sleep(CATALOGUE_POLL_SECONDS)
-        signature = file_signature(path)
-        if signature is None or signature == state["catalogue_file"]:
-            continue
-        try:
-            catalogue = await anyio.to_thread.run_sync(Catalogue.load, path)
-        except (OSError, ValueError, RuntimeError) as error:
-            print(f"fmnist.serve: kept the current catalogue, {path} did not load: {error}", file=sys.stderr)
-        else:
-            state["catalogue"] = catalogue  # one assignment: each request holds the catalogue it started with
-            print(f"fmnist.serve: catalogue reloaded from {path}: {len(catalogue)} items", file=sys.stderr)
-        state["catalogue_file"] = signature
+class UploadLimit:
+    """ASGI middleware: refuse a request body over `limit` bytes before it is buffered or parsed, at once where
+    Content-Length declares more, else at the chunk that crosses the limit. The refusal is the API's JSON error
+    (FastAPI's own `max_body_size` answers a declared oversize in plain text)."""
+
+    def __init__(self, app, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > self.limit:
+            message = f"the upload is {int(declared):,} bytes; the limit is {self.limit:,} bytes"
+            return await JSONResponse({"detail": message}, status_code=413)(scope, receive, send)
+        received = 0
+
+        async def counted():
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:  # FastAPI passes an HTTPException from here on to its handler
+                raise HTTPException(413, f"the upload is over the limit of {self.limit:,} bytes")
+            return message
+
+        await self.app(scope, counted, send)
 
 
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI):
-    catalogue_path = Path(os.environ.get(CATALOGUE_ENV, DEFAULT_CATALOGUE))
-    app.state.model = load_state(os.environ.get(MODEL_ENV, DEFAULT_MODEL), catalogue_path)
-    app.state.target = os.environ.get(TARGET_ENV, DEFAULT_TARGET)
-    app.state.review_threshold = load_threshold(os.environ.get(REVIEW_ENV, DEFAULT_REVIEW), app.state.target)
-    app.state.heavy_decodes = anyio.CapacityLimiter(HEAVY_DECODES)
-    app.state.explanations = anyio.CapacityLimiter(1)  # one at a time: they share one interpreter
-    watcher = asyncio.create_task(watch_catalogue(app.state.model, catalogue_path))
-    app.state.ready = True
-    drain_before_shutdown(app, float(os.environ.get(DRAIN_ENV, "0")))
+    app.state.service = service = Service.from_environment()
+    watcher = asyncio.create_task(service.watch_catalogue())
+    drain_before_shutdown(service, float(os.environ.get(DRAIN_ENV, "0")))
     yield
-    app.state.ready = False
+    service.ready = False
     watcher.cancel()
 
 
-def drain_before_shutdown(app: FastAPI, seconds: float) -> None:
+def drain_before_shutdown(service: Service, seconds: float) -> None:
     """At SIGTERM, turn `/readyz` to 503 at once and pass the signal on to the server's own handler (its
     graceful shutdown) `seconds` later. The server installed that handler before starting the app; it is
     chained with the standard `signal` API, nothing of the server's is replaced. Only in the main thread,
@@ -140,66 +277,20 @@ def drain_before_shutdown(app: FastAPI, seconds: float) -> None:
     loop = asyncio.get_running_loop()
 
     def on_sigterm(signum, frame):
-        app.state.ready = False
+        service.ready = False
         loop.call_soon_threadsafe(loop.call_later, seconds, previous, signum, frame)
 
     signal.signal(signal.SIGTERM, on_sigterm)
 
 
-app = FastAPI(
-    title="Fashion-MNIST classifier",
-    version=__version__,
-    description=(
-        "Classify a product photo into one of ten clothing categories, see which pixels the answer rests on "
-        "(/explain), and find visually similar catalogue items. Send an image file (multipart field `file`, or "
-        "the raw bytes with an image content type) "
-        'or JSON `{"pixels": [[...28 numbers...], ... 28 rows]}` with values 0-255 (0 = background).'
-    ),
-    lifespan=lifespan,
-    docs_url=None,  # served below from the package's own copy of Swagger UI, not from a CDN
-    redoc_url=None,
-)
-app.mount("/static", StaticFiles(directory=STATIC), name="static")
+async def get_service(request: Request) -> Service:
+    return request.app.state.service
 
 
-@app.get("/", include_in_schema=False)
-async def demo_page():
-    """The live demo: upload or drop a photo, see the top classes, the explanation and similar items."""
-    return FileResponse(STATIC / "demo" / "index.html")
+ServiceDep = Annotated[Service, Depends(get_service)]
 
 
-@app.get("/docs", include_in_schema=False)
-async def interactive_docs():
-    """The interactive OpenAPI page, with Swagger UI's files served by this app: it works offline."""
-    return get_swagger_ui_html(
-        openapi_url=app.openapi_url,
-        title=f"{app.title} - interactive docs",
-        swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
-        swagger_css_url="/static/swagger-ui/swagger-ui.css",
-        swagger_favicon_url="/static/swagger-ui/favicon-32x32.png",
-    )
-
-
-@app.exception_handler(InputError)
-async def input_error_handler(request: Request, error: InputError):
-    return JSONResponse(status_code=error.status, content={"detail": str(error)})
-
-
-async def read_body(request: Request) -> bytes:
-    """Read the request body, refusing more than `MAX_UPLOAD_BYTES` before it is all in memory."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES:
-        raise InputError(f"the upload is {int(declared):,} bytes; the limit is {MAX_UPLOAD_BYTES:,} bytes", 413)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_UPLOAD_BYTES:
-            raise InputError(f"the upload is over the limit of {MAX_UPLOAD_BYTES:,} bytes", 413)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def image_from_upload(request: Request, payload: bytes) -> np.ndarray:
+async def decoded(service: Service, payload: bytes) -> np.ndarray:
     """Decode an uploaded file: small images in the event loop, large ones in a worker thread, few at a time.
 
     Decoding a 6000 × 6000 PNG takes a fifth of a second: in the event loop it would stall every other request.
@@ -207,184 +298,115 @@ async def image_from_upload(request: Request, payload: bytes) -> np.ndarray:
     image = open_image(payload)  # reads the header only
     if image.width * image.height <= INLINE_PIXELS:
         return decode(image)
-    return await anyio.to_thread.run_sync(decode, image, limiter=request.app.state.heavy_decodes)
+    return await anyio.to_thread.run_sync(decode, image, limiter=service.heavy_decodes)
 
 
-async def images_from_request(request: Request, many: bool) -> np.ndarray:
-    """Return a float32 batch (n, 28, 28, 1) from any accepted request body; raise `InputError`."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    body = await read_body(request)
-    if content_type == "application/json":
-        try:
-            payload = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise InputError(f"the body is not valid JSON: {error}") from None
-        except RecursionError:
-            raise InputError("the JSON is nested too deeply") from None
-        key = "images" if many else "pixels"
-        if not isinstance(payload, dict) or key not in payload:
-            raise InputError(f'the JSON body must be an object with the key "{key}"', 422)
-        arrays = payload[key] if many else [payload[key]]
-        if many and not isinstance(arrays, list):
-            raise InputError('"images" must be a list of 28×28 pixel arrays', 422)
-        images = [image_from_pixels(pixels) for pixels in arrays[: MAX_BATCH + 1]]
-    elif content_type == "multipart/form-data":
-        request._body = body  # Starlette parses the form from the body already read within the limit
-        async with request.form(max_files=MAX_BATCH + 1) as form:
-            uploads = form.getlist("files" if many else "file")
-            if not uploads:
-                raise InputError(f'the form has no "{"files" if many else "file"}" field with an image', 422)
-            files = [await upload.read() for upload in uploads if hasattr(upload, "read")]
-        images = [await image_from_upload(request, payload) for payload in files]
-    elif content_type in IMAGE_TYPES or content_type == "application/octet-stream":
-        if many:
-            raise InputError("send a batch as multipart `files` fields or as JSON images", 415)
-        images = [await image_from_upload(request, body)]
+def media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+async def json_body(request: Request, model: type[BaseModel]) -> BaseModel:
+    try:
+        return model.model_validate_json(await request.body())
+    except ValidationError as error:
+        problems = error.errors(include_url=False, include_input=False, include_context=False)
+        raise RequestValidationError([{**problem, "loc": ("body", *problem["loc"])} for problem in problems]) from None
+
+
+def from_pixels(grid: list[list[float]]) -> np.ndarray:
+    """The model's input (28, 28, 1) in [0, 1] from validated JSON pixels."""
+    return np.asarray(grid, np.float32)[..., np.newaxis] / 255
+
+
+def unsupported(kind: str, accepted: str) -> InputError:
+    return InputError(f"unsupported content type {kind or '(none)'}: send {accepted}", 415)
+
+
+async def one_image(
+    request: Request,
+    service: ServiceDep,
+    file: Annotated[UploadFile | None, File(description="the photo: PNG, JPEG, WebP, GIF, BMP or TIFF")] = None,
+) -> np.ndarray:
+    """The image of a request, as a batch of one: a multipart `file`, raw image bytes, or JSON `pixels`."""
+    kind = media_type(request)
+    if kind == "multipart/form-data":
+        if file is None:
+            raise InputError('the form has no "file" field with an image', 422)
+        if len((await request.form()).getlist("file")) > 1:  # the form FastAPI parsed, not parsed again
+            raise InputError("this endpoint takes one image; send several to /predict/batch", 422)
+        picture = await decoded(service, await file.read())
+    elif kind == "application/json":
+        picture = from_pixels((await json_body(request, PixelsBody)).pixels)
+    elif kind in IMAGE_TYPES or kind == "application/octet-stream":
+        picture = await decoded(service, await request.body())
     else:
-        raise InputError(
-            f"unsupported content type {content_type or '(none)'}: send multipart/form-data, "
-            f"application/json or one of {', '.join(IMAGE_TYPES)}",
-            415,
-        )
-    if not images:
-        raise InputError("the request holds no image", 422)
-    if not many and len(images) > 1:
-        raise InputError("this endpoint takes one image; send several to /predict/batch", 422)
-    if len(images) > MAX_BATCH:
-        raise InputError(f"a batch holds at most {MAX_BATCH} images", 413)
-    return np.stack(images)
+        raise unsupported(kind, f"multipart/form-data, application/json or one of {', '.join(IMAGE_TYPES)}")
+    return picture[np.newaxis]
 
 
-IMAGE_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
-            },
-            "image/png": {"schema": {"type": "string", "format": "binary"}},
-            "application/json": {
-                "schema": {"type": "object", "properties": {"pixels": {"type": "array", "items": {"type": "array"}}}},
-                "example": {"pixels": [[0] * 28] * 28},
-            },
-        },
-    }
-}
-BATCH_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"}}},
-                }
-            },
-            "application/json": {"example": {"images": [[[0] * 28] * 28, [[255] * 28] * 28]}},
-        },
-    }
-}
+async def image_batch(
+    request: Request,
+    service: ServiceDep,
+    files: Annotated[list[UploadFile] | None, File(description=f"up to {MAX_BATCH} photos")] = None,
+) -> np.ndarray:
+    """The images of a batch request: multipart `files` fields, or JSON `images`."""
+    kind = media_type(request)
+    if kind == "multipart/form-data":
+        if not files:
+            raise InputError('the form has no "files" field with an image', 422)
+        if len(files) > MAX_BATCH:
+            raise InputError(f"a batch holds at most {MAX_BATCH} images", 413)
+        pictures = [await decoded(service, await upload.read()) for upload in files]
+    elif kind == "application/json":
+        pictures = [from_pixels(grid) for grid in (await json_body(request, ImagesBody)).images]
+    else:
+        raise unsupported(kind, "a batch as multipart `files` fields or as JSON images")
+    return np.stack(pictures)
 
 
-@app.get("/healthz")
-async def healthz(request: Request):
-    """Whether the model is loaded, which model it is, and the class names it predicts."""
-    state = request.app.state.model
-    return {
-        "status": "ok",
-        "model": state["model"],
-        "model_sha256": state["sha256"],
-        "api_version": __version__,
-        "process": os.getpid(),  # which worker answered
-        "classes": list(CLASS_NAMES),
-        "catalogue_items": len(state["catalogue"]),
-        "review": {
-            "target_accuracy": float(request.app.state.target),
-            "margin_threshold": request.app.state.review_threshold,
-        },
-        "limits": {"max_upload_bytes": MAX_UPLOAD_BYTES, "max_batch": MAX_BATCH, "max_k": MAX_K},
-    }
+def other_bodies(model: type[BaseModel], raw: bool) -> dict:
+    """The request bodies that FastAPI cannot derive from the dependency's `File` parameter, for OpenAPI."""
+    content = {"application/json": {"schema": model.model_json_schema()}}
+    if raw:
+        content |= {kind: {"schema": {"type": "string", "format": "binary"}} for kind in IMAGE_TYPES}
+    return {"requestBody": {"content": content}}
 
 
-@app.get("/readyz")
-async def readyz(request: Request):
-    """Whether to send this replica traffic: 200 once the model is loaded, 503 from SIGTERM on."""
-    if request.app.state.ready:
-        return {"status": "ready"}
-    return JSONResponse({"status": "shutting down"}, status_code=503, headers={"retry-after": "1"})
+OneImage = Annotated[np.ndarray, Depends(one_image)]
+predictions = APIRouter(tags=["predictions"], responses=PROBLEMS)
+ONE_IMAGE = other_bodies(PixelsBody, raw=True)
 
 
-@app.post("/predict", openapi_extra=IMAGE_BODY)
-async def predict(request: Request):
+@predictions.post("/predict", response_model=Prediction, openapi_extra=ONE_IMAGE)
+async def predict(service: ServiceDep, images: OneImage):
     """Classify one image: the class, its calibrated confidence, the runner-up, all ten probabilities, and
     `needs_review`: whether the tag falls short of the target accuracy ($FMNIST_TARGET_ACCURACY) on its own."""
-    images = await images_from_request(request, many=False)
-    _, probabilities = request.app.state.model["classifier"](images)
-    return describe(probabilities[0], request.app.state.review_threshold)
+    return service.predictor(images)[1][0]
 
 
-@app.post("/predict/batch", openapi_extra=BATCH_BODY)
-async def predict_batch(request: Request):
+@predictions.post("/predict/batch", response_model=Predictions, openapi_extra=other_bodies(ImagesBody, raw=False))
+async def predict_batch(service: ServiceDep, images: Annotated[np.ndarray, Depends(image_batch)]):
     """Classify up to `MAX_BATCH` images in one call (multipart `files` fields or JSON `images`)."""
-    images = await images_from_request(request, many=True)
-    _, probabilities = request.app.state.model["classifier"](images)
-    return {"predictions": [describe(row, request.app.state.review_threshold) for row in probabilities]}
+    return {"predictions": service.predictor(images)[1]}
 
 
-@app.post("/similar", openapi_extra=IMAGE_BODY)
-async def similar_items(request: Request, k: int = Query(5, description=f"how many items, 1 to {MAX_K}")):
+@predictions.post("/similar", response_model=SimilarItems, openapi_extra=ONE_IMAGE)
+async def similar_items(
+    service: ServiceDep, images: OneImage, k: int = Query(5, description=f"how many items, 1 to {MAX_K}")
+):
     """The k catalogue items most similar to the image (cosine similarity of the model's embeddings), each with
     its id, title, class and thumbnail URL."""
-    state = request.app.state.model
-    catalogue = state["catalogue"]  # this request's catalogue, even if a new one is swapped in meanwhile
+    catalogue = service.catalogue  # this request's catalogue, even if a new one is swapped in meanwhile
     limit = min(MAX_K, len(catalogue))
     if not 1 <= k <= limit:
         raise HTTPException(status_code=422, detail=f"k must be between 1 and {limit}, got {k}")
-    images = await images_from_request(request, many=False)
-    embeddings, probabilities = state["classifier"](images)
+    embeddings, answers = service.predictor(images)
     rows, similarities = catalogue.search(embeddings, k)
     items = [
         {**listed(catalogue, row), "similarity": round(float(s), 6)}
         for row, s in zip(rows[0], similarities[0], strict=True)
     ]
-    return {"query": describe(probabilities[0], request.app.state.review_threshold), "items": items}
-
-
-def listed(catalogue: Catalogue, row: int) -> dict:
-    item = catalogue.item(row)
-    return {**item, "thumbnail": f"/catalogue/items/{item['id']}/thumbnail.png"}
-
-
-@app.get("/catalogue")
-async def catalogue_summary(request: Request):
-    """The catalogue's size, search engine and embedding size."""
-    catalogue = request.app.state.model["catalogue"]
-    return {"items": len(catalogue), "engine": catalogue.engine, "embedding_size": int(catalogue.vectors.shape[1])}
-
-
-@app.get("/catalogue/items")
-async def catalogue_items(
-    request: Request,
-    offset: int = Query(0, ge=0, description="the first item's position"),
-    limit: int = Query(20, ge=1, le=MAX_LISTED, description=f"how many items, 1 to {MAX_LISTED}"),
-):
-    """A page of catalogue items in catalogue order: id, title, class and thumbnail URL."""
-    catalogue = request.app.state.model["catalogue"]
-    rows = range(min(offset, len(catalogue)), min(offset + limit, len(catalogue)))
-    return {"total": len(catalogue), "offset": offset, "items": [listed(catalogue, row) for row in rows]}
-
-
-@app.get(
-    "/catalogue/items/{item_id}/thumbnail.png",
-    responses={200: {"content": {"image/png": {}}, "description": "the 28 × 28 thumbnail"}, 404: {}},
-)
-async def thumbnail(request: Request, item_id: str):
-    """The item's 28 × 28 thumbnail (what the model sees: the garment light on black), as PNG."""
-    try:
-        png = request.app.state.model["catalogue"].thumbnail_png(item_id)
-    except KeyError:
-        raise HTTPException(status_code=404, detail=f"no catalogue item has the id {item_id!r}") from None
-    return Response(png, media_type="image/png", headers={"cache-control": "max-age=60"})
+    return {"query": answers[0], "items": items}
 
 
 def explain_image(classifier: TFLiteClassifier, image: np.ndarray):
@@ -406,30 +428,138 @@ def overlay_png(image: np.ndarray, heat: np.ndarray, scale: int = 8) -> bytes:
     return buffer.getvalue()
 
 
-@app.post(
+@predictions.post(
     "/explain",
-    openapi_extra=IMAGE_BODY,
+    response_model=Explanation,
+    openapi_extra=ONE_IMAGE,
     responses={200: {"content": {"image/png": {}}, "description": "JSON, or the overlay as PNG"}},
 )
 async def explain_prediction(
     request: Request,
-    output: str = Query("json", alias="format", pattern="^(json|png)$", description="json, or png for an overlay"),
+    service: ServiceDep,
+    images: OneImage,
+    output: Literal["json", "png"] = Query("json", alias="format", description="json, or png for an overlay"),
 ):
     """Which pixels the prediction rests on: occlusion, the drop in the predicted class's probability when
     each 2 × 2 patch is blanked, as a 28 × 28 map in [0, 1]. Ask for `image/png` (`Accept` header or
     `?format=png`) to get the map over the image as a picture."""
-    images = await images_from_request(request, many=False)
-    state = request.app.state
     probabilities, heat = await anyio.to_thread.run_sync(
-        explain_image, state.model["explainer"], images[0], limiter=state.explanations
+        explain_image, service.explainer, images[0], limiter=service.explanations
     )
     if output == "png" or "image/png" in request.headers.get("accept", ""):
         return Response(overlay_png(images[0], heat), media_type="image/png")
+    answer = describe(probabilities, service.predictor.threshold)
+    return {"prediction": answer, "method": "occlusion", "map": np.round(heat, 3).tolist()}
+
+
+catalogue_routes = APIRouter(prefix="/catalogue", tags=["catalogue"])
+
+
+def listed(catalogue: Catalogue, row: int) -> dict:
+    item = catalogue.item(row)
+    return {**item, "thumbnail": f"/catalogue/items/{item['id']}/thumbnail.png"}
+
+
+@catalogue_routes.get("", response_model=CatalogueSummary)
+async def catalogue_summary(service: ServiceDep):
+    """The catalogue's size, search engine and embedding size."""
+    catalogue = service.catalogue
+    return {"items": len(catalogue), "engine": catalogue.engine, "embedding_size": int(catalogue.vectors.shape[1])}
+
+
+@catalogue_routes.get("/items", response_model=CataloguePage)
+async def catalogue_items(
+    service: ServiceDep,
+    offset: int = Query(0, ge=0, description="the first item's position"),
+    limit: int = Query(20, ge=1, le=MAX_LISTED, description=f"how many items, 1 to {MAX_LISTED}"),
+):
+    """A page of catalogue items in catalogue order: id, title, class and thumbnail URL."""
+    catalogue = service.catalogue
+    rows = range(min(offset, len(catalogue)), min(offset + limit, len(catalogue)))
+    return {"total": len(catalogue), "offset": offset, "items": [listed(catalogue, row) for row in rows]}
+
+
+@catalogue_routes.get(
+    "/items/{item_id}/thumbnail.png",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}, "description": "the 28 × 28 thumbnail"}, 404: {"model": Problem}},
+)
+async def thumbnail(service: ServiceDep, item_id: str):
+    """The item's 28 × 28 thumbnail (what the model sees: the garment light on black), as PNG."""
+    try:
+        png = service.catalogue.thumbnail_png(item_id)
+    except KeyError:
+        raise HTTPException(status_code=404, detail=f"no catalogue item has the id {item_id!r}") from None
+    return Response(png, media_type="image/png", headers={"cache-control": "max-age=60"})
+
+
+health = APIRouter(tags=["health"])
+
+
+@health.get("/healthz", response_model=Health)
+async def healthz(service: ServiceDep):
+    """Whether the model is loaded, which model it is, and the class names it predicts."""
     return {
-        "prediction": describe(probabilities, request.app.state.review_threshold),
-        "method": "occlusion",
-        "map": np.round(heat, 3).tolist(),
+        "status": "ok",
+        "model": service.model,
+        "model_sha256": service.sha256,
+        "api_version": __version__,
+        "process": os.getpid(),
+        "classes": list(CLASS_NAMES),
+        "catalogue_items": len(service.catalogue),
+        "review": {"target_accuracy": float(service.target), "margin_threshold": service.predictor.threshold},
+        "limits": {"max_upload_bytes": MAX_UPLOAD_BYTES, "max_batch": MAX_BATCH, "max_k": MAX_K},
     }
+
+
+@health.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
+async def readyz(service: ServiceDep):
+    """Whether to send this replica traffic: 200 once the model is loaded, 503 from SIGTERM on."""
+    if service.ready:
+        return {"status": "ready"}
+    return JSONResponse({"status": "shutting down"}, status_code=503, headers={"retry-after": "1"})
+
+
+app = FastAPI(
+    title="Fashion-MNIST classifier",
+    version=__version__,
+    description=(
+        "Classify a product photo into one of ten clothing categories, see which pixels the answer rests on "
+        "(/explain), and find visually similar catalogue items. Send an image file (multipart field `file`, or "
+        "the raw bytes with an image content type) "
+        'or JSON `{"pixels": [[...28 numbers...], ... 28 rows]}` with values 0-255 (0 = background).'
+    ),
+    lifespan=lifespan,
+    docs_url=None,  # served below from the package's own copy of Swagger UI, not from a CDN
+    redoc_url=None,
+)
+for router in (predictions, catalogue_routes, health):
+    app.include_router(router)
+app.add_middleware(UploadLimit, limit=MAX_UPLOAD_BYTES)
+app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+
+@app.get("/", response_class=HTMLResponse)
+async def demo_page():
+    """The live demo: upload or drop a photo, see the top classes, the explanation and similar items."""
+    return FileResponse(STATIC / "demo" / "index.html", media_type="text/html")
+
+
+@app.get("/docs", include_in_schema=False)
+async def interactive_docs():
+    """The interactive OpenAPI page, with Swagger UI's files served by this app: it works offline."""
+    return get_swagger_ui_html(
+        openapi_url=app.openapi_url,
+        title=f"{app.title} - interactive docs",
+        swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
+        swagger_css_url="/static/swagger-ui/swagger-ui.css",
+        swagger_favicon_url="/static/swagger-ui/favicon-32x32.png",
+    )
+
+
+@app.exception_handler(InputError)
+async def input_error_handler(request: Request, error: InputError):
+    return JSONResponse(status_code=error.status, content={"detail": str(error)})
 
 
 def main(argv=None):
