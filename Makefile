@@ -12,7 +12,7 @@ ENSURE_VENV = $(PYTHON) -c "import ensurepip" 2>/dev/null || { $(APT_INSTALL) \
 export TF_CPP_MIN_LOG_LEVEL := 3
 export TF_ENABLE_ONEDNN_OPTS := 1
 
-.PHONY: setup data recipe run test test-serving test-tools lock check-lock unit nbval lint slides export serve fuzz catalogue screenshot benchmark-similar benchmark-training benchmark-serving benchmark-explanations benchmark-photos benchmark-setup benchmark-tolerances benchmark-regression determinism clean
+.PHONY: setup data docs recipe run test test-serving test-tools lock check-lock unit nbval lint slides export serve fuzz catalogue screenshot benchmark-similar benchmark-training benchmark-serving benchmark-explanations benchmark-photos benchmark-setup benchmark-tolerances benchmark-regression determinism clean
 
 setup: $(VENV)/.installed data
 
@@ -46,6 +46,13 @@ run: setup recipe
 		--ExecutePreprocessor.timeout=3600 --ExecutePreprocessor.record_timing=False \
 		--ExecutePreprocessor.extra_arguments='["--IPKernelApp.capture_fd_output=False"]' $(NOTEBOOK)
 	$(MAKE) catalogue
+
+# The figures that README.md and docs/*.md quote, rewritten from the committed reports (docs/figures.py; cog
+# reads the reports as git holds them, so stage a new report first). tests/test_docs.py checks they are current.
+COG = $(BIN)/cog -I . -I docs -p "import figures"
+DOCS := README.md $(wildcard docs/*.md)
+docs: setup
+	$(COG) -r $(DOCS)
 
 # src/fmnist/recipe.py, the notebook's recipe cells as a module, which the benchmarks and the tests train.
 recipe: setup
@@ -182,8 +189,8 @@ check-lock: $(LINT)/.installed
 		echo "Python $$python, $$platform: the lock resolves"; done; done
 
 lint: $(LINT)/.installed
-	$(LINT)/ruff check src tests benchmarks $(NOTEBOOK)
-	$(LINT)/ruff format --check src tests benchmarks
+	$(LINT)/ruff check src tests benchmarks docs/figures.py $(NOTEBOOK)
+	$(LINT)/ruff format --check src tests benchmarks docs/figures.py
 	$(LINT)/actionlint .github/workflows/ci.yml
 
 # Two fresh runs of the notebook into scratch folders must write the same metrics, timings aside.

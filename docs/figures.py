@@ -1,0 +1,429 @@
+"""The figures that README.md and docs/*.md quote, formatted from the committed reports.
+
+`make docs` runs cog (cogapp) on those files: each block between `<!-- [[[cog` and `<!-- [[[end]]] -->` is
+rewritten from a function below. The reports are read as git holds them (`tests.committed`): the docs quote
+the committed reference run, not a learner's `make run`. Stage a new report, then `make docs`.
+tests/test_docs.py checks that every block is current; a missing report fails it with the report's name.
+"""
+
+import json
+import statistics
+
+from tests.committed import report, report_text
+
+
+def table(header: list[str], rows: list[str]) -> str:
+    return "\n".join([f"| {' | '.join(header)} |", f"| {' | '.join('---' for _ in header)} |", *rows]) + "\n"
+
+
+# README.md
+
+
+def how_long() -> str:
+    training, setup = report("training_benchmark.json"), report("setup_time.json")
+    float32 = training["float32"]
+    return (
+        "How long: on a 2-core AMD EPYC with AVX-512 BF16 units, one execution of the notebook takes "
+        f"{training['notebook_seconds'] / 60:.1f} minutes, {training['notebook_train_seconds']['mean'] / 60:.1f} of "
+        "them training (`reports/training_benchmark.json`). A CPU without bfloat16 units trains in float32 instead: "
+        f"forced to float32, the same CPU took {float32['notebook_seconds']['mean'] / 60:.1f} minutes in all. "
+        f"`make run` adds the one-time install ({setup['after']['seconds']:.1f} s with uv from an empty cache, "
+        "`reports/setup_time.json`), and `make test` re-executes the notebook once after the unit tests. The "
+        "notebook prints which precision it picked.\n"
+    )
+
+
+def install_sizes() -> str:
+    installs = report("install_size.json")
+    return (
+        "**Only serving and tagging?** The package's own dependencies are the inference core (the photo "
+        "conversion, the TFLite runtime, the catalogue); the extras add the API (`serve`), training (`train`) and "
+        "the notebook (`notebook`). `uv sync --frozen --no-dev --extra serve` installs the core and the API from "
+        f"`uv.lock`, hashes checked, without TensorFlow: {installs['serving']['megabytes']:,} MB, against "
+        f"{installs['full']['megabytes']:,} MB for everything (`reports/install_size.json`, measured by "
+        "`make test-serving`, which runs the API's and the tagger's tests in that install). `fmnist.tag` needs "
+        "the core alone.\n"
+    )
+
+
+def accuracy_table() -> str:
+    metrics, training = report("metrics.json"), report("training_benchmark.json")
+    seeds, float32 = training["accuracy_seeds"], training["float32"]["accuracy_seeds"]
+    seed_list = ", ".join(str(seed) for seed in seeds["seeds"])
+    recipe = metrics["recipe"]
+    return table(
+        ["Model", "Test accuracy"],
+        [
+            "| TensorFlow doc convnet (2 conv + pooling), Zalando benchmark | 0.916 |",
+            "| 2 conv + pooling + BatchNorm, Zalando benchmark | 0.934 |",
+            "| best two-convolution entry, Zalando benchmark | 0.939 |",
+            f"| **this project**, seed {recipe['seed']} ({metrics['parameters']:,} parameters, {recipe['epochs']} "
+            f"epochs) | **{metrics['test_accuracy']:.4f}** |",
+            f"| this project, seeds {seed_list}: mean ± sample std, bfloat16 "
+            f"| {seeds['mean']:.4f} ± {seeds['std']:.4f} |",
+            f"| the same seeds in float32 (a CPU without bfloat16 units) "
+            f"| {float32['mean']:.4f} ± {float32['std']:.4f} |",
+        ],
+    )
+
+
+def detection_figure() -> str:
+    proof = report("regression_detection.json")
+    caught = sum(mutation["caught"] for mutation in proof["mutations"])
+    passed = [run["precision"] for run in proof["clean_runs"] if run["passed"]]
+    return (
+        f"{caught} of {len(proof['mutations'])} injected regressions caught, each by a named test; clean runs pass "
+        f"in {' and '.join(passed) or 'no precision'} (at {proof['commit'][:7]})"
+    )
+
+
+def serving_figure() -> str:
+    serving = report("serving_benchmark.json")
+    load, load_ratio = serving["concurrent"]["steady_state"], serving["concurrent"]["steady_state_throughput_ratio"]
+    return (
+        f"light client's p99 {serving['stall']['light_p99_ms_heavy']:.2f} ms "
+        f"beside two clients uploading 6000×6000 PNGs; {serving['fuzz']['cases']:,} fuzzed requests, "
+        f"{serving['fuzz']['failures']} failures; {load['connections']} connections kept alive: "
+        f"{load['requests_per_s']:,.0f} requests/s ({load_ratio:.0%} of the previous server's), p99 "
+        f"{load['p99_ms']:,.0f} ms"
+    )
+
+
+def figures_table() -> str:
+    metrics, photos = report("metrics.json"), report("photo_benchmark.json")
+    calibration, similar, shown = metrics["calibration"], report("similar_benchmark.json"), metrics["explanations"]
+    shown_ratio = shown["deletion_drop_10"][shown["method"]] / shown["random_garment_drop_10"]
+    auto_tagging = "; ".join(
+        f"target {float(target):.1%}: {point['coverage']:.1%} tagged alone, {point['accuracy']:.2%} right"
+        for target, point in metrics["auto_tagging"].items()
+    )
+    rows = [
+        (
+            "calibrated confidence ([how](docs/photos.md))",
+            f"fitted on the validation split, temperature "
+            f"{calibration['temperature']:.2f}: expected calibration error {calibration['test_ece_before']:.3f} → "
+            f"{calibration['test_ece_after']:.3f}, negative log-likelihood {calibration['test_nll_before']:.3f} → "
+            f"{calibration['test_nll_after']:.3f} (test set)",
+        ),
+        ("auto-tag or review, thresholds from the validation split (test set)", auto_tagging),
+        (
+            "a shop's product photos ([how](docs/photos.md))",
+            f"{len(photos['conditions'])} kinds of product photo: "
+            f"accuracy {photos['mean_drop'] * 100:.2f} points below the same images at 28 × 28 on average, "
+            f"{photos['largest_drop'] * 100:.2f} at most; `fmnist.tag` "
+            f"{photos['tagging']['28x28_png']['images_per_s']:,} images/s (28 × 28 PNGs)",
+        ),
+        ("hardest class", f"Shirt: F1 {metrics['per_class']['Shirt']['f1-score']:.3f}"),
+        (
+            "similar items",
+            f"mean precision@5 {metrics['similar_items']['precision_at_k']:.3f} over all 10,000 test "
+            f"items; a shop's catalogue of {similar['items']:,} items: recall@10 {similar['recall_at_10']:.3f}, p99 "
+            f"{similar['p99_ms']:.2f} ms per query ({similar['engine']}) ([how](docs/similar.md))",
+        ),
+        (
+            "exported models",
+            f"SavedModel and TFLite float32 agree with Keras on "
+            f"{metrics['export_parity']['tflite']['argmax_agreement']:.1%} of the test images",
+        ),
+        ("API ([serving](docs/serving.md))", serving_figure()),
+        (
+            f"explanations ({shown['method']}, {shown['images']} test images)",
+            f"blanking the 10 % top-ranked pixels "
+            f"drops the class probability {shown_ratio:.2f}× as much as random garment pixels "
+            "([more](docs/explanations.md))",
+        ),
+        ("regression test ([how](docs/reproducibility.md))", detection_figure()),
+    ]
+    return table(["Figure of the committed run", "Value"], [f"| {name} | {value} |" for name, value in rows])
+
+
+def time_to_accuracy() -> str:
+    training, metrics = report("training_benchmark.json"), report("metrics.json")
+    speed, recipe = training["time_to_accuracy"], metrics["recipe"]
+    return (
+        f"**Time to 94 %: {speed['ratio']:.2f}× faster, but short of 94 %.** Training time of the previous recipe "
+        "and this one, side by side in one run of `make benchmark-training` (2-core AMD EPYC with AVX-512 BF16, "
+        "bfloat16):\n\n"
+        + table(
+            ["Recipe", "Training", "Whole notebook"],
+            [
+                "| previous: 60 epochs, batch 128, conv → BN → ReLU → pool, flips + shifts of 2 + erasing "
+                f"| {speed['previous_recipe_seconds']:.0f} s | – |",
+                f"| this one: {recipe['epochs']} epochs, batch {recipe['batch_size']}, conv → pool → BN → ReLU, "
+                f"shifts of 1 | {speed['project_seconds']:.0f} s | {training['notebook_seconds']:.0f} s |",
+                f"| ratio | **{speed['ratio']:.2f}×** | |",
+            ],
+        )
+        + f"\nThe recipe comes from a search over {len(report('recipe_sweep.json')['variants'])} variants on the "
+        "validation set; it, and what was tried to reach 0.940, are in [docs/training.md](docs/training.md).\n"
+    )
+
+
+# docs/explanations.md
+
+
+def explanations_table() -> str:
+    explained = report("explanations.json")
+    rows = []
+    for name, method in explained["methods"].items():
+        label = f"{name} (default)" if name == explained["default_method"] else name
+        rows.append(
+            f"| {label} | {method['deletion_drop_10']:.3f} | {method['deletion_ratio']:.2f}× "
+            f"| {method['deletion_auc']:.3f} | {method['insertion_auc']:.3f} | {method['garment_share']:.3f} "
+            f"| {method['sanity_rank_correlation']:.2f} ({'passes' if method['sanity_passed'] else 'fails'}) "
+            f"| {method['milliseconds_per_image']:.1f} ms |"
+        )
+    baseline = explained["random_garment_baseline"]["deletion_drop_10"]
+    rows.append(f"| random garment pixels (the baseline) | {baseline:.3f} | 1.00× | | | | | |")
+    rows.append(f"| a uniform map | | | | | {explained['uniform_garment_share']:.3f} | | |")
+    header = ["Method", "drop at 10 %", "× baseline", "deletion AUC", "insertion AUC", "heat on the garment"]
+    return table([*header, "sanity: rank correlation", "time"], rows)
+
+
+# docs/serving.md
+
+
+def concurrency_rows(serving: dict) -> list[str]:
+    """Many connections: steady state and burst, this server and the previous one."""
+    concurrent = serving["concurrent"]
+    baseline, workers = concurrent["baseline"], serving["server"]["workers"]
+
+    def figures(run: dict) -> str:
+        timeouts = f", {run['timeouts']} timeouts" if "timeouts" in run["rounds"][0] else ""
+        return (
+            f"{run['requests_per_s']:,.0f} requests/s, p50 {run['p50_ms']:.0f} ms, p99 {run['p99_ms']:,.0f} ms, "
+            f"{run['errors']} errors{timeouts} |"
+        )
+
+    steady, burst = concurrent["steady_state"], concurrent["burst"]
+    return [
+        f"| steady state: {steady['connections']} connections kept alive, {steady['seconds']} s measured after "
+        f"{steady['rounds'][0]['warm_up_seconds']} s of warm-up (h2load on the same 2 cores), {workers} workers "
+        f"| " + figures(steady),
+        f"| the same, the previous server ({baseline['commit']}) | " + figures(baseline["steady_state"]),
+        f"| burst: {burst['connections']} new connections at once, {burst['seconds']} s from the first (wrk) "
+        f"| " + figures(burst),
+        f"| the same, the previous server ({baseline['commit']}) | " + figures(baseline["burst"]),
+    ]
+
+
+def serving_table() -> str:
+    serving = report("serving_benchmark.json")
+    single, explained = serving["single_client"], serving["explain"]
+    stall, fuzz, batch = serving["stall"], serving["fuzz"], serving["batch_images_per_s_by_model"]
+    return table(
+        ["Measurement", "Result"],
+        [
+            f"| one client, back to back, {single['requests']:,} requests to `/predict` "
+            f"| p50 {single['p50_ms']:.2f} ms, p99 {single['p99_ms']:.2f} ms |",
+            f"| one client, {explained['requests']:,} requests to `/explain` "
+            f"| p50 {explained['p50_ms']:.0f} ms, p99 {explained['p99_ms']:.0f} ms |",
+            *concurrency_rows(serving),
+            f"| light client alone (one worker) | p99 {stall['light_p99_ms_quiet']:.2f} ms, "
+            f"{stall['light_requests_per_s_quiet']:,.0f} requests/s |",
+            f"| light client beside {stall['heavy_clients']} clients of 6000×6000 PNGs "
+            f"| p99 {stall['light_p99_ms_heavy']:.2f} ms, {stall['light_requests_per_s_heavy']:,.0f} requests/s "
+            f"({stall['light_throughput_ratio']:.0%} of alone); heavy uploads: {stall['heavy_timeouts']} timeouts |",
+            f"| fuzzing, {fuzz['examples_per_test']} examples per test | {fuzz['cases']:,} requests, "
+            f"{fuzz['failures']} failures |",
+            f"| in-process batches of 1,000 (LiteRT, 2 threads) | {batch['fashion_cnn.tflite']:,} images/s float32, "
+            f"{batch['fashion_cnn_int8.tflite']:,} images/s int8 weights |",
+        ],
+    )
+
+
+# docs/similar.md
+
+
+def similar_table() -> str:
+    bench = report("similar_benchmark.json")
+    rows = [
+        f"| exact | {run['items']:,} | – | {4 * bench['embedding_size']:,} | 1 (by definition) "
+        f"| {run['p50_ms']:.2f} ms | {run['p99_ms']:.2f} ms |"
+        for run in bench["exact"]
+    ]
+    knobs = bench["parameters"]
+    rows.append(
+        f"| FAISS HNSW (M {knobs['M']}, efSearch {knobs['efSearch']}) | {bench['items']:,} "
+        f"| {bench['build_seconds']:.0f} s | {bench['bytes_per_item']:,.0f} | {bench['recall_at_10']:.4f} "
+        f"| {bench['p50_ms']:.2f} ms | {bench['p99_ms']:.2f} ms |"
+    )
+    return table(["Search", "Items", "Build", "Bytes per item", "Recall@10", "p50", "p99"], rows)
+
+
+def ann_threshold() -> str:
+    return f"Threshold: {report('similar_benchmark.json')['ann_threshold']:,} items.\n"
+
+
+# docs/training.md
+
+
+def sweep_count() -> str:
+    sweep = report("recipe_sweep.json")
+    return f"{len(sweep['variants'])} variants, {sweep['runs']} runs.\n"
+
+
+def sweep_table(rounds: tuple[int, ...]) -> str:
+    """Rounds 1 and 2 list every seed's accuracy; rounds 3 and 4 (more seeds) the gain over the committed one."""
+    variants = [variant for variant in report("recipe_sweep.json")["variants"] if variant["round"] in rounds]
+    if all(variant.get("gain_over_committed") is None for variant in variants):
+        return table(
+            ["Round", "Variant", "Validation accuracy by seed", "Mean"],
+            [
+                f"| {variant['round']} | {variant['name']} | "
+                + " / ".join(f"{accuracy:.4f}" for accuracy in variant["val_accuracy"].values())
+                + f" | {variant['mean']:.4f} |"
+                for variant in variants
+            ],
+        )
+    rows = []
+    for variant in variants:
+        gain = variant["gain_over_committed"]
+        rows.append(
+            f"| {variant['round']} | {variant['name']} | {len(variant['val_accuracy'])} | {variant['mean']:.4f} "
+            f"| {gain['mean']:+.4f} ± {gain['standard_error']:.4f} ({gain['seeds']} seeds) |"
+        )
+    return table(["Round", "Variant", "Seeds", "Mean", "Gain over the committed recipe"], rows)
+
+
+def cpu_runs() -> list[dict]:
+    return [json.loads(line) for line in report_text("recipe_cpu_runs.jsonl").splitlines()]
+
+
+def cpu_table() -> str:
+    variants = {}
+    for run in cpu_runs():
+        variants.setdefault(run["tag"], []).append(run)
+    rows = []
+    for tag, runs in variants.items():
+        accuracies = ", ".join(f"{run['seed']}: {run['val_accuracy']:.4f}" for run in runs)
+        mean = statistics.mean(run["val_accuracy"] for run in runs)
+        seconds = statistics.mean(run["train_seconds"] for run in runs if run["train_seconds"] is not None)
+        rows.append(f"| {tag} | {runs[0]['epochs']} | {accuracies} | {mean:.4f} | {seconds:.0f} s |")
+    return table(["Variant", "Epochs", "Validation accuracy (seed: accuracy)", "Mean", "Training"], rows)
+
+
+def cpu_count() -> str:
+    runs = cpu_runs()
+    return f"{len({run['tag'] for run in runs})} configurations, {len(runs)} runs on the CPU.\n"
+
+
+def timed_notebooks(runs: dict) -> str:
+    """The whole-notebook seconds of the runs that a benchmark timed, in seed order: "290 s and 329 s"."""
+    return " and ".join(f"{run['notebook_seconds']:.0f} s" for run in runs.values() if run["notebook_seconds"])
+
+
+def longer_recipe() -> str:
+    longer = report("recipe_25_epochs.json")
+    accuracies = ", ".join(f"{run['test_accuracy']:.4f}" for run in longer["runs"].values())
+    return (
+        f"Test accuracy for seeds {', '.join(longer['runs'])}: {accuracies}, mean "
+        f"{longer['accuracy_seeds']['mean']:.4f}; the whole notebook took {timed_notebooks(longer['runs'])} (mean "
+        f"{longer['notebook_seconds_mean']:.0f} s).\n"
+    )
+
+
+def recipe_not_kept() -> str:
+    tried, committed = report("recipe_peak_4e-3.json"), report("metrics.json")
+    runs = tried["runs"]
+    return (
+        f"Validation accuracy for seeds {', '.join(runs)}: "
+        + ", ".join(f"{run['val_accuracy']:.4f}" for run in runs.values())
+        + f", mean {tried['val_accuracy_seeds']['mean']:.4f}; test accuracy "
+        + ", ".join(f"{run['test_accuracy']:.4f}" for run in runs.values())
+        + f", mean {tried['accuracy_seeds']['mean']:.4f}; the whole notebook took {timed_notebooks(runs)}. Seed 42's "
+        f"validation accuracy fell from {committed['history']['val_accuracy'][-1]:.4f} (the committed recipe) to "
+        f"{runs['42']['val_accuracy']:.4f}.\n"
+    )
+
+
+def more_images() -> str:
+    run, committed = report("recipe_59k_images.json"), report("metrics.json")
+    return (
+        f"With {run['validation_size']:,} validation images, seed {run['seed']} reached test accuracy "
+        f"{run['test_accuracy']:.4f} (validation {run['val_accuracy']:.4f} on those {run['validation_size']:,}) in "
+        f"{run['train_seconds']:.0f} s of training, against {committed['test_accuracy']:.4f} for the committed run.\n"
+    )
+
+
+def precise_bn() -> str:
+    trial = report("recipe_precise_bn.json")
+    gain, runs = trial["gain"], trial["runs"]
+    seeds = "; ".join(f"{seed}: {run['as_trained']:.4f} → {run['precise_bn']:.4f}" for seed, run in runs.items())
+    verdict = "adopted" if trial["adopted"] else "not adopted"
+    return (
+        f"Validation accuracy as trained → with precise batch norm, seed by seed: {seeds}. Mean paired gain "
+        f"{gain['mean']:+.4f} ± {gain['standard_error']:.4f} (standard error, {gain['seeds']} seeds): {verdict}.\n"
+    )
+
+
+# docs/reproducibility.md
+
+
+def tolerance_summary() -> str:
+    measured = report("regression_tolerances.json")
+    runs, failing = measured["runs"], measured["runs_failing_a_bar"]
+
+    def seeds(precision: str) -> str:
+        return ", ".join(str(run["seed"]) for run in runs if run["precision"] == precision)
+
+    return (
+        f"{len(runs)} runs: seeds {seeds('mixed_bfloat16')} in bfloat16 and {seeds('float32')} in float32 (the "
+        f"committed run included), on {' and '.join(measured['processors'])}; {measured['compared_figures']} "
+        f"compared figures, so z = {measured['z']:.2f}. Of the runs, "
+        f"{measured['runs_whose_confusions_agree']} agree with the committed run's most confused pairs, and "
+        + (", ".join(f"{count} fail the bar {bar!r}" for bar, count in failing.items()) or "none fails a fixed bar")
+        + ".\n"
+    )
+
+
+def tolerance_table() -> str:
+    measured = report("regression_tolerances.json")
+    tolerance, floor = measured["tolerance"], measured["floor"]
+    rows = [
+        f"| {name} | {std:.4f} | ±{tolerance[name]:.4f} |" + (" (the floor)" if tolerance[name] == floor else "")
+        for name, std in measured["std"].items()
+    ]
+    return table(["Figure", "Spread s (std over the runs)", "Tolerance"], rows)
+
+
+def detection_table() -> str:
+    proof = report("regression_detection.json")
+    rows = []
+    for mutation in proof["mutations"]:
+        first = mutation["failed"][0] if mutation["caught"] else {"test": "", "message": ""}
+        result = "caught" if mutation["caught"] else "MISSED"
+        message = first["message"].replace("|", "\\|")
+        rows.append(f"| {mutation['name']} | {mutation['change']} | {result} | `{first['test']}` | {message} |")
+    rows += [
+        f"| clean run, {run['precision']} | none | {'passed' if run['passed'] else 'FALSE ALARM'} | | |"
+        for run in proof["clean_runs"]
+    ]
+    return table(["Mutation", "What changed", "Result", "Caught by (first failing test)", "First message"], rows)
+
+
+# docs/photos.md
+
+
+def photos_table() -> str:
+    photos = report("photo_benchmark.json")
+    native = photos["native_accuracy"]
+    rows = [f"| the same images at 28 × 28 (native) | {native:.3f} | | |"]
+    for name, condition in photos["conditions"].items():
+        rows.append(
+            f"| {name} | {condition['accuracy']:.3f} | {100 * (condition['accuracy'] - native):+.1f} "
+            f"± {100 * condition['standard_error']:.1f} points | {condition['ms_per_photo']:.1f} ms |"
+        )
+    header = ["Photo (one change from the default)", "Accuracy", "Against native (± standard error)"]
+    return table([*header, "Time per photo"], rows)
+
+
+def photos_summary() -> str:
+    photos = report("photo_benchmark.json")
+    tagging = photos["tagging"]
+    return (
+        f"Largest drop {100 * photos['largest_drop']:.2f} points, mean drop {100 * photos['mean_drop']:.2f} "
+        f"points, on {photos['images']:,} test images ({photos['processor']}). `fmnist.tag` tagged "
+        f"{tagging['28x28_png']['images_per_s']:,} images/s from a folder of 28 × 28 PNGs and "
+        f"{tagging['1000px_jpeg']['images_per_s']:,} images/s from one of 1,000-pixel JPEGs.\n"
+    )
