@@ -76,7 +76,7 @@ test-tools:
 # with the committed one; then the regression test compares the re-executed metrics with the committed ones,
 # within tolerances measured over seeds. The re-execution writes under build/nbval: the committed files stay.
 test: setup
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest -m 'not regression' tests
 	rm -rf build/nbval
 	FMNIST_RESULTS_DIR=build/nbval $(BIN)/python -m pytest --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg \
 		--nbval-cell-timeout=3600 -p no:cacheprovider $(NOTEBOOK)
@@ -95,7 +95,7 @@ test-serving:
 	UV_PROJECT_ENVIRONMENT=$(SERVE_VENV) $(SERVE_VENV)/bin/uv sync --quiet --frozen --no-default-groups \
 		--extra serve --group test --group bootstrap
 	@if $(SERVE_VENV)/bin/python -c "import tensorflow" 2>/dev/null; then echo "the serving install holds TensorFlow"; exit 1; fi
-	$(SERVE_VENV)/bin/python -m pytest -p no:cacheprovider $(SERVING_TESTS)
+	$(SERVE_VENV)/bin/python -m pytest -m 'not regression' -p no:cacheprovider $(SERVING_TESTS)
 	$(PYTHON) -m benchmarks.install_size $(VENV) $(SERVE_VENV)
 
 # Rebuild the slides from the existing reports/ (no training).
@@ -112,7 +112,7 @@ serve: setup
 
 # A longer seeded fuzzing run of the API than the one in `make test` (tests/test_fuzz.py).
 fuzz: setup
-	FMNIST_FUZZ_EXAMPLES=1000 $(BIN)/python -m pytest tests/test_fuzz.py
+	FMNIST_FUZZ_EXAMPLES=1000 $(BIN)/python -m pytest -m slow tests/test_fuzz.py
 
 benchmark-training: setup
 	$(BIN)/python -m benchmarks.training --seeds 43 44 --committed-seed --float32-seeds 42 43 44

@@ -276,7 +276,7 @@ def fuzz(examples: int, scratch: Path) -> dict:
     """Run the fuzz tests (tests/test_fuzz.py) with `examples` examples per test; count cases and failures."""
     report = scratch / "fuzz.json"
     env = dict(os.environ, FMNIST_FUZZ_EXAMPLES=str(examples), FMNIST_FUZZ_REPORT=str(report))
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_fuzz.py"]
+    command = [sys.executable, "-m", "pytest", "-q", "-m", "slow", "-p", "no:cacheprovider", "tests/test_fuzz.py"]
     passed = subprocess.run(command, cwd=ROOT, env=env).returncode == 0
     result = json.loads(report.read_text())
     return {"cases": result["cases"], "failures": result["failures"], "examples_per_test": examples, "passed": passed}

@@ -173,6 +173,7 @@ def test_the_api_answers_with_the_shops_ids_titles_and_thumbnails(serving_artifa
             assert missing.status_code == 404 and "nothing-here" in missing.json()["detail"]
 
 
+@pytest.mark.slow  # a server process under load
 def test_the_server_swaps_in_a_rebuilt_catalogue_under_load_without_a_failed_request(serving_artifacts, shop, tmp_path):
     artifacts = tmp_path / "artifacts"
     artifacts.mkdir()

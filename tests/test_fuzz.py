@@ -26,6 +26,7 @@ from schemathesis.specs.openapi.checks import (
 
 from .helpers import api_server
 
+pytestmark = pytest.mark.slow  # a server process, and hundreds of requests
 EXAMPLES = int(os.environ.get("FMNIST_FUZZ_EXAMPLES", "100"))
 FUZZ = settings(
     max_examples=EXAMPLES, derandomize=True, deadline=None, database=None, suppress_health_check=list(HealthCheck)

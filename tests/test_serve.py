@@ -231,6 +231,7 @@ def test_a_missing_model_stops_startup_with_a_clear_message(tmp_path, monkeypatc
             pass
 
 
+@pytest.mark.slow
 def test_a_real_server_process_answers_over_http(serving_artifacts):
     with api_server(serving_artifacts) as (_, url):
         request = urllib.request.Request(f"{url}/predict", data=png_bytes(), headers={"content-type": "image/png"})

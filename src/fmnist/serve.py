@@ -35,13 +35,13 @@ import anyio
 import numpy as np
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, File, HTTPException, Query, Request, UploadFile
+from fastapi.datastructures import Headers
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from PIL import Image
 from pydantic import BaseModel, Field, ValidationError
-from starlette.datastructures import Headers
 
 from fmnist import CLASS_NAMES, __version__, explain
 from fmnist.catalogue import Catalogue
