@@ -157,7 +157,7 @@ MUTATIONS = [
     (
         "review score",
         "the review score is the top probability, not its margin over the runner-up",
-        "src/fmnist/calibrate.py",
+        "src/fmnist/inference.py",
         "return top_two[:, 1] - top_two[:, 0]",
         "return top_two[:, 1]",
     ),

@@ -299,11 +299,11 @@ def arguments_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def median_figures(runs: list[dict]) -> dict:
-    """The median throughput and percentiles over rounds, the errors and timeouts summed, and every round."""
+def mean_figures(runs: list[dict]) -> dict:
+    """The mean throughput and percentiles over rounds, the errors and timeouts summed, and every round."""
     figures = {key: runs[0][key] for key in ("connections", "seconds")}
     for key in ("requests_per_s", "p50_ms", "p99_ms"):
-        figures[key] = float(np.median([run[key] for run in runs]))
+        figures[key] = float(np.mean([run[key] for run in runs]))
     for key in ("errors", "timeouts"):
         figures[key] = sum(run.get(key, 0) for run in runs)
     return {**figures, "rounds": runs}
@@ -329,7 +329,7 @@ def side_by_side(arguments, models: Path, body: Path) -> dict:
             print(f"{name}: steady state {steady}\n{name}: burst {burst}", flush=True)
             runs[name]["steady_state"].append(steady)
             runs[name]["burst"].append(burst)
-    figures = {name: {kind: median_figures(values) for kind, values in kinds.items()} for name, kinds in runs.items()}
+    figures = {name: {kind: mean_figures(values) for kind, values in kinds.items()} for name, kinds in runs.items()}
     this, before = figures["this"]["steady_state"], figures["baseline"]["steady_state"]
     return {
         **figures["this"],
