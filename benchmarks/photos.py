@@ -194,10 +194,12 @@ WORKER = {}  # each worker process's own classifier, one thread: the workers run
 
 
 def start_worker(model: str) -> None:
+    """Load the classifier once in each worker process."""
     WORKER["classifier"] = TFLiteClassifier(model, num_threads=1)
 
 
 def condition_in_worker(job: tuple) -> dict:
+    """`run_condition` in a worker process, with its classifier."""
     return run_condition(WORKER["classifier"], *job)
 
 

@@ -13,6 +13,7 @@ from tests.committed import report, report_text
 
 
 def table(header: list[str], rows: list[str]) -> str:
+    """A markdown table: the header, its rule and the rows."""
     return "\n".join([f"| {' | '.join(header)} |", f"| {' | '.join('---' for _ in header)} |", *rows]) + "\n"
 
 
@@ -20,6 +21,7 @@ def table(header: list[str], rows: list[str]) -> str:
 
 
 def how_long() -> str:
+    """README: how long the notebook and the install take (reports/training_benchmark.json, setup_time.json)."""
     training, setup = report("training_benchmark.json"), report("setup_time.json")
     float32 = training["float32"]
     return (
@@ -34,6 +36,7 @@ def how_long() -> str:
 
 
 def install_sizes() -> str:
+    """README: the serving install's size beside the full one's (reports/install_size.json)."""
     installs = report("install_size.json")
     return (
         "**Only serving and tagging?** The package's own dependencies are the inference core (the photo "
@@ -47,6 +50,7 @@ def install_sizes() -> str:
 
 
 def accuracy_table() -> str:
+    """README: the committed run's and the seeds' test accuracy beside Zalando's benchmark rows."""
     metrics, training = report("metrics.json"), report("training_benchmark.json")
     seeds, float32 = training["accuracy_seeds"], training["float32"]["accuracy_seeds"]
     seed_list = ", ".join(str(seed) for seed in seeds["seeds"])
@@ -68,6 +72,7 @@ def accuracy_table() -> str:
 
 
 def detection_figure() -> str:
+    """How many injected regressions the proof caught, and at which commit."""
     proof = report("regression_detection.json")
     caught = sum(mutation["caught"] for mutation in proof["mutations"])
     passed = [run["precision"] for run in proof["clean_runs"] if run["passed"]]
@@ -78,6 +83,7 @@ def detection_figure() -> str:
 
 
 def serving_figure() -> str:
+    """README: the API's stall, fuzz and steady-state figures against the previous server's."""
     serving = report("serving_benchmark.json")
     load, load_ratio = serving["concurrent"]["steady_state"], serving["concurrent"]["steady_state_throughput_ratio"]
     p99_ratio = load["p99_ms"] / serving["concurrent"]["baseline"]["steady_state"]["p99_ms"]
@@ -91,6 +97,7 @@ def serving_figure() -> str:
 
 
 def figures_table() -> str:
+    """README: one row per figure of the committed run."""
     metrics, photos = report("metrics.json"), report("photo_benchmark.json")
     calibration, similar, shown = metrics["calibration"], report("similar_benchmark.json"), metrics["explanations"]
     shown_ratio = shown["deletion_drop_10"][shown["method"]] / shown["random_garment_drop_10"]
@@ -139,6 +146,7 @@ def figures_table() -> str:
 
 
 def time_to_accuracy() -> str:
+    """README: the previous recipe's training time beside this one's, measured in one run."""
     training, metrics = report("training_benchmark.json"), report("metrics.json")
     speed, recipe = training["time_to_accuracy"], metrics["recipe"]
     return (
@@ -164,6 +172,7 @@ def time_to_accuracy() -> str:
 
 
 def explanations_table() -> str:
+    """docs/explanations.md: each method's faithfulness, sanity check and cost."""
     explained = report("explanations.json")
     rows = []
     for name, method in explained["methods"].items():
@@ -209,6 +218,7 @@ def concurrency_rows(serving: dict) -> list[str]:
 
 
 def serving_table() -> str:
+    """docs/serving.md: every serving figure of reports/serving_benchmark.json."""
     serving = report("serving_benchmark.json")
     single, explained = serving["single_client"], serving["explain"]
     stall, fuzz, batch = serving["stall"], serving["fuzz"], serving["batch_images_per_s_by_model"]
@@ -237,6 +247,7 @@ def serving_table() -> str:
 
 
 def similar_table() -> str:
+    """docs/similar.md: exact search at each size and the HNSW index at a million items."""
     bench = report("similar_benchmark.json")
     rows = [
         f"| exact | {run['items']:,} | – | {4 * bench['embedding_size']:,} | 1 (by definition) "
@@ -253,6 +264,7 @@ def similar_table() -> str:
 
 
 def ann_threshold() -> str:
+    """docs/similar.md: the catalogue size above which the API searches with HNSW."""
     return f"Threshold: {report('similar_benchmark.json')['ann_threshold']:,} items.\n"
 
 
@@ -260,6 +272,7 @@ def ann_threshold() -> str:
 
 
 def sweep_count() -> str:
+    """docs/training.md: how many variants and runs the recipe search took."""
     sweep = report("recipe_sweep.json")
     return f"{len(sweep['variants'])} variants, {sweep['runs']} runs.\n"
 
@@ -288,10 +301,12 @@ def sweep_table(rounds: tuple[int, ...]) -> str:
 
 
 def cpu_runs() -> list[dict]:
+    """The recipe search's CPU runs, one per line of reports/recipe_cpu_runs.jsonl."""
     return [json.loads(line) for line in report_text("recipe_cpu_runs.jsonl").splitlines()]
 
 
 def cpu_table() -> str:
+    """docs/training.md: the CPU runs, one row per variant."""
     variants = {}
     for run in cpu_runs():
         variants.setdefault(run["tag"], []).append(run)
@@ -305,6 +320,7 @@ def cpu_table() -> str:
 
 
 def cpu_count() -> str:
+    """docs/training.md: how many configurations and runs on the CPU."""
     runs = cpu_runs()
     return f"{len({run['tag'] for run in runs})} configurations, {len(runs)} runs on the CPU.\n"
 
@@ -315,6 +331,7 @@ def timed_notebooks(runs: dict) -> str:
 
 
 def longer_recipe() -> str:
+    """docs/training.md: the 25-epoch recipe's benchmark."""
     longer = report("recipe_25_epochs.json")
     accuracies = ", ".join(f"{run['test_accuracy']:.4f}" for run in longer["runs"].values())
     return (
@@ -325,6 +342,7 @@ def longer_recipe() -> str:
 
 
 def recipe_not_kept() -> str:
+    """docs/training.md: the benchmark of peak 4e-3 with unshifted last epochs, which was not kept."""
     tried, committed = report("recipe_peak_4e-3.json"), report("metrics.json")
     runs = tried["runs"]
     return (
@@ -339,6 +357,7 @@ def recipe_not_kept() -> str:
 
 
 def more_images() -> str:
+    """docs/training.md: the run trained on 59,000 images."""
     run, committed = report("recipe_59k_images.json"), report("metrics.json")
     return (
         f"With {run['validation_size']:,} validation images, seed {run['seed']} reached test accuracy "
@@ -348,6 +367,7 @@ def more_images() -> str:
 
 
 def precise_bn() -> str:
+    """docs/training.md: the precise batch-norm trial, seed by seed."""
     trial = report("recipe_precise_bn.json")
     gain, runs = trial["gain"], trial["runs"]
     seeds = "; ".join(f"{seed}: {run['as_trained']:.4f} → {run['precise_bn']:.4f}" for seed, run in runs.items())
@@ -362,6 +382,7 @@ def precise_bn() -> str:
 
 
 def tolerance_summary() -> str:
+    """docs/reproducibility.md: the runs behind the regression test's tolerances."""
     measured = report("regression_tolerances.json")
     runs, failing = measured["runs"], measured["runs_failing_a_bar"]
 
@@ -379,6 +400,7 @@ def tolerance_summary() -> str:
 
 
 def tolerance_table() -> str:
+    """docs/reproducibility.md: each compared figure's spread and tolerance."""
     measured = report("regression_tolerances.json")
     tolerance, floor = measured["tolerance"], measured["floor"]
     rows = [
@@ -389,6 +411,7 @@ def tolerance_table() -> str:
 
 
 def detection_table() -> str:
+    """docs/reproducibility.md: each injected regression and the test that caught it."""
     proof = report("regression_detection.json")
     rows = []
     for mutation in proof["mutations"]:
@@ -407,6 +430,7 @@ def detection_table() -> str:
 
 
 def photos_table() -> str:
+    """docs/photos.md: each photo condition's accuracy against native 28 × 28."""
     photos = report("photo_benchmark.json")
     native = photos["native_accuracy"]
     rows = [f"| the same images at 28 × 28 (native) | {native:.3f} | | |"]
@@ -420,6 +444,7 @@ def photos_table() -> str:
 
 
 def photos_summary() -> str:
+    """docs/photos.md: the largest and mean drop, and fmnist.tag's throughput."""
     photos = report("photo_benchmark.json")
     tagging = photos["tagging"]
     return (

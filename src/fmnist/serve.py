@@ -284,6 +284,7 @@ def drain_before_shutdown(service: Service, seconds: float) -> None:
 
 
 async def get_service(request: Request) -> Service:
+    """The dependency that hands each endpoint this process's `Service` (async: no thread hop)."""
     return request.app.state.service
 
 
@@ -302,10 +303,12 @@ async def decoded(service: Service, payload: bytes) -> np.ndarray:
 
 
 def media_type(request: Request) -> str:
+    """The request's content type without its parameters, lower case."""
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
 async def json_body(request: Request, model: type[BaseModel]) -> BaseModel:
+    """The body validated by `model`; FastAPI's own 422, each error with its place, when it does not fit."""
     try:
         return model.model_validate_json(await request.body())
     except ValidationError as error:
@@ -319,6 +322,7 @@ def from_pixels(grid: list[list[float]]) -> np.ndarray:
 
 
 def unsupported(kind: str, accepted: str) -> InputError:
+    """The 415 for a content type the endpoint does not take, naming those it does."""
     return InputError(f"unsupported content type {kind or '(none)'}: send {accepted}", 415)
 
 
@@ -456,6 +460,7 @@ catalogue_routes = APIRouter(prefix="/catalogue", tags=["catalogue"])
 
 
 def listed(catalogue: Catalogue, row: int) -> dict:
+    """A catalogue item as the API lists it: id, title, class and thumbnail URL."""
     item = catalogue.item(row)
     return {**item, "thumbnail": f"/catalogue/items/{item['id']}/thumbnail.png"}
 
