@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter
 
+from benchmarks import photos_heldout
 from benchmarks.machine import processor_name
 from fmnist import data, images
 from fmnist.runtime import TFLiteClassifier
@@ -169,16 +170,14 @@ def correct(classifier, inputs: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return probabilities.argmax(axis=1) == labels
 
 
-def run_condition(classifier, garments, labels, native: np.ndarray, condition: dict, seed: int) -> dict:
-    """Render every garment as a photo of `condition`, decode it as the API does, classify: accuracy, its
-    standard error against `native` (which images were right at 28 × 28: the difference is paired), and time."""
+def run_condition(classifier, garments, labels, native: np.ndarray, condition: dict, seed: int, render) -> dict:
+    """Render every garment as a photo of `condition` with `render`, decode it as the API does, classify:
+    accuracy, its standard error against `native` (which images were right at 28 × 28: the difference is
+    paired), and time."""
     rng = np.random.default_rng(seed)
     start = time.perf_counter()
     inputs = np.stack(
-        [
-            images.decode(images.open_image(encode(photo_pixels(g, condition, rng), condition["quality"])))
-            for g in garments
-        ]
+        [images.decode(images.open_image(encode(render(g, condition, rng), condition["quality"]))) for g in garments]
     )
     seconds = time.perf_counter() - start
     right = correct(classifier, inputs, labels)
@@ -199,8 +198,9 @@ def start_worker(model: str) -> None:
 
 
 def condition_in_worker(job: tuple) -> dict:
-    """`run_condition` in a worker process, with its classifier."""
-    return run_condition(WORKER["classifier"], *job)
+    """`run_condition` in a worker process, with its classifier and the renderer of the job's set."""
+    *arguments, held_out = job
+    return run_condition(WORKER["classifier"], *arguments, photos_heldout.photo_pixels if held_out else photo_pixels)
 
 
 def tagging_throughput(garments: np.ndarray, model: Path, count: int) -> dict:
@@ -275,6 +275,26 @@ def split_images(split: str):
     return validation
 
 
+SETS = ("tuning", "held-out")
+
+
+def measure(parser, arguments, garments, labels, native_right) -> dict:
+    """Each condition of the chosen set (or those named) rendered and classified, in parallel worker processes."""
+    conditions = photos_heldout.CONDITIONS if arguments.set == "held-out" else CONDITIONS
+    default = photos_heldout.DEFAULT if arguments.set == "held-out" else DEFAULT
+    names = arguments.conditions or list(conditions)
+    unknown = sorted(set(names) - set(conditions))
+    if unknown:
+        parser.error(f"no such condition in the {arguments.set} set: {', '.join(unknown)}")
+    held_out = arguments.set == "held-out"
+    common = (garments, labels, native_right)
+    jobs = [(*common, {**default, **conditions[name]}, arguments.seed, held_out) for name in names]
+    context = multiprocessing.get_context("spawn")  # no fork of a process whose interpreter runs threads
+    with ProcessPoolExecutor(arguments.workers, context, initializer=start_worker, initargs=(arguments.model,)) as pool:
+        results = pool.map(condition_in_worker, jobs)
+    return {name: {**conditions[name], **result} for name, result in zip(names, results, strict=True)}
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=5000)
@@ -283,7 +303,8 @@ def main(argv=None) -> None:
     parser.add_argument("--output", default=None, help="default: reports/photo_benchmark.json for the test split")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps-figure", type=Path, help="also draw one photo at each step of the conversion")
-    parser.add_argument("--conditions", nargs="+", choices=list(CONDITIONS), metavar="NAME", help="default: all")
+    parser.add_argument("--set", choices=SETS, default="tuning", help="held-out: on the test split, once, at the end")
+    parser.add_argument("--conditions", nargs="+", metavar="NAME", help="default: all of the set's")
     parser.add_argument("--workers", type=int, default=os.cpu_count(), help="conditions rendered in parallel")
     arguments = parser.parse_args(argv)
 
@@ -298,11 +319,7 @@ def main(argv=None) -> None:
     native_right = correct(classifier, garments[..., None].astype(np.float32) / 255.0, labels)
     native = float(native_right.mean())
     print(f"native 28 × 28: {native:.4f}")
-    names = arguments.conditions or list(CONDITIONS)
-    jobs = [(garments, labels, native_right, {**DEFAULT, **CONDITIONS[name]}, arguments.seed) for name in names]
-    context = multiprocessing.get_context("spawn")  # no fork of a process whose interpreter runs threads
-    with ProcessPoolExecutor(arguments.workers, context, initializer=start_worker, initargs=(arguments.model,)) as pool:
-        results = dict(zip(names, pool.map(condition_in_worker, jobs), strict=True))
+    results = measure(parser, arguments, garments, labels, native_right)
     for name, result in results.items():
         gap, error, milliseconds = result["accuracy"] - native, result["standard_error"], result["ms_per_photo"]
         print(f"{name:<42} {result['accuracy']:.4f} ({gap:+.4f} ± {error:.4f}) {milliseconds:.1f} ms/photo")
@@ -313,15 +330,17 @@ def main(argv=None) -> None:
         "images": arguments.images,
         "model": Path(arguments.model).name,
         "processor": processor_name(),
-        "default_photo": {key: value for key, value in DEFAULT.items()},
+        "default_photo": dict(photos_heldout.DEFAULT if arguments.set == "held-out" else DEFAULT),
         "native_accuracy": round(native, 4),
-        "conditions": {name: {**CONDITIONS[name], **result} for name, result in results.items()},
+        "set": arguments.set,
+        "conditions": results,
         "largest_drop": round(-min(gaps), 4),
         "mean_drop": round(-float(np.mean(gaps)), 4),
         "tagging": tagging,
     }
     print(f"largest drop {report['largest_drop']:.4f}, mean drop {report['mean_drop']:.4f}")
-    output = arguments.output or ("reports/photo_benchmark.json" if arguments.split == "test" else None)
+    report_name = "photo_benchmark_heldout.json" if arguments.set == "held-out" else "photo_benchmark.json"
+    output = arguments.output or (f"reports/{report_name}" if arguments.split == "test" else None)
     if output:
         Path(output).write_text(json.dumps(report, indent=2) + "\n")
         print("wrote", output)
