@@ -9,7 +9,7 @@ No conversion setting may be chosen on these conditions: they are measured once,
 """
 
 import numpy as np
-from scipy import ndimage
+from scipy import ndimage, signal
 
 DEFAULT = {
     "size": 720,  # the photo's longest side
@@ -76,6 +76,17 @@ def coverage(garment: np.ndarray, condition: dict, shape: tuple) -> tuple[np.nda
     return full, (top, left), side
 
 
+COARSE = 4  # shadows are smooth: they are blurred on a grid this many times coarser, then enlarged
+
+
+def smooth(coarse: np.ndarray, sigma: float, shape: tuple) -> np.ndarray:
+    """A Gaussian blur of `sigma` photo pixels, computed on the coarse grid and enlarged back to `shape`."""
+    blurred = ndimage.gaussian_filter(coarse.astype(np.float32), sigma / COARSE)
+    enlarged = ndimage.zoom(blurred, COARSE, order=1)[: shape[0], : shape[1]]
+    missing = (shape[0] - enlarged.shape[0], shape[1] - enlarged.shape[1])
+    return np.pad(enlarged, ((0, missing[0]), (0, missing[1])), mode="edge")
+
+
 def light(condition: dict, shape: tuple, cover: np.ndarray, side: int) -> np.ndarray:
     """The light that reaches each pixel: 1, less in the vignette, away from the spotlight and in shadows."""
     height, width = shape
@@ -91,14 +102,14 @@ def light(condition: dict, shape: tuple, cover: np.ndarray, side: int) -> np.nda
         field *= 1 - condition["spotlight"] * distance**2
     if condition["shadow"]:
         right, down, blur, darkness = condition["shadow"]
-        moved = ndimage.shift(cover, (down * side, right * side), order=1)
-        field *= 1 - darkness * ndimage.gaussian_filter(moved, blur * side)
+        moved = ndimage.shift(cover[::COARSE, ::COARSE], (down * side / COARSE, right * side / COARSE), order=1)
+        field *= 1 - darkness * smooth(moved, blur * side, shape)
     if condition["contact_shadow"]:
         bottom = np.flatnonzero(cover.max(axis=1) > 0.2).max(initial=height // 2)
         middle = np.flatnonzero(cover.max(axis=0) > 0.2)
         centre_x = middle.mean() if len(middle) else width / 2
         ellipse = ((columns - centre_x) / (0.45 * side)) ** 2 + ((rows - bottom) / (0.06 * side)) ** 2 < 1
-        field *= 1 - condition["contact_shadow"] * ndimage.gaussian_filter(ellipse.astype(np.float32), 0.03 * side)
+        field *= 1 - condition["contact_shadow"] * smooth(ellipse[::COARSE, ::COARSE], 0.03 * side, shape)
     return field
 
 
@@ -130,6 +141,7 @@ def photo_pixels(garment: np.ndarray, condition: dict, rng: np.random.Generator)
         radius = max(1, round(condition["defocus"] * side))
         y, x = np.mgrid[-radius : radius + 1, -radius : radius + 1]
         disc = (x**2 + y**2 <= radius**2).astype(np.float32)
-        photo = np.stack([ndimage.convolve(photo[..., c], disc / disc.sum(), mode="nearest") for c in range(3)], -1)
-    photo += rng.normal(0, 0.002, photo.shape).astype(np.float32)  # a little sensor noise, in linear light
+        padded = np.pad(photo, ((radius, radius), (radius, radius), (0, 0)), mode="edge")
+        photo = signal.fftconvolve(padded, (disc / disc.sum())[..., np.newaxis], mode="valid", axes=(0, 1))
+    photo += 0.002 * rng.standard_normal(photo.shape, dtype=np.float32)  # a little sensor noise, in linear light
     return to_srgb(photo)
