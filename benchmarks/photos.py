@@ -131,15 +131,16 @@ def shadow(alpha: np.ndarray, spec: tuple, shape: tuple, corner: tuple) -> np.nd
 
 
 def illumination(condition: dict, shape: tuple) -> np.ndarray:
-    """The light over the photo: 1 everywhere, less towards the corners (vignette) or to one side."""
-    rows, columns = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
-    light = np.ones(shape, dtype=np.float32)
+    """The light over the photo, broadcast to `shape`: 1 everywhere, less towards the corners (vignette) or to
+    one side; an open grid, so that a photo with neither costs nothing."""
+    rows, columns = (axis.astype(np.float32) for axis in np.ogrid[0 : shape[0], 0 : shape[1]])
+    light = np.ones((1, 1), dtype=np.float32)
     if condition["vignette"]:
         distance = ((rows - shape[0] / 2) / (shape[0] / 2)) ** 2 + ((columns - shape[1] / 2) / (shape[1] / 2)) ** 2
-        light *= 1 - condition["vignette"] * distance / 2  # the corners lie at distance 2
+        light = light * (1 - condition["vignette"] * distance / 2)  # the corners lie at distance 2
     if condition["light"]:
         left, right = condition["light"]
-        light *= left + (right - left) * columns / max(shape[1] - 1, 1)
+        light = light * (left + (right - left) * columns / max(shape[1] - 1, 1))
     return light
 
 
@@ -199,8 +200,8 @@ def start_worker(model: str) -> None:
 
 def condition_in_worker(job: tuple) -> dict:
     """`run_condition` in a worker process, with its classifier and the renderer of the job's set."""
-    *arguments, held_out = job
-    return run_condition(WORKER["classifier"], *arguments, photos_heldout.photo_pixels if held_out else photo_pixels)
+    *arguments, photo_set = job
+    return run_condition(WORKER["classifier"], *arguments, SETS[photo_set][2])
 
 
 def tagging_throughput(garments: np.ndarray, model: Path, count: int) -> dict:
@@ -275,20 +276,22 @@ def split_images(split: str):
     return validation
 
 
-SETS = ("tuning", "held-out")
+# Each set's default photo, its conditions (each a change from that default) and its renderer.
+SETS = {
+    "tuning": (DEFAULT, CONDITIONS, photo_pixels),
+    "held-out": (photos_heldout.DEFAULT, photos_heldout.CONDITIONS, photos_heldout.photo_pixels),
+}
 
 
 def measure(parser, arguments, garments, labels, native_right) -> dict:
     """Each condition of the chosen set (or those named) rendered and classified, in parallel worker processes."""
-    conditions = photos_heldout.CONDITIONS if arguments.set == "held-out" else CONDITIONS
-    default = photos_heldout.DEFAULT if arguments.set == "held-out" else DEFAULT
+    default, conditions, _ = SETS[arguments.set]
     names = arguments.conditions or list(conditions)
     unknown = sorted(set(names) - set(conditions))
     if unknown:
         parser.error(f"no such condition in the {arguments.set} set: {', '.join(unknown)}")
-    held_out = arguments.set == "held-out"
     common = (garments, labels, native_right)
-    jobs = [(*common, {**default, **conditions[name]}, arguments.seed, held_out) for name in names]
+    jobs = [(*common, {**default, **conditions[name]}, arguments.seed, arguments.set) for name in names]
     context = multiprocessing.get_context("spawn")  # no fork of a process whose interpreter runs threads
     with ProcessPoolExecutor(arguments.workers, context, initializer=start_worker, initargs=(arguments.model,)) as pool:
         results = pool.map(condition_in_worker, jobs)
@@ -330,7 +333,7 @@ def main(argv=None) -> None:
         "images": arguments.images,
         "model": Path(arguments.model).name,
         "processor": processor_name(),
-        "default_photo": dict(photos_heldout.DEFAULT if arguments.set == "held-out" else DEFAULT),
+        "default_photo": dict(SETS[arguments.set][0]),
         "native_accuracy": round(native, 4),
         "set": arguments.set,
         "conditions": results,

@@ -90,7 +90,7 @@ def smooth(coarse: np.ndarray, sigma: float, shape: tuple) -> np.ndarray:
 def light(condition: dict, shape: tuple, cover: np.ndarray, side: int) -> np.ndarray:
     """The light that reaches each pixel: 1, less in the vignette, away from the spotlight and in shadows."""
     height, width = shape
-    rows, columns = np.mgrid[0:height, 0:width].astype(np.float32)
+    rows, columns = (axis.astype(np.float32) for axis in np.ogrid[0:height, 0:width])  # broadcast, not stored
     field = np.ones(shape, dtype=np.float32)
     if condition["vignette"]:
         centre_y, centre_x = condition["vignette_centre"][1] * height, condition["vignette_centre"][0] * width
@@ -127,9 +127,8 @@ def background_reflectance(condition: dict, shape: tuple) -> np.ndarray:
 
 def photo_pixels(garment: np.ndarray, condition: dict, rng: np.random.Generator) -> np.ndarray:
     """The product photo of one 28 × 28 Fashion-MNIST image, as an RGB uint8 array (sRGB)."""
-    longest = condition["size"]
-    shape = (longest, round(longest * condition["aspect"])) if condition["aspect"] <= 1 else None
-    shape = shape or (round(longest / condition["aspect"]), longest)
+    longest, aspect = condition["size"], condition["aspect"]  # aspect: width over height
+    shape = (longest, round(longest * aspect)) if aspect <= 1 else (round(longest / aspect), longest)
     cover, (top, _), side = coverage(garment, condition, shape)
     reflectance = background_reflectance(condition, shape)
     own = np.broadcast_to(to_linear(condition["colour"]), (*shape, 3)).copy()
