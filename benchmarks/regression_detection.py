@@ -197,6 +197,13 @@ MUTATIONS = [
         "served.predict(x_test, batch_size=1000, verbose=0), test_labels)",
     ),
     (
+        "figure only",
+        "the notebook draws the confusion matrix with its arguments swapped: its rows become the predicted class",
+        NOTEBOOK,
+        "plots.confusion_matrix(test_labels, predicted_labels)",
+        "plots.confusion_matrix(predicted_labels, test_labels)",
+    ),
+    (
         "photo background",
         "a photo's background taken as light when it is dark",
         "src/fmnist/images.py",

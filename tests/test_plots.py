@@ -1,10 +1,13 @@
 """What each figure draws: its data, colours and axes, read back from the matplotlib objects (not pixels)."""
 
+import json
+
 import matplotlib
 import matplotlib.colors
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from PIL import Image
 
 from fmnist import CLASS_NAMES, calibrate, plots
 
@@ -69,7 +72,7 @@ def test_the_sample_grid_shows_the_first_images_of_each_class_in_its_column():
     figure = plots.sample_grid(images, labels, per_class=2)
     axes = np.array(figure.axes).reshape(2, 10)
     for label in range(10):
-        assert axes[0, label].get_title() == CLASS_NAMES[label]
+        assert axes[0, label].get_title().replace("\n", "") == CLASS_NAMES[label]
         for row in range(2):
             np.testing.assert_array_equal(axes[row, label].images[0].get_array(), images[label + 10 * row])
 
@@ -143,4 +146,35 @@ def test_the_confusion_matrix_leaves_shares_under_half_a_percent_blank():
     predicted[1:31] = 2  # thirty for pullovers: 10 %
     texts = plots.confusion_matrix(truth, predicted).axes[0].texts
     shown = {text.get_text() for text in texts[:10]}  # the first row
-    assert shown == {"", "0.10", "0.90"}
+    assert shown == {"", "10", "90"}
+
+
+def test_save_writes_what_the_figure_draws_beside_the_png_and_its_smallest_font_in_it(tmp_path):
+    history = {"loss": [1.0, 0.5], "val_loss": [0.9, 0.6], "accuracy": [0.6, 0.8], "val_accuracy": [0.65, 0.7]}
+    path = plots.save(plots.training_curves(history), tmp_path / "curves.png")
+    data = json.loads(path.with_suffix(".json").read_text())
+    assert [axis["lines"] for axis in data["axes"]] == [[[0.6, 0.8], [0.65, 0.7]], [[1.0, 0.5], [0.9, 0.6]]]
+    assert "epoch" in data["axes"][0]["labels"] and data["smallest_font"] == plots.SMALLEST_FONT
+    with Image.open(path) as image:
+        assert image.info["Smallest font (pt)"] == str(float(plots.SMALLEST_FONT)) and image.info["Images"] == "0"
+
+
+def test_every_figure_draws_its_texts_at_the_smallest_font_or_larger():
+    probabilities = np.full((6, 10), 0.01)
+    probabilities[:, 3] = 0.91
+    images, labels = np.zeros((6, 28, 28)), np.arange(6)
+    figures = [
+        plots.prediction_grid(images, labels, probabilities),
+        plots.explanation_grid(images, np.ones((6, 28, 28)), labels, probabilities),
+        plots.probability_bars(images[0], probabilities[0], 3),
+        plots.confusion_matrix(np.arange(10), np.arange(10)),
+    ]
+    assert [plots.drawn(figure)["smallest_font"] for figure in figures] == [plots.SMALLEST_FONT] * 4
+
+
+def test_large_arrays_are_summarised_and_small_ones_kept():
+    assert plots.values([0.123456, 1]) == [0.1235, 1.0]
+    summary = plots.values(np.full((28, 28), 0.5))
+    assert summary["shape"] == [28, 28] and summary["mean"] == 0.5
+    assert plots.values(np.full((28, 28), 0.5001))["sha1"] == summary["sha1"]  # equal to 3 decimals
+    assert plots.values(np.full((28, 28), 0.6))["sha1"] != summary["sha1"]

@@ -18,6 +18,7 @@ that is in none:
 import fnmatch
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -286,3 +287,134 @@ def test_the_temperature_and_the_thresholds_come_from_the_validation_split_alone
     chosen = json.loads((models / "review_thresholds.json").read_text())["thresholds"]
     for target, threshold in chosen.items():
         assert abs(calibrate.review_threshold(margins, right, float(target)) - threshold) < 1e-4, target
+
+
+# The figures: `plots.save` writes, beside each PNG, what the figure draws (`plots.drawn`). Each figure is
+# compared in two ways. Its layout against the committed run's: the same axes, lines, bars and images, the
+# same labels (digits masked) where they do not name the model's answers, and the same pixels where the images
+# come from the dataset. And its numbers against the re-executed run's own metrics, which the tests above hold
+# to the committed run: a figure that draws something else than what the run reports fails here.
+FIGURES = ROOT / "reports" / "figures"
+ANSWER_LABELS = {  # titles that name the model's answers, which may change with rounding: labels not compared
+    "predictions",
+    "confident_mistakes",
+    "explanations",
+    "similar_items",
+    "slide_similar_items",
+    "probabilities_first_image",
+    "probabilities_first_mistake",
+}
+DATASET_IMAGES = {"samples", "slide_samples", "augmentation", "predictions", "probabilities_first_image"}
+
+
+def drawn(folder: Path, name: str) -> dict:
+    return json.loads((folder / f"{name}.json").read_text())
+
+
+def words(labels: list) -> list:
+    """The labels that hold words, numbers masked: the tick values of a numeric axis move between runs."""
+    masked = [re.sub(r"\d+(\.\d+)?", "#", label) for label in labels]
+    return [label for label in masked if re.search(r"[A-Za-z]{2,}", label.replace("mathdefault", ""))]
+
+
+def layout(figure: dict, labels: bool, pixels: bool) -> list:
+    """What a figure's layout must keep between runs: per axes its number of lines, its bars and images (their
+    sizes, or the images' pixels) and its labels' words."""
+
+    def size(values):
+        return list(values["shape"]) if isinstance(values, dict) else list(np.shape(values))
+
+    return [
+        {
+            "lines": len(axis["lines"]),
+            "bars": [size(bars) for bars in axis["bars"]],
+            "images": [image if pixels else size(image) for image in axis["images"]],
+            "labels": words(axis["labels"]) if labels else None,
+        }
+        for axis in figure["axes"]
+    ]
+
+
+def reported_accuracy(reliability_axis: dict) -> list:
+    """The accuracy over all test images of each model of the reliability diagram: its bins' accuracies
+    weighted by their counts."""
+    _, *accuracies = reliability_axis[0]["lines"]
+    return [float(np.dot(a, c) / np.sum(c)) for a, c in zip(accuracies, reliability_axis[1]["lines"], strict=True)]
+
+
+def drawn_numbers(name: str, figure: dict, metrics: dict) -> list:
+    """(what, drawn, reported) for each number of figure `name` that the run also reports."""
+    from fmnist import CLASS_NAMES, explain
+
+    axes, per_class = figure["axes"], metrics["per_class"]
+    if name == "training_curves":
+        keys = ("accuracy", "val_accuracy", "loss", "val_loss")
+        lines = axes[0]["lines"] + axes[1]["lines"]
+        return [
+            (key, line, [round(v, 4) for v in metrics["history"][key]]) for key, line in zip(keys, lines, strict=True)
+        ]
+    if name == "per_class_scores":
+        keys = ("precision", "recall", "f1-score")
+        return [
+            (key, bars, [per_class[c][key] for c in CLASS_NAMES])
+            for key, bars in zip(keys, axes[0]["bars"], strict=True)
+        ]
+    if name == "confusion_matrix":
+        matrix = np.array(axes[0]["images"][0])
+        return [("recall (the diagonal)", np.diag(matrix).tolist(), [per_class[c]["recall"] for c in CLASS_NAMES])]
+    if name == "reliability":
+        served = metrics["export_parity"]["keras"]["accuracy"]
+        return [("accuracy over the bins", reported_accuracy(axes), [served, served])]
+    if name == "risk_coverage":
+        points = [line[0] for line in axes[0]["lines"][1:]]  # the curve, then one point per target
+        return [("accuracy at each target", points, [p["accuracy"] for p in metrics["auto_tagging"].values()])]
+    if name == "deletion_curves":
+        step = list(explain.DELETION_FRACTIONS).index(0.1)
+        drops = [line[0] - line[step] for line in axes[0]["lines"][:-1]]  # the last: the 10 % marker
+        explained = metrics["explanations"]
+        methods = explained["deletion_drop_10"]  # the notebook draws a line per method, in `explain.METHODS` order
+        reported = [*(methods[name] for name in explain.METHODS), explained["random_garment_drop_10"]]
+        return [("probability drop at 10 %", drops, reported)]
+    if name.startswith("probabilities_"):
+        return [("the ten probabilities sum to 1", [sum(axes[1]["bars"][0])], [1.0])]
+    return []
+
+
+LAYOUT_ONLY = {  # figures that draw no number the run reports: their layout is compared, and nothing else
+    "samples": "the dataset's images, pixel by pixel",
+    "slide_samples": "the dataset's images, pixel by pixel",
+    "augmentation": "the dataset's images before and after the seeded shift, pixel by pixel",
+    "predictions": "the first test images, pixel by pixel; the answers move with rounding",
+    "confident_mistakes": "which images the model gets wrong most confidently moves with rounding",
+    "explanations": "which images, and the maps, move with rounding",
+    "similar_items": "which neighbours move with rounding",
+    "slide_similar_items": "which neighbours move with rounding",
+}
+
+
+def figure_names(folder: Path) -> list:
+    return sorted(path.stem for path in folder.glob("*.json"))
+
+
+def test_the_rerun_saves_every_committed_figure_and_its_data():
+    committed_figures = figure_names(FIGURES)
+    assert committed_figures and figure_names(RERUN.parent / "figures") == committed_figures
+    assert all((FIGURES / f"{name}.png").exists() for name in committed_figures)
+
+
+def test_every_figure_draws_reported_numbers_or_is_compared_by_its_layout_alone(committed):
+    for name in figure_names(FIGURES):
+        assert bool(drawn_numbers(name, drawn(FIGURES, name), committed)) != (name in LAYOUT_ONLY), name
+
+
+@pytest.mark.parametrize("name", figure_names(FIGURES))
+def test_figure_keeps_the_committed_layout(name):
+    labels, pixels = name not in ANSWER_LABELS, name in DATASET_IMAGES
+    ours, theirs = (layout(drawn(folder, name), labels, pixels) for folder in (RERUN.parent / "figures", FIGURES))
+    assert ours == theirs
+
+
+@pytest.mark.parametrize("name", [name for name in figure_names(FIGURES) if name not in LAYOUT_ONLY])
+def test_figure_draws_what_the_run_reports(rerun, name):
+    for what, ours, reported in drawn_numbers(name, drawn(RERUN.parent / "figures", name), rerun):
+        np.testing.assert_allclose(ours, reported, atol=2e-4, err_msg=f"{name}: {what}")

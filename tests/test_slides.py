@@ -1,4 +1,5 @@
 import hashlib
+import io
 import json
 import re
 import subprocess
@@ -6,9 +7,11 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pytest
+from PIL import Image
 from pptx import Presentation
+from pptx.util import Emu, Inches
 
-from fmnist import slides
+from fmnist import CLASS_NAMES, plots, slides
 
 from .helpers import require
 
@@ -22,14 +25,16 @@ TITLES = [
     "Training",
     "Results",
     "Where the model errs",
+    "Scores per class",
     "Sample predictions",
     "Auto-tag or review",
     "Explainability: which pixels the answer rests on",
     "Similar items",
     "Future scope",
 ]
-FIGURES = ["samples", "training_curves", "confusion_matrix", "per_class_scores", "predictions", "confident_mistakes"]
-FIGURES += ["reliability", "risk_coverage", "explanations", "deletion_curves", "similar_items"]
+FIGURES = ["slide_samples", "training_curves", "confusion_matrix", "per_class_scores", "predictions"]
+FIGURES += ["confident_mistakes", "reliability", "risk_coverage", "explanations", "deletion_curves"]
+FIGURES += ["slide_similar_items"]
 
 
 def slide_texts(slide):
@@ -91,6 +96,7 @@ def synthetic_results(tmp_path):
         "parameters": 288,
         "architecture": layers,
         "history": {"val_accuracy": [0.8, 0.9]},
+        "per_class": {name: {"f1-score": 0.7 if name == "Shirt" else 0.9} for name in CLASS_NAMES},
         "top_confusions": [{"classes": ["Shirt", "T-shirt/top"], "images": 120}] * 3,
         "calibration": {"temperature": 0.7, "test_ece_before": 0.08, "test_ece_after": 0.01, "test_nll_after": 0.2},
         "auto_tagging": {"0.99": {"coverage": 0.8, "accuracy": 0.991}, "0.995": {"coverage": 0.7, "accuracy": 0.996}},
@@ -148,3 +154,36 @@ def test_speed_text_reads_the_training_benchmark_and_is_empty_before_it_ran(tmp_
     seeds = {"values": [0.94, 0.9401, 0.9403], "mean": 0.94012}
     path.write_text(json.dumps({"time_to_accuracy": speed, "accuracy_seeds": seeds}))
     assert "one benchmark run, mean over 3 seeds 94.01 %). Anchor" in slides.speed_text(path)
+
+
+def pictures_as_placed(deck) -> list:
+    """Each picture of the deck: its name, its smallest font as placed on the slide (points) and its images."""
+    placed = []
+    for slide in deck.slides:
+        for shape in (shape for shape in slide.shapes if shape.shape_type == 13):
+            with Image.open(io.BytesIO(shape.image.blob)) as image:
+                scale = shape.width / Emu(Inches(1)) / (image.width / plots.DPI)
+                info = image.info
+            placed.append((slide.name, float(info["Smallest font (pt)"]) * scale, int(info["Images"])))
+    return placed
+
+
+def test_the_committed_slides_read_in_a_room():
+    """Every text on a slide, in a figure as placed or in a text box, is at least 14 pt, and no figure holds
+    more than 6 images."""
+    deck = Presentation(ROOT / "Fashion_MNIST_Presentation.pptx")
+    small = [(name, round(points, 1)) for name, points, _ in pictures_as_placed(deck) if points < 14]
+    assert not small, f"figures whose smallest text is under 14 pt as placed: {small}"
+    crowded = [(name, images) for name, _, images in pictures_as_placed(deck) if images > 6]
+    assert not crowded, f"figures with more than 6 images: {crowded}"
+    sizes = [
+        (slide.name, run.font.size.pt)
+        for slide in deck.slides
+        for shape in slide.shapes
+        for frame in ([shape.text_frame] if shape.has_text_frame else [])
+        + ([cell.text_frame for row in shape.table.rows for cell in row.cells] if shape.has_table else [])
+        for paragraph in frame.paragraphs
+        for run in paragraph.runs
+        if run.font.size is not None and run.text.strip()
+    ]
+    assert sizes and all(points >= 14 for _, points in sizes), [size for size in sizes if size[1] < 14]

@@ -185,7 +185,7 @@ def story_slides(metrics: dict) -> list[Slide]:
             "The data: Fashion-MNIST",
             f"Zalando Research's Fashion-MNIST, ten balanced classes. {held_out:,} training images are held out "
             "for validation: the checks during training, the calibration and the review thresholds.",
-            figures=["samples.png"],
+            figures=["slide_samples.png"],
             bullets=[
                 "70,000 grayscale images, 28 × 28 pixels",
                 f"60,000 for training ({held_out:,} of them held out for validation), 10,000 for testing",
@@ -246,14 +246,23 @@ def model_slides(metrics: dict, benchmark_path: Path) -> list[Slide]:
 def error_slides(metrics: dict) -> list[Slide]:
     """Where the model errs, and sample predictions."""
     confused = metrics["top_confusions"][:3]
+    per_class = metrics["per_class"]
+    hardest = min(per_class, key=lambda name: per_class[name]["f1-score"])
     return [
         Slide(
             "Where the model errs",
             "Shirts, T-shirts, pullovers and coats share shapes at 28 by 28 pixels: the confusion matrix shows "
             "where each true class went.",
-            figures=["confusion_matrix.png", "per_class_scores.png"],
-            caption="Most confused:\n"
-            + "\n".join(f"{c['classes'][0]} ↔ {c['classes'][1]}: {c['images']}" for c in confused),
+            figures=["confusion_matrix.png"],
+            bullets=["Most confused pairs (test images):"]
+            + [f"{c['classes'][0]} ↔ {c['classes'][1]}: {c['images']}" for c in confused],
+        ),
+        Slide(
+            "Scores per class",
+            "Precision: of the photos tagged with a class, the share that belong to it. Recall: of the photos "
+            "of a class, the share tagged with it. F1 combines the two.",
+            figures=["per_class_scores.png"],
+            caption=f"Hardest class: {hardest}, F1 {per_class[hardest]['f1-score']:.2f}",
         ),
         Slide(
             "Sample predictions",
@@ -282,14 +291,11 @@ def insight_slides(metrics: dict) -> list[Slide]:
         Slide(
             "Similar items",
             "Cosine nearest neighbours in the embedding find visually similar products: the seed of a recommender.",
-            figures=["similar_items.png"],
-            bullets=[
-                f"Each image becomes {similar['embedding_size']} numbers: the layer before the softmax",
-                "Cosine similarity finds the nearest catalogue items",
-                f"Mean precision@{similar['k']} over all {similar['catalogue_items']:,} test items: "
-                f"{similar['precision_at_k'] * 100:.1f} % of neighbours share the query's class",
-                "Served by the API: POST /similar",
-            ],
+            figures=["slide_similar_items.png"],
+            caption=f"Each image becomes {similar['embedding_size']} numbers, the layer before the softmax; cosine "
+            "similarity finds the nearest catalogue items. Served by the API: POST /similar\n"
+            f"Mean precision@{similar['k']} over all {similar['catalogue_items']:,} test items: "
+            f"{similar['precision_at_k'] * 100:.1f} % of neighbours share the query's class",
         ),
         Slide(
             "Future scope",
@@ -333,7 +339,7 @@ def place_visuals(deck: Deck, slide, spec: Slide) -> int:
     body = HEIGHT - TOP - Inches(0.15)
     if spec.table:
         widths = (0.45, 0.33, 0.22) if len(spec.table[0]) == 3 else (0.7, 0.3)
-        size = 12 if len(spec.table) > 8 else 18
+        size = 14 if len(spec.table) > 8 else 18
         deck.table(slide, spec.table, Inches(0.6), TOP, Inches(8.2), widths, size, highlight_row=len(spec.table) - 1)
         return Inches(9.0)
     if len(spec.figures) == 2:
