@@ -1,6 +1,6 @@
 """Does the regression test catch regressions? Inject realistic mistakes one at a time and run the test command.
 
-    python -m benchmarks.regression_detection [--only NAME ...] [--clean-only]
+    python -m benchmarks.regression_detection [--only NAME ...] [--clean-only] [--resume]
 
 Each mutation is a small change a contributor could make by mistake, in every module that the notebook's
 numbers, figures and the API's answers pass through, applied to a scratch copy of the committed tree (a git
@@ -10,7 +10,9 @@ at its first failure; make stops at the first failing step). A mutation is caugh
 JUnit XML of the failing step names the test and its first message. A run that fails outside any test
 (install, network, a missing program) is no catch: it is recorded and the run is repeated, up to `ATTEMPTS`
 times. First the unmutated tree runs the same command twice, in bfloat16 and in float32 (`FMNIST_PRECISION`):
-both must pass. Every run comes from one commit, HEAD, recorded in reports/regression_detection.json.
+both must pass. Every run comes from one tree, recorded in reports/regression_detection.json as the commit
+that held it; `--resume` runs what the report lacks, as long as HEAD differs from that commit in the report
+alone (an interrupted benchmark goes on after its partial report is committed).
 """
 
 import argparse
@@ -250,6 +252,12 @@ def head(folder: Path = ROOT) -> str:
     return subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True).stdout.strip()
 
 
+def same_tree(commit: str, output: Path) -> bool:
+    """Whether HEAD holds what `commit` held, the report aside: a report's runs still count after it is committed."""
+    command = ["git", "diff", "--quiet", commit, "HEAD", "--", ".", f":!{output.resolve().relative_to(ROOT)}"]
+    return subprocess.run(command, cwd=ROOT).returncode == 0
+
+
 def run_test_command(folder: Path, precision: str | None = None) -> dict:
     """`make test` in `folder` with this checkout's venv (not rebuilt) and the folder's own sources; the failing
     step's JUnit XML names its failed tests. Failures outside a test are rerun, up to `ATTEMPTS` runs."""
@@ -317,17 +325,22 @@ def main():
     parser.add_argument("--clean-only", action="store_true", help="only the clean runs, keeping the mutations")
     parser.add_argument("--output", type=Path, default=ROOT / "reports" / "regression_detection.json")
     parser.add_argument("--reread", action="store_true", help="read the failed tests again from the kept runs")
+    parser.add_argument("--resume", action="store_true", help="run only what the report of this tree lacks")
     arguments = parser.parse_args()
     if arguments.reread:
         return reread(arguments.output)
-    chosen = [] if arguments.clean_only else [m for m in MUTATIONS if not arguments.only or m[0] in arguments.only]
     previous = json.loads(arguments.output.read_text()) if arguments.output.exists() else {}
-    if previous.get("commit") != head():  # every run of a report comes from one commit
+    if not previous or not same_tree(previous["commit"], arguments.output):  # every run of a report: one tree
         previous = {}
-    rerun = arguments.clean_only or not arguments.only
+    if arguments.resume:
+        done = {run["name"] for run in previous.get("mutations", [])}
+        chosen, rerun = [m for m in MUTATIONS if m[0] not in done], len(previous.get("clean_runs", [])) < 2
+    else:
+        chosen = [] if arguments.clean_only else [m for m in MUTATIONS if not arguments.only or m[0] in arguments.only]
+        rerun = arguments.clean_only or not arguments.only
     report = {
         "command": "make test (pytest -x: each step stops at its first failing test)",
-        "commit": head(),
+        "commit": previous.get("commit", head()),
         "clean_runs": [] if rerun else previous.get("clean_runs", []),
         "mutations": [m for m in previous.get("mutations", []) if m["name"] not in {c[0] for c in chosen}],
     }

@@ -86,3 +86,10 @@ def test_every_mutation_changes_exactly_one_place_of_the_committed_tree():
         assert text.count(before) == 1, name
         assert before != after, name
     assert len({mutation[0] for mutation in regression_detection.MUTATIONS}) >= 16
+
+
+def test_a_detection_report_counts_for_the_tree_it_ran_on_and_no_other():
+    report = regression_detection.ROOT / "reports" / "regression_detection.json"
+    assert regression_detection.same_tree(regression_detection.head(), report)
+    empty_tree = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's empty tree: every file differs
+    assert not regression_detection.same_tree(empty_tree, report)

@@ -417,4 +417,5 @@ def test_figure_keeps_the_committed_layout(name):
 @pytest.mark.parametrize("name", [name for name in figure_names(FIGURES) if name not in LAYOUT_ONLY])
 def test_figure_draws_what_the_run_reports(rerun, name):
     for what, ours, reported in drawn_numbers(name, drawn(RERUN.parent / "figures", name), rerun):
-        np.testing.assert_allclose(ours, reported, atol=2e-4, err_msg=f"{name}: {what}")
+        # both sides are rounded to 4 decimals: ten of them summed are within 5e-4 of 1
+        np.testing.assert_allclose(ours, reported, atol=6e-4, err_msg=f"{name}: {what}")
