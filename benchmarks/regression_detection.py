@@ -252,10 +252,27 @@ def head(folder: Path = ROOT) -> str:
     return subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True).stdout.strip()
 
 
-def same_tree(commit: str, output: Path) -> bool:
-    """Whether HEAD holds what `commit` held, the report aside: a report's runs still count after it is committed."""
-    command = ["git", "diff", "--quiet", commit, "HEAD", "--", ".", f":!{output.resolve().relative_to(ROOT)}"]
-    return subprocess.run(command, cwd=ROOT).returncode == 0
+def same_tree(commit: str, output: Path, root: Path = ROOT) -> bool:
+    """Whether HEAD holds what `commit` held, the report and the docs that quote it (`*.md`) aside: a report's
+    runs still count after it is committed with the docs written from it."""
+    report = output.resolve()
+    excluded = [f":!{report.relative_to(root.resolve())}"] if report.is_relative_to(root.resolve()) else []
+    command = ["git", "diff", "--quiet", commit, "HEAD", "--", ".", ":!*.md", *excluded]
+    result = subprocess.run(command, cwd=root, capture_output=True, text=True)
+    if result.returncode not in (0, 1):
+        raise RuntimeError(f"git diff {commit} HEAD failed: {result.stderr.strip()}")
+    return result.returncode == 0
+
+
+def runs_to_do(arguments, previous: dict) -> tuple[list, bool]:
+    """The mutations to run and whether to run the clean runs: those the report lacks with `--resume`, else
+    those named (all by default) and the clean runs unless only some mutations are named."""
+    if arguments.resume:
+        done = {run["name"] for run in previous.get("mutations", [])}
+        return [m for m in MUTATIONS if m[0] not in done], len(previous.get("clean_runs", [])) < 2
+    if arguments.clean_only:
+        return [], True
+    return [m for m in MUTATIONS if not arguments.only or m[0] in arguments.only], not arguments.only
 
 
 def run_test_command(folder: Path, precision: str | None = None) -> dict:
@@ -321,23 +338,20 @@ def reread(output: Path) -> None:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", nargs="*", help="mutations to run again (default: all); the report keeps the rest")
-    parser.add_argument("--clean-only", action="store_true", help="only the clean runs, keeping the mutations")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--only", nargs="*", help="mutations to run again (default: all); the report keeps the rest")
+    which.add_argument("--clean-only", action="store_true", help="only the clean runs, keeping the mutations")
+    which.add_argument("--resume", action="store_true", help="run only what the report of this tree lacks")
+    which.add_argument("--reread", action="store_true", help="read the failed tests again from the kept runs")
     parser.add_argument("--output", type=Path, default=ROOT / "reports" / "regression_detection.json")
-    parser.add_argument("--reread", action="store_true", help="read the failed tests again from the kept runs")
-    parser.add_argument("--resume", action="store_true", help="run only what the report of this tree lacks")
     arguments = parser.parse_args()
     if arguments.reread:
         return reread(arguments.output)
     previous = json.loads(arguments.output.read_text()) if arguments.output.exists() else {}
-    if not previous or not same_tree(previous["commit"], arguments.output):  # every run of a report: one tree
+    if previous.get("commit") and not same_tree(previous["commit"], arguments.output):  # a report: one tree
+        print(f"the report's runs come from {previous['commit'][:7]}, whose tree differs from HEAD's: run again")
         previous = {}
-    if arguments.resume:
-        done = {run["name"] for run in previous.get("mutations", [])}
-        chosen, rerun = [m for m in MUTATIONS if m[0] not in done], len(previous.get("clean_runs", [])) < 2
-    else:
-        chosen = [] if arguments.clean_only else [m for m in MUTATIONS if not arguments.only or m[0] in arguments.only]
-        rerun = arguments.clean_only or not arguments.only
+    chosen, rerun = runs_to_do(arguments, previous)
     report = {
         "command": "make test (pytest -x: each step stops at its first failing test)",
         "commit": previous.get("commit", head()),

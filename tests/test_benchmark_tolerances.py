@@ -88,8 +88,23 @@ def test_every_mutation_changes_exactly_one_place_of_the_committed_tree():
     assert len({mutation[0] for mutation in regression_detection.MUTATIONS}) >= 16
 
 
-def test_a_detection_report_counts_for_the_tree_it_ran_on_and_no_other():
-    report = regression_detection.ROOT / "reports" / "regression_detection.json"
-    assert regression_detection.same_tree(regression_detection.head(), report)
-    empty_tree = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's empty tree: every file differs
-    assert not regression_detection.same_tree(empty_tree, report)
+def test_a_detection_report_counts_for_the_tree_it_ran_on_and_no_other(tmp_path):
+    def commit(path: str, text: str) -> str:
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+        git("add", "-A")
+        git("commit", "-q", "-m", path)
+        return git("rev-parse", "HEAD")
+
+    def git(*arguments) -> str:
+        command = ["git", "-c", "user.name=t", "-c", "user.email=t@t", *arguments]
+        return subprocess.run(command, cwd=tmp_path, check=True, capture_output=True, text=True).stdout.strip()
+
+    git("init", "-q")
+    report = tmp_path / "reports" / "regression_detection.json"
+    ran_on = commit("src/code.py", "x = 1\n")
+    commit("reports/regression_detection.json", "{}")
+    commit("docs/reproducibility.md", "the proof's table")
+    assert regression_detection.same_tree(ran_on, report, tmp_path)
+    commit("src/code.py", "x = 2\n")
+    assert not regression_detection.same_tree(ran_on, report, tmp_path)

@@ -343,7 +343,8 @@ def reported_accuracy(reliability_axis: dict) -> list:
 
 
 def drawn_numbers(name: str, figure: dict, metrics: dict) -> list:
-    """(what, drawn, reported) for each number of figure `name` that the run also reports."""
+    """(what, drawn, reported) for the numbers of figure `name` that the run also reports; both sides are
+    rounded to 4 decimals."""
     from fmnist import CLASS_NAMES, explain
 
     axes, per_class = figure["axes"], metrics["per_class"]
@@ -373,10 +374,8 @@ def drawn_numbers(name: str, figure: dict, metrics: dict) -> list:
         drops = [line[0] - line[step] for line in axes[0]["lines"][:-1]]  # the last: the 10 % marker
         explained = metrics["explanations"]
         methods = explained["deletion_drop_10"]  # the notebook draws a line per method, in `explain.METHODS` order
-        reported = [*(methods[name] for name in explain.METHODS), explained["random_garment_drop_10"]]
+        reported = [*(methods[method] for method in explain.METHODS), explained["random_garment_drop_10"]]
         return [("probability drop at 10 %", drops, reported)]
-    if name.startswith("probabilities_"):
-        return [("the ten probabilities sum to 1", [sum(axes[1]["bars"][0])], [1.0])]
     return []
 
 
@@ -388,6 +387,8 @@ LAYOUT_ONLY = {  # figures that draw no number the run reports: their layout is 
     "confident_mistakes": "which images the model gets wrong most confidently moves with rounding",
     "explanations": "which images, and the maps, move with rounding",
     "similar_items": "which neighbours move with rounding",
+    "probabilities_first_image": "the first test photo, pixel by pixel; its probabilities move with rounding",
+    "probabilities_first_mistake": "which photo is the first mistake, and its probabilities, move with rounding",
     "slide_similar_items": "which neighbours move with rounding",
 }
 
@@ -417,5 +418,5 @@ def test_figure_keeps_the_committed_layout(name):
 @pytest.mark.parametrize("name", [name for name in figure_names(FIGURES) if name not in LAYOUT_ONLY])
 def test_figure_draws_what_the_run_reports(rerun, name):
     for what, ours, reported in drawn_numbers(name, drawn(RERUN.parent / "figures", name), rerun):
-        # both sides are rounded to 4 decimals: ten of them summed are within 5e-4 of 1
-        np.testing.assert_allclose(ours, reported, atol=6e-4, err_msg=f"{name}: {what}")
+        assert np.size(ours) > 0, f"{name}: {what}: nothing drawn"
+        np.testing.assert_allclose(ours, reported, atol=2e-4, err_msg=f"{name}: {what}")  # both rounded to 1e-4

@@ -15,7 +15,7 @@ from pptx.dml.color import RGBColor
 from pptx.enum.text import PP_ALIGN
 from pptx.util import Emu, Inches, Pt
 
-from fmnist import CLASS_NAMES
+from fmnist import CLASS_NAMES, plots
 
 NAVY, ACCENT, INK, MUTED, PAPER = (
     RGBColor(0x1B, 0x2A, 0x41),
@@ -74,11 +74,14 @@ class Deck:
         return self.text(slide, "\n".join(f"•  {item}" for item in items), left, top, width, HEIGHT - top, size=size)
 
     def picture(self, slide, name, left, top, max_width, max_height):
-        """Place `reports/figures/<name>` as large as fits the box, centred in it."""
+        """Place `reports/figures/<name>` as large as fits the box, centred in it, and never so small that its
+        smallest text (the PNG's metadata, from `plots.save`) falls under `plots.SMALLEST_FONT` points."""
         path = self.figures / name
         with Image.open(path) as image:
             aspect = image.width / image.height
-        width = min(max_width, int(max_height * aspect))
+            smallest = float(image.info.get("Smallest font (pt)", plots.SMALLEST_FONT))
+            readable = Inches(image.width / plots.DPI * plots.SMALLEST_FONT / smallest)
+        width = max(min(max_width, int(max_height * aspect)), int(readable))
         height = int(width / aspect)
         return slide.shapes.add_picture(
             str(path), left + (max_width - width) // 2, top + (max_height - height) // 2, Emu(width), Emu(height)
