@@ -229,35 +229,34 @@ def tagging_throughput(garments: np.ndarray, model: Path, count: int) -> dict:
 
 
 def steps_figure(garment: np.ndarray, path: Path) -> None:
-    """docs/photo_steps.png: one rendered photo at each step of `fmnist.images`' conversion."""
+    """docs/photo_steps.png: one rendered photo under uneven light, at each step of `fmnist.images`' conversion."""
     import matplotlib.pyplot as plt
 
-    condition = {**DEFAULT, **CONDITIONS["fabric texture"], "place": (0.3, 0.6), "aspect": 0.75}
-    photo = photo_pixels(garment, condition, np.random.default_rng(0))
+    condition = {**DEFAULT, **CONDITIONS["uneven light, 100 % to 80 %"], "vignette": 0.3, "colour": (20, 30, 90)}
+    photo = photo_pixels(garment, {**condition, "place": (0.3, 0.6), "aspect": 0.75}, np.random.default_rng(0))
     decoded = images.open_image(encode(photo, 90))
-    decoded.draft("L", (images.DRAFT_SIZE, images.DRAFT_SIZE))  # as images.decode reads a JPEG
-    gray = np.asarray(decoded.convert("L"))
-    working = images.working_copy(gray)
-    denoised = images.denoise(working)
-    background, texture = images.background_level(denoised)
-    negated = images.garment_intensity(denoised, background)
-    left, top, right, bottom = box = images.trim(negated, texture)
+    decoded.draft(decoded.mode, (images.DRAFT_SIZE, images.DRAFT_SIZE))  # as images.decode reads a JPEG
+    working = images.working_copy(np.asarray(decoded.convert("RGB")))
+    surface = images.background_surface(working)
+    negated = images.garment_intensity(working, surface)
+    negated = images.denoise(negated, images.background_texture(negated))
+    left, top, right, bottom = box = images.trim(negated, images.background_texture(negated))
     resized = images.resize_longest_edge(negated, box)
     steps = {
-        f"product photo\n{photo.shape[1]}×{photo.shape[0]}, JPEG": (photo, None),
-        f"gray, reduced to\n{working.shape[1]}×{working.shape[0]}, blurred": (denoised, "gray"),
-        "negated: background\nblack, garment light": (negated, "gray"),
-        f"trimmed to the garment\n{right - left:.1f}×{bottom - top:.1f}": (
-            negated[round(top) : round(bottom), round(left) : round(right)],
-            "gray",
-        ),
-        f"longest edge to 28\n{resized.width}×{resized.height}": (np.asarray(resized), "gray"),
-        "sharpened, centred\n28×28: the model's input": (images.centre(images.sharpen(resized)), "gray"),
-        "the Fashion-MNIST\nimage it came from": (garment, "gray"),
+        f"product photo\n{photo.shape[1]}×{photo.shape[0]}, JPEG": photo,
+        f"reduced to\n{working.shape[1]}×{working.shape[0]}": working,
+        "the background: a smooth\nsurface fitted to the border": surface.round().astype(np.uint8),
+        "negated: each pixel's\ndarkening against it, blurred": negated,
+        f"trimmed to the garment\n{right - left:.1f}×{bottom - top:.1f}": negated[
+            round(top) : round(bottom), round(left) : round(right)
+        ],
+        f"longest edge to 28\n{resized.width}×{resized.height}": np.asarray(resized),
+        "sharpened, centred\n28×28: the model's input": images.centre(images.sharpen(resized)),
+        "the Fashion-MNIST\nimage it came from": garment,
     }
     figure, axes = plt.subplots(1, len(steps), figsize=(2.2 * len(steps), 2.9))
-    for axis, (title, (picture, colours)) in zip(axes, steps.items(), strict=True):
-        axis.imshow(picture, cmap=colours, vmin=0, vmax=255)
+    for axis, (title, picture) in zip(axes, steps.items(), strict=True):
+        axis.imshow(picture, cmap=None if picture.ndim == 3 else "gray", vmin=0, vmax=255)
         axis.set_title(title, fontsize=9)
         axis.axis("off")
     figure.tight_layout()

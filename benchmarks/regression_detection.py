@@ -209,8 +209,8 @@ MUTATIONS = [
         "photo background",
         "a photo's background taken as light when it is dark",
         "src/fmnist/images.py",
-        "light = background > 127",
-        "light = background < 127",
+        "if np.median(surface) > 127:",
+        "if np.median(surface) < 127:",
     ),
 ]
 

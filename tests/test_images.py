@@ -101,3 +101,44 @@ def test_jpeg_noise_and_a_large_photo_give_nearly_the_same_input():
     for quality in (50, 90):
         jpeg = images.decode(images.open_image(encoded(photo, "JPEG", quality=quality)))
         assert np.abs(jpeg - reference).mean() < 0.03, quality
+
+
+def lit(photo, light):
+    """A gray photo under `light`, a field of shares of full light the size of the photo, as colour."""
+    return np.clip(np.repeat(photo[..., np.newaxis], 3, axis=2) * light[..., np.newaxis], 0, 255).astype(np.uint8)
+
+
+def sweep(shape, bottom=0.78):
+    return np.repeat(np.linspace(1.0, bottom, shape[0])[:, np.newaxis], shape[1], axis=1)
+
+
+def vignette(shape, corners=0.7):
+    y, x = np.mgrid[: shape[0], : shape[1]]
+    radius = np.hypot(y / (shape[0] - 1) * 2 - 1, x / (shape[1] - 1) * 2 - 1) / np.sqrt(2)
+    return 1 - (1 - corners) * radius**2
+
+
+@pytest.mark.parametrize(("name", "light"), [("a sweep", sweep), ("a vignette", vignette)])
+def test_a_background_whose_light_varies_converts_like_an_even_one(name, light):
+    photo = as_photo(garment(), margin=120)
+    even = images.to_model_input(photo)
+    uneven = images.to_model_input(lit(photo, light(photo.shape)))
+    assert np.abs(uneven - even).mean() * 255 < 6, name  # the background's fall-off is not garment
+    assert uneven[:, :4].max() * 255 < 10 and uneven[:, -4:].max() * 255 < 10, name  # beside the garment: black
+
+
+def test_a_coloured_garment_stands_out_in_the_channel_it_absorbs():
+    photo = as_photo(garment(), margin=120)
+    red = np.repeat(np.full_like(photo, 255)[..., np.newaxis], 3, axis=2)
+    red[..., 1] = red[..., 2] = photo  # a red garment: it takes away the green and the blue
+    converted = images.to_model_input(red)
+    np.testing.assert_allclose(converted, images.to_model_input(photo), atol=1e-6)
+
+
+def test_the_background_surface_fits_a_sweep_and_ignores_a_garment_touching_the_border():
+    shape = (200, 150, 1)
+    background = 250 * sweep(shape[:2])[..., np.newaxis]
+    photo = background.copy()
+    photo[150:, 40:110] = 30  # a garment cut off at the bottom edge
+    surface = images.background_surface(photo.astype(np.uint8))
+    assert np.abs(surface - background).max() < 3

@@ -1,11 +1,12 @@
 """Turn a shop's product photo or a pixel array into a Fashion-MNIST input, or say why not.
 
 An image file is decoded with Pillow (PNG, JPEG, WebP, ...), turned upright by its EXIF orientation, put on
-white where it is transparent and made 8-bit gray (16-bit images are scaled, not clipped). Then it goes
-through the conversion that made Fashion-MNIST out of Zalando's product photos (Xiao, Rasul and Vollgraf
-2017, section 2; docs/photos.md shows each step): trim the background around the garment, resize the longest
-edge to 28, sharpen, centre on a 28 × 28 canvas, and negate, so the garment is light on black. An image of
-28 × 28 is taken as already converted, and only negated when its background is light.
+white where it is transparent and made 8-bit, gray or colour (16-bit images are scaled, not clipped). Then it
+goes through the conversion that made Fashion-MNIST out of Zalando's product photos (Xiao, Rasul and Vollgraf
+2017, section 2; docs/photos.md shows each step), on a background modelled as a smooth surface so that a
+sweep, a vignette or uneven light does not count as garment: negate, so the garment is light on black, trim
+the background around the garment, resize the longest edge to 28, sharpen and centre on a 28 × 28 canvas. An
+image of 28 × 28 is taken as already converted, and only negated when its background is light.
 """
 
 import io
@@ -19,6 +20,10 @@ WORKING_SIZE = 256  # larger photos are box-averaged down to about this first: f
 DENOISE = 0.15  # the blur's radius before the trim, in 28ths of the garment's longest side
 TRIM_DISTANCE = 0.10 * 255  # pixels this close to the background colour (beyond its texture) are background
 NOISE_SIGMAS = 2  # a noisy or textured background reaches 2 of its standard deviations towards the garment
+BORDER = 0.02  # the background surface is fitted to a border ring this share of the longest side wide
+SURFACE_POINTS = 4000  # at most this many of the ring's pixels
+SURFACE_PASSES = 3  # fits, each dropping the ring pixels far from the last (the garment where it touches)
+SURFACE_SIGMAS = 3  # how far is far: robust standard deviations of the fit's residuals
 MIN_ROW_SHARE = 0.01  # a row or column is garment when more than 1 % of it (and 2 pixels) is
 EDGE_INSET = 0.3  # the trimmed box's edges move in by this much of a 28th: how far out a blurred edge reaches
 SHARPEN_RADIUS = 0.5  # the unsharp mask's radius after the resize, in pixels of the model's input
@@ -35,7 +40,9 @@ class InputError(ValueError):
         self.status = status
 
 
-def _to_grayscale(image: Image.Image) -> Image.Image:
+def _to_8_bit(image: Image.Image) -> Image.Image:
+    """`image` as 8-bit gray ("L") or colour ("RGB"): 16-bit and float images scaled, not clipped; transparency
+    put on white."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
         pixels = np.asarray(image, dtype=np.float64)
         peak = 65535.0 if image.mode.startswith("I;16") or pixels.max() > 255 else 255.0
@@ -45,8 +52,8 @@ def _to_grayscale(image: Image.Image) -> Image.Image:
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("L")
-    return image.convert("L")
+        return Image.alpha_composite(background, rgba).convert("L" if image.mode == "LA" else "RGB")
+    return image.convert("L" if image.mode in ("1", "L") else "RGB")
 
 
 def open_image(payload: bytes) -> Image.Image:
@@ -78,63 +85,98 @@ def decode(image: Image.Image) -> np.ndarray:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image.draft("L", (DRAFT_SIZE, DRAFT_SIZE))
+            image.draft(image.mode, (DRAFT_SIZE, DRAFT_SIZE))
             image.load()
             image = ImageOps.exif_transpose(image)
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombWarning) as error:
         raise InputError(f"the data is not a readable image (PNG, JPEG, WebP, ...): {error}") from None
-    return to_model_input(np.asarray(_to_grayscale(image), dtype=np.uint8))
+    return to_model_input(np.asarray(_to_8_bit(image), dtype=np.uint8))
 
 
-def to_model_input(gray: np.ndarray) -> np.ndarray:
-    """Fashion-MNIST's conversion of an 8-bit gray photo: a float32 array (28, 28, 1) in [0, 1], garment light."""
-    if gray.shape == (SIZE, SIZE):
-        converted = 255 - gray if background_level(gray)[0] > 127 else gray
+def to_model_input(pixels: np.ndarray) -> np.ndarray:
+    """Fashion-MNIST's conversion of an 8-bit photo, gray (h, w) or colour (h, w, 3): a float32 array
+    (28, 28, 1) in [0, 1], garment light on black."""
+    if pixels.shape[:2] == (SIZE, SIZE):
+        gray = pixels if pixels.ndim == 2 else np.asarray(Image.fromarray(pixels).convert("L"))
+        converted = 255 - gray if np.median(border_ring(gray)) > 127 else gray
         return (converted.astype(np.float32) / 255.0)[..., np.newaxis]
-    gray = denoise(working_copy(gray))
-    background, texture = background_level(gray)
-    intensity = garment_intensity(gray, background)
+    colour = working_copy(pixels)
+    colour = colour if colour.ndim == 3 else colour[..., np.newaxis]
+    intensity = garment_intensity(colour, background_surface(colour))
+    intensity = denoise(intensity, background_texture(intensity))
+    texture = background_texture(intensity)
     return (centre(sharpen(resize_longest_edge(intensity, trim(intensity, texture)))) / 255.0)[..., np.newaxis]
 
 
-def background_level(gray: np.ndarray) -> tuple[float, float]:
-    """The background's colour (median of the border pixels) and how far its texture or noise reaches towards
-    the garment, on `garment_intensity`'s 0-255 scale: `NOISE_SIGMAS` standard deviations, estimated from the
-    upper quartile of the border pixels' distance on the garment's side, so that a garment touching up to a
-    quarter of the border does not count."""
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]]).astype(np.float32)
-    level = float(np.median(border))
-    towards_garment = np.clip((level - border) if level > 127 else (border - level), 0, None)
-    spread = float(np.percentile(towards_garment, 75)) / 0.6745
-    return level, NOISE_SIGMAS * spread * 255.0 / _span(level)
+def ring_mask(shape: tuple) -> np.ndarray:
+    """The border ring of an image of `shape`: `BORDER` of its longest side wide, at least one pixel."""
+    width = max(1, round(BORDER * max(shape[:2])))
+    mask = np.ones(shape[:2], dtype=bool)
+    mask[width:-width, width:-width] = False
+    return mask
 
 
-def _span(background: float) -> float:
-    """How far a pixel can lie from `background` towards the garment."""
-    return max(background if background > 127 else 255.0 - background, 1.0)
+def border_ring(pixels: np.ndarray) -> np.ndarray:
+    """The pixels of the border ring, (n,) or (n, channels)."""
+    return pixels[ring_mask(pixels.shape)]
 
 
-def working_copy(gray: np.ndarray) -> np.ndarray:
-    """`gray` box-averaged down by a whole factor so that its longest side is about `WORKING_SIZE`."""
-    factor = max(gray.shape) // WORKING_SIZE
-    return np.asarray(Image.fromarray(gray).reduce(factor)) if factor > 1 else gray
+def _quadratic_terms(ys: np.ndarray, xs: np.ndarray, shape: tuple) -> np.ndarray:
+    y, x = ys / max(shape[0] - 1, 1) * 2 - 1, xs / max(shape[1] - 1, 1) * 2 - 1
+    return np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=-1)
 
 
-def denoise(gray: np.ndarray) -> np.ndarray:
-    """`gray` blurred (Gaussian) by `DENOISE` of a 28th of the garment's longest side: it evens out sensor
+def background_surface(colour: np.ndarray) -> np.ndarray:
+    """The background as a smooth surface, (h, w, channels): per channel a quadratic in x and y fitted by least
+    squares to the border ring (at most `SURFACE_POINTS` of its pixels), `SURFACE_PASSES` times, each pass
+    dropping the pixels beyond `SURFACE_SIGMAS` robust standard deviations of the last fit, so that a garment
+    touching the border does not count. A sweep, a vignette or light falling off across the photo fits it;
+    a plain background is its flat special case."""
+    ys, xs = np.nonzero(ring_mask(colour.shape))
+    step = max(1, len(ys) // SURFACE_POINTS)
+    ys, xs = ys[::step], xs[::step]
+    terms, values = _quadratic_terms(ys, xs, colour.shape), colour[ys, xs].astype(np.float64)
+    keep = np.ones(len(ys), dtype=bool)
+    for _ in range(SURFACE_PASSES):
+        coefficients = np.linalg.lstsq(terms[keep], values[keep], rcond=None)[0]
+        residual = np.abs(values - terms @ coefficients).max(axis=1)
+        keep = residual <= SURFACE_SIGMAS * (1.4826 * np.median(residual[keep]) + 0.5)
+    grid = _quadratic_terms(*np.mgrid[: colour.shape[0], : colour.shape[1]], colour.shape)
+    return np.clip(grid @ coefficients, 0, 255).astype(np.float32)
+
+
+def garment_intensity(colour: np.ndarray, surface: np.ndarray) -> np.ndarray:
+    """The negated photo on 0-255: each pixel's largest departure, over the colour channels, from the background
+    surface towards the garment, relative to how far it could go. On a light background that is the share of
+    the light the garment takes away, so light falling off over the garment cancels; a coloured garment stands
+    out in the channel it absorbs. A light, off-white or dark background ends up black and the garment light."""
+    if np.median(surface) > 127:
+        distance = (surface - colour) / np.maximum(surface, 1.0)
+    else:
+        distance = (colour - surface) / np.maximum(255.0 - surface, 1.0)
+    return np.clip(distance.max(axis=2) * 255.0, 0, 255).astype(np.float32)
+
+
+def background_texture(intensity: np.ndarray) -> float:
+    """How far the background's texture or noise reaches towards the garment, on the intensity's 0-255 scale:
+    `NOISE_SIGMAS` standard deviations, estimated from the upper quartile of the border ring's intensity, so
+    that a garment touching up to a quarter of the border does not count."""
+    return NOISE_SIGMAS * float(np.percentile(border_ring(intensity), 75)) / 0.6745
+
+
+def working_copy(pixels: np.ndarray) -> np.ndarray:
+    """`pixels` box-averaged down by a whole factor so that the longest side is about `WORKING_SIZE`."""
+    factor = max(pixels.shape[:2]) // WORKING_SIZE
+    return np.asarray(Image.fromarray(pixels).reduce(factor)) if factor > 1 else pixels
+
+
+def denoise(intensity: np.ndarray, texture: float) -> np.ndarray:
+    """`intensity` blurred (Gaussian) by `DENOISE` of a 28th of the garment's longest side: it evens out sensor
     noise, JPEG noise and fabric texture finer than one pixel of the model's input, at any photo size."""
-    background, texture = background_level(gray)
-    left, top, right, bottom = trim(garment_intensity(gray, background), texture)
+    left, top, right, bottom = trim(intensity, texture)
     radius = float(DENOISE * max(right - left, bottom - top) / SIZE)
-    return np.asarray(Image.fromarray(gray).filter(ImageFilter.GaussianBlur(radius)))
-
-
-def garment_intensity(gray: np.ndarray, background: float) -> np.ndarray:
-    """The negated photo: each pixel's distance from the background towards the garment, on 0-255, so that
-    a light, off-white or dark background ends up black and the garment light."""
-    light = background > 127
-    distance = (background - gray) if light else (gray - background)
-    return np.clip(distance.astype(np.float32) * 255.0 / _span(background), 0, 255)
+    rounded = Image.fromarray(intensity.round().astype(np.uint8))
+    return np.asarray(rounded.filter(ImageFilter.GaussianBlur(radius))).astype(np.float32)
 
 
 def trim(intensity: np.ndarray, texture: float) -> tuple[float, float, float, float]:
