@@ -129,7 +129,8 @@ screenshot: setup
 	$(BIN)/python -m benchmarks.screenshot
 
 # Test images rendered as a shop's product photos, through the API's preprocessing: reports/photo_benchmark.json
-# (accuracy per condition beside the native 28 × 28 accuracy, and fmnist.tag's throughput); docs/photo_steps.png.
+# (the tuning set and the held-out set of a second renderer, accuracy per condition beside the native 28 × 28
+# accuracy, and fmnist.tag's throughput); docs/photo_steps.png.
 benchmark-photos: setup
 	$(BIN)/python -m benchmarks.photos --images 5000 --steps-figure docs/photo_steps.png
 

@@ -129,12 +129,14 @@ def photo_pixels(garment: np.ndarray, condition: dict, rng: np.random.Generator)
     """The product photo of one 28 × 28 Fashion-MNIST image, as an RGB uint8 array (sRGB)."""
     longest, aspect = condition["size"], condition["aspect"]  # aspect: width over height
     shape = (longest, round(longest * aspect)) if aspect <= 1 else (round(longest / aspect), longest)
-    cover, (top, _), side = coverage(garment, condition, shape)
+    cover, (top, left), side = coverage(garment, condition, shape)
     reflectance = background_reflectance(condition, shape)
-    own = np.broadcast_to(to_linear(condition["colour"]), (*shape, 3)).copy()
+    box = np.s_[top : top + side, left : left + side]  # the garment covers nothing outside its box
+    own = np.empty_like(reflectance[box])
+    own[:] = to_linear(condition["colour"])
     if condition["second_colour"] is not None:
-        own[top + side // 2 :] = to_linear(condition["second_colour"])
-    reflectance += (own - reflectance) * cover[..., None]
+        own[side // 2 :] = to_linear(condition["second_colour"])
+    reflectance[box] += (own - reflectance[box]) * cover[box][..., None]
     photo = reflectance * light(condition, shape, cover, side)[..., None]
     if condition["defocus"]:
         radius = max(1, round(condition["defocus"] * side))

@@ -1,5 +1,7 @@
 """The photo benchmark's two renderers: each condition makes a photo of the garment, the second in linear light."""
 
+import argparse
+
 import numpy as np
 import pytest
 
@@ -33,3 +35,30 @@ def test_the_held_out_renderer_makes_an_srgb_photo_of_the_garment(name):
 def test_linear_light_round_trips_to_srgb():
     levels = np.arange(256)
     np.testing.assert_array_equal(photos_heldout.to_srgb(photos_heldout.to_linear(levels)), levels)
+
+
+@pytest.mark.parametrize(
+    "name", ["margin 25%", "defocus, 1.5 %", "drop shadow", "fabric texture", "studio sweep, 255 to 200"]
+)
+def test_a_gray_photo_rendered_in_one_channel_equals_its_three_channel_rendering(name):
+    """The renderer draws a gray photo in one channel: a black garment given as a colour takes the RGB path."""
+    condition = {**photos.DEFAULT, **photos.CONDITIONS[name], "size": 200}
+    gray = photos.photo_pixels(garment(), condition, np.random.default_rng(0))
+    rgb = photos.photo_pixels(garment(), {**condition, "colour": (0, 0, 0)}, np.random.default_rng(0))
+    np.testing.assert_array_equal(gray, rgb)
+
+
+def test_the_held_out_set_is_measured_on_the_test_split_only(capsys):
+    with pytest.raises(SystemExit):
+        photos.main(["--split", "validation", "--set", "held-out"])
+    assert "test split only" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("split", "chosen", "expected"),
+    [("test", None, ["tuning", "held-out"]), ("validation", None, ["tuning"]), ("test", "held-out", ["held-out"])],
+)
+def test_the_test_split_measures_both_sets_and_validation_the_tuning_set(split, chosen, expected):
+    arguments = argparse.Namespace(split=split, set=chosen, conditions=None)
+    sets = photos.chosen_sets(argparse.ArgumentParser(), arguments)
+    assert list(sets) == expected and all(sets[name] == list(photos.SETS[name][1]) for name in expected)
