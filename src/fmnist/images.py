@@ -145,8 +145,10 @@ def background_surface(colour: np.ndarray) -> np.ndarray:
     terms, values = _quadratic_terms(ys, xs, colour.shape), colour[ys, xs].astype(np.float64)
     keep, light = np.ones(len(ys), dtype=bool), np.median(values) > 127
     for _ in range(SURFACE_PASSES):
-        kept = terms[keep]  # least squares by the normal equations: six terms on [-1, 1] keep them well conditioned
-        coefficients = np.linalg.solve(kept.T @ kept, kept.T @ values[keep])
+        # Least squares by the normal equations, 6 × 6: many times faster than on the ring's pixels, and lstsq
+        # gives the least-norm fit where they are singular (a ring one pixel tall, say).
+        kept = terms[keep]
+        coefficients = np.linalg.lstsq(kept.T @ kept, kept.T @ values[keep], rcond=None)[0]
         residual = values - terms @ coefficients
         spread = 1.4826 * np.median(np.abs(residual[keep]).max(axis=1)) + 0.5
         keep = (-residual if light else residual).max(axis=1) <= SURFACE_SIGMAS * spread
