@@ -321,6 +321,23 @@ def chosen_sets(parser, arguments) -> dict:
     return {photo_set: arguments.conditions or list(SETS[photo_set][1]) for photo_set in photo_sets}
 
 
+def set_report(photo_set: str, results: dict, native: float) -> dict:
+    """One set's part of the report, printed as well: its conditions, largest and mean drop from native."""
+    print(f"{photo_set} set:")
+    for name, result in results.items():
+        gap, error, milliseconds = result["accuracy"] - native, result["standard_error"], result["ms_per_photo"]
+        print(f"  {name:<42} {result['accuracy']:.4f} ({gap:+.4f} ± {error:.4f}) {milliseconds:.1f} ms/photo")
+    gaps = [result["accuracy"] - native for result in results.values()]
+    print(f"  largest drop {-min(gaps):.4f}, mean drop {-float(np.mean(gaps)):.4f}")
+    return {
+        "renderer": SETS[photo_set][2].__module__,
+        "default_photo": dict(SETS[photo_set][0]),
+        "conditions": results,
+        "largest_drop": round(-min(gaps), 4),
+        "mean_drop": round(-float(np.mean(gaps)), 4),
+    }
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=5000)
@@ -349,21 +366,7 @@ def main(argv=None) -> None:
     start = time.perf_counter()
     measured = measure(arguments, sets, garments, labels, native_right)
     minutes = (time.perf_counter() - start) / 60
-    report_sets = {}
-    for photo_set, results in measured.items():
-        print(f"{photo_set} set:")
-        for name, result in results.items():
-            gap, error, milliseconds = result["accuracy"] - native, result["standard_error"], result["ms_per_photo"]
-            print(f"  {name:<42} {result['accuracy']:.4f} ({gap:+.4f} ± {error:.4f}) {milliseconds:.1f} ms/photo")
-        gaps = [result["accuracy"] - native for result in results.values()]
-        report_sets[photo_set] = {
-            "renderer": SETS[photo_set][2].__module__,
-            "default_photo": dict(SETS[photo_set][0]),
-            "conditions": results,
-            "largest_drop": round(-min(gaps), 4),
-            "mean_drop": round(-float(np.mean(gaps)), 4),
-        }
-        print(f"  largest drop {-min(gaps):.4f}, mean drop {-float(np.mean(gaps)):.4f}")
+    report_sets = {photo_set: set_report(photo_set, results, native) for photo_set, results in measured.items()}
     print(f"{minutes:.1f} minutes for the conditions, {arguments.workers} workers")
     tagging = tagging_throughput(all_garments, Path(arguments.model), 2000) if arguments.split == "test" else None
     report = {
