@@ -428,6 +428,10 @@ def detection_table() -> str:
         f"| clean run, {run['precision']} | none | {'passed' if run['passed'] else 'FALSE ALARM'} | | |"
         for run in proof["clean_runs"]
     ]
+    rows += [
+        f"| clean run, {name} | none | not run: {why} | | |"
+        for name, why in proof.get("clean_runs_not_run", {}).items()
+    ]
     return table(["Mutation", "What changed", "Result", "Caught by (first failing test)", "First message"], rows)
 
 

@@ -108,3 +108,9 @@ def test_a_detection_report_counts_for_the_tree_it_ran_on_and_no_other(tmp_path)
     assert regression_detection.same_tree(ran_on, report, tmp_path)
     commit("src/code.py", "x = 2\n")
     assert not regression_detection.same_tree(ran_on, report, tmp_path)
+
+
+def test_the_clean_runs_train_in_bfloat16_only_where_the_processor_has_bfloat16_units():
+    assert regression_detection.clean_precisions({"avx2", "avx512_bf16"}) == (["mixed_bfloat16", "float32"], {})
+    precisions, not_run = regression_detection.clean_precisions({"avx2", "fma"})
+    assert precisions == ["float32"] and list(not_run) == ["mixed_bfloat16"]
