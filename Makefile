@@ -138,8 +138,9 @@ benchmark-photos: setup
 benchmark-explanations: setup
 	$(BIN)/python -m benchmarks.explanations --images 1000
 
-# The regression test's tolerances: the notebook once per seed in bfloat16 and in float32 (runs already recorded
-# in reports/tolerance_runs.jsonl are kept), then reports/regression_tolerances.json.
+# The regression test's tolerances: the notebook once per seed in bfloat16 (where the processor has bfloat16
+# units) and in float32 (runs already recorded in reports/tolerance_runs.jsonl are kept), then
+# reports/regression_tolerances.json. Each kind of processor the project runs on adds its runs.
 benchmark-tolerances: setup
 	$(BIN)/python -m benchmarks.tolerances --seeds 43 44 45 46 --float32-seeds 42 43 44
 

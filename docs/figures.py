@@ -389,15 +389,15 @@ def precise_bn() -> str:
 def tolerance_summary() -> str:
     """docs/reproducibility.md: the runs behind the regression test's tolerances."""
     measured = report("regression_tolerances.json")
-    runs, failing = measured["runs"], measured["runs_failing_a_bar"]
+    runs, failing, processors = measured["runs"], measured["runs_failing_a_bar"], measured["processors"]
 
     def seeds(precision: str) -> str:
         return ", ".join(str(run["seed"]) for run in runs if run["precision"] == precision)
 
     return (
         f"{len(runs)} runs: seeds {seeds('mixed_bfloat16')} in bfloat16 and {seeds('float32')} in float32 (the "
-        f"committed run included), on {' and '.join(measured['processors'])}; {measured['compared_figures']} "
-        f"compared figures, so z = {measured['z']:.2f}. Of the runs, "
+        f"committed run included), on {', '.join(processors[:-1])} and {processors[-1]}; "
+        f"{measured['compared_figures']} compared figures, so z = {measured['z']:.2f}. Of the runs, "
         f"{measured['runs_whose_confusions_agree']} agree with the committed run's most confused pairs, and "
         + (", ".join(f"{count} fail the bar {bar!r}" for bar, count in failing.items()) or "none fails a fixed bar")
         + ".\n"
