@@ -12,7 +12,7 @@ ENSURE_VENV = $(PYTHON) -c "import ensurepip" 2>/dev/null || { $(APT_INSTALL) \
 export TF_CPP_MIN_LOG_LEVEL := 3
 export TF_ENABLE_ONEDNN_OPTS := 1
 
-.PHONY: setup data docs recipe run test test-serving test-tools lock check-lock unit nbval lint slides export serve fuzz catalogue screenshot benchmark-similar benchmark-training benchmark-serving benchmark-explanations benchmark-photos benchmark-setup benchmark-tolerances benchmark-regression determinism clean
+.PHONY: setup data docs recipe run test test-serving test-tools lock check-lock unit nbval lint slides export serve fuzz catalogue screenshot benchmark-similar benchmark-training benchmark-serving benchmark-explanations benchmark-photos benchmark-scale benchmark-setup benchmark-tolerances benchmark-regression determinism clean
 
 setup: $(VENV)/.installed data
 
@@ -83,20 +83,24 @@ test: setup
 	$(BIN)/python -m pytest -m regression tests/test_regression.py
 
 # The serving install alone, in a fresh venv: the inference core and the `serve` extra from the lock, hashes
-# checked, and the `test` group. It must hold no TensorFlow; the API, tagging and catalogue tests run in it.
-# Then reports/install_size.json: its size beside the full install's (.venv).
+# checked, and the `test` group; reports/install_size.json records its size beside the full install's (.venv).
+# Then the `ray` extra goes in too. It must hold no TensorFlow; the API, tagging, catalogue and Ray pipeline
+# tests run in it, and the report adds its size with Ray.
 SERVE_VENV := build/venv-serve
 SERVING_TESTS := tests/test_serve.py tests/test_tag.py tests/test_catalogue.py tests/test_images.py \
-	tests/test_serving_install.py
+	tests/test_serving_install.py tests/test_cluster.py
+SERVE_SYNC = UV_PROJECT_ENVIRONMENT=$(SERVE_VENV) $(SERVE_VENV)/bin/uv sync --quiet --frozen --no-default-groups \
+	--extra serve --group test --group bootstrap
 test-serving:
 	$(ENSURE_VENV)
 	rm -rf $(SERVE_VENV) && $(PYTHON) -m venv $(SERVE_VENV)
 	$(SERVE_VENV)/bin/python -m pip install --quiet --require-hashes -r requirements-uv.txt
-	UV_PROJECT_ENVIRONMENT=$(SERVE_VENV) $(SERVE_VENV)/bin/uv sync --quiet --frozen --no-default-groups \
-		--extra serve --group test --group bootstrap
+	$(SERVE_SYNC)
+	$(PYTHON) -m benchmarks.install_size $(VENV) $(SERVE_VENV)
+	$(SERVE_SYNC) --extra ray
 	@if $(SERVE_VENV)/bin/python -c "import tensorflow" 2>/dev/null; then echo "the serving install holds TensorFlow"; exit 1; fi
 	$(SERVE_VENV)/bin/python -m pytest -m 'not regression' -p no:cacheprovider $(SERVING_TESTS)
-	$(PYTHON) -m benchmarks.install_size $(VENV) $(SERVE_VENV)
+	$(PYTHON) -m benchmarks.install_size --with-ray $(SERVE_VENV)
 
 # Rebuild the slides from the existing reports/ (no training).
 slides: setup
@@ -133,6 +137,11 @@ screenshot: setup
 # accuracy, and fmnist.tag's throughput); docs/photo_steps.png.
 benchmark-photos: setup
 	$(BIN)/python -m benchmarks.photos --images 5000 --steps-figure docs/photo_steps.png
+
+# Tagging 10,000 photos of 1,000 px on this machine: the local tagger with one decoding process and with one per
+# core, and the Ray pipeline with 1 and 2 actors, side by side: reports/scale_benchmark.json (docs/scale.md).
+benchmark-scale: setup
+	$(BIN)/python -m benchmarks.scale --photos 10000
 
 # Faithfulness of every explanation method on 1,000 test images: reports/explanations.json.
 benchmark-explanations: setup

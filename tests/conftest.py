@@ -10,7 +10,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np
 import pytest
 
-from .helpers import REVIEW_THRESHOLDS, TINY_MODEL, require
+from .helpers import REVIEW_THRESHOLDS, TINY_MODEL, garment_photo, require
 
 # `make test-tools` installs the programs some tests drive (Chromium, LibreOffice); a test that finds one missing
 # skips and names it. CI sets FMNIST_NO_SKIPS=1, which turns every skip into a failure.
@@ -64,4 +64,15 @@ def serving_artifacts(tmp_path_factory) -> Path:
     ids, titles = [f"item-{n}" for n in range(30)], [f"Item {n}" for n in range(30)]
     catalogue.from_pictures(ids, titles, pictures, folder / "model.tflite").save(folder / "catalogue.npz")
     (folder / "review_thresholds.json").write_text(json.dumps(REVIEW_THRESHOLDS))
+    return folder
+
+
+@pytest.fixture
+def shop(tmp_path) -> Path:
+    """A shop's folder: five small PNGs, a 600 × 800 JPEG in a subfolder and a broken file."""
+    folder = tmp_path / "shop"
+    for number in range(5):
+        garment_photo(folder / f"item-{number}.png", 60 + 40 * number)
+    garment_photo(folder / "jackets" / "big.jpg", 180, "JPEG", size=(600, 800))
+    (folder / "broken.png").write_bytes(b"\x89PNG not really")
     return folder

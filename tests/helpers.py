@@ -12,7 +12,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 # An untrained model of the project's architecture, 4 and 8 filters and 16 dense units, exported by
 # `export.to_tflite`; `python -m tests.helpers` writes it again (that needs TensorFlow, the tests do not).
@@ -86,6 +88,14 @@ def write_tiny_model() -> None:
 
     TINY_MODEL.parent.mkdir(exist_ok=True)
     TINY_MODEL.write_bytes(export.to_tflite(recipe.build_model(filters=(4, 8), dense_units=16, seed=0)))
+
+
+def garment_photo(path: Path, shade: int, kind="PNG", size=(28, 28)) -> None:
+    """A light garment-like blob on black (or a dark one on white when `kind` is JPEG), saved at `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pixels = np.zeros(size[::-1], dtype=np.uint8)
+    pixels[size[1] // 4 : -size[1] // 4, size[0] // 3 : -size[0] // 3] = shade
+    Image.fromarray(255 - pixels if kind == "JPEG" else pixels).save(path, format=kind)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from .helpers import png_bytes, serving_environment
 
 BLOCKED = ("tensorflow", "keras", "matplotlib", "sklearn", "scipy", "pptx")
 SERVING_MODULES = ("images", "runtime", "inference", "catalogue", "similar", "files", "explain", "serve", "tag")
+SERVING_MODULES += ("cluster",)
 
 SCRIPT = """
 import importlib.abc, json, sys

@@ -7,24 +7,6 @@ from PIL import Image
 from fmnist import CLASS_NAMES, runtime, tag
 
 
-def photo(path, shade, kind="PNG", size=(28, 28)):
-    """A light garment-like blob on black (or a dark one on white when `kind` is JPEG), saved at `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pixels = np.zeros(size[::-1], dtype=np.uint8)
-    pixels[size[1] // 4 : -size[1] // 4, size[0] // 3 : -size[0] // 3] = shade
-    Image.fromarray(255 - pixels if kind == "JPEG" else pixels).save(path, format=kind)
-
-
-@pytest.fixture
-def shop(tmp_path):
-    folder = tmp_path / "shop"
-    for number in range(5):
-        photo(folder / f"item-{number}.png", 60 + 40 * number)
-    photo(folder / "jackets" / "big.jpg", 180, "JPEG", size=(600, 800))
-    (folder / "broken.png").write_bytes(b"\x89PNG not really")
-    return folder
-
-
 def run(serving_artifacts, source, output, *options):
     model, thresholds = serving_artifacts / "model.tflite", serving_artifacts / "review_thresholds.json"
     arguments = [str(source), "-o", str(output), "--model", str(model), "--thresholds", str(thresholds)]
@@ -87,6 +69,16 @@ def test_an_interrupted_run_resumes_without_redoing_the_finished_images(serving_
     assert run(serving_artifacts, shop, output) == 0
     assert sorted(tagged) == sorted(row["id"] for row in complete[-2:])
     assert sorted(read(output), key=lambda row: row["id"]) == sorted(complete, key=lambda row: row["id"])
+
+
+def test_decoding_in_two_processes_writes_the_same_rows_and_problems_as_in_one(
+    serving_artifacts, shop, tmp_path, capsys
+):
+    one, two = tmp_path / "one.csv", tmp_path / "two.csv"
+    assert run(serving_artifacts, shop, one, "--workers", "1") == 0
+    problems = capsys.readouterr().err
+    assert run(serving_artifacts, shop, two, "--workers", "2") == 0
+    assert one.read_text() == two.read_text() and capsys.readouterr().err == problems
 
 
 def test_an_unknown_target_accuracy_is_refused_with_the_ones_available(serving_artifacts, shop, tmp_path, capsys):

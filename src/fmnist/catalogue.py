@@ -7,7 +7,9 @@
     python -m fmnist.catalogue info
 
 SOURCE is a folder of product images (PNG, JPEG, WebP, ...; the id is the file's path below the folder
-without its suffix, the title its name) or a CSV file of `id,path[,title]` rows (paths relative to the CSV).
+without its suffix, the title its name) or a CSV file of `id,path[,title]` rows (paths relative to the CSV),
+or the embeddings output of `python -m fmnist.tag --ray` (docs/scale.md): a catalogue of millions embedded
+on a cluster, then indexed here once.
 Every image goes through the API's own preprocessing (`fmnist.images`) and the exported model
 (`models/fashion_cnn.tflite`), so a query photo and a catalogue photo are embedded the same way. A file that
 cannot be read is reported by name and skipped. The catalogue is written to a temporary file that then
@@ -26,7 +28,7 @@ import os
 import re
 import sys
 import zipfile
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import numpy as np
 from PIL import Image
@@ -192,27 +194,39 @@ def list_source(source: Path) -> tuple[list[tuple[str, Path, str]], list[str]]:
             if path.suffix.lower() not in IMAGE_SUFFIXES:
                 problems.append(f"{path}: skipped, not an image file name ({', '.join(IMAGE_SUFFIXES)})")
                 continue
-            relative = path.relative_to(source).with_suffix("")
-            item_id = re.sub(r"[^A-Za-z0-9._~-]+", "-", "-".join(relative.parts)).strip("-.")
-            entries.append((item_id, path, path.stem.replace("_", " ").replace("-", " ")))
+            item_id, title = folder_item(path.relative_to(source))
+            entries.append((item_id, path, title))
         return entries, problems
     if source.suffix.lower() == ".csv":
         return read_csv(source)
     raise ValueError(f"{source} is neither a folder of images nor a .csv file of id,path[,title] rows")
 
 
+def folder_item(relative: PurePath) -> tuple[str, str]:
+    """The id and title of the image at `relative` below a folder: its path without the suffix, made safe for
+    a URL, and its name in words."""
+    item_id = re.sub(r"[^A-Za-z0-9._~-]+", "-", "-".join(relative.with_suffix("").parts)).strip("-.")
+    return item_id, relative.stem.replace("_", " ").replace("-", " ")
+
+
 def read_csv(source: Path) -> tuple[list[tuple[str, Path, str]], list[str]]:
-    entries, problems = [], []
     with open(source, newline="", encoding="utf-8-sig") as file:
-        for number, row in enumerate(csv.reader(file), start=1):
-            row = [cell.strip() for cell in row]
-            if not any(row) or (number == 1 and [cell.lower() for cell in row[:2]] == ["id", "path"]):
-                continue
-            if len(row) not in (2, 3) or not row[0] or not row[1]:
-                problems.append(f"{source}:{number}: skipped, expected id,path[,title], got {row}")
-                continue
-            title = row[2] if len(row) == 3 and row[2] else Path(row[1]).stem
-            entries.append((row[0], source.parent / row[1], title))
+        entries, problems = csv_entries(file, source)
+    return [(item_id, source.parent / path, title) for item_id, path, title in entries], problems
+
+
+def csv_entries(file, name) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """([(id, path as written, title)], problems) of a CSV file's `id,path[,title]` rows; `name` names it."""
+    entries, problems = [], []
+    for number, row in enumerate(csv.reader(file), start=1):
+        row = [cell.strip() for cell in row]
+        if not any(row) or (number == 1 and [cell.lower() for cell in row[:2]] == ["id", "path"]):
+            continue
+        if len(row) not in (2, 3) or not row[0] or not row[1]:
+            problems.append(f"{name}:{number}: skipped, expected id,path[,title], got {row}")
+            continue
+        title = row[2] if len(row) == 3 and row[2] else PurePath(row[1]).stem
+        entries.append((row[0], row[1], title))
     return entries, problems
 
 
@@ -267,7 +281,9 @@ def main(argv=None) -> int:
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help=f"the TFLite model ({DEFAULT_MODEL})")
     commands = parser.add_subparsers(dest="command", required=True)
     for name, text in (("build", "a new catalogue from SOURCE"), ("add", "add SOURCE's items (same id: replace)")):
-        commands.add_parser(name, help=text).add_argument("source", type=Path, help="a folder of images or a CSV")
+        commands.add_parser(name, help=text).add_argument(
+            "source", help="a folder of images, a CSV, or the embeddings output of `fmnist.tag --ray`"
+        )
     commands.add_parser("remove", help="remove items by id").add_argument("ids", nargs="+")
     commands.add_parser("fashion-mnist", help="a new catalogue of the 10,000 Fashion-MNIST test images")
     commands.add_parser("info", help="size and engine of the catalogue")
@@ -278,6 +294,26 @@ def main(argv=None) -> int:
     except (OSError, ValueError, KeyError, RuntimeError) as error:
         print(f"error: {error.args[0] if isinstance(error, KeyError) else error}", file=sys.stderr)
         return 1
+
+
+def embeddings_output(source: str) -> bool:
+    """Whether `source` is the embeddings output of `fmnist.tag --ray` (a Parquet dataset, local or a URL)."""
+    return "://" in source or (Path(source).is_dir() and any(Path(source).glob("*.parquet")))
+
+
+def source_items(source: str, model_path) -> tuple:
+    """The items of a folder or CSV of images, embedded here, or of a Ray run's embeddings output as they are."""
+    if embeddings_output(source):
+        from fmnist import cluster
+
+        ids, titles, labels, thumbnails, vectors = cluster.read_embeddings(source)
+        return np.asarray(ids, dtype=str), np.asarray(titles, dtype=str), labels, thumbnails, normalize(vectors)
+    ids, titles, pictures, problems = read_items(Path(source))
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if not ids:
+        raise ValueError(f"no readable image in {source}; the catalogue is unchanged")
+    return item_arrays(ids, titles, pictures, model_path)
 
 
 def run(arguments) -> int:
@@ -291,12 +327,7 @@ def run(arguments) -> int:
     elif arguments.command == "fashion-mnist":
         catalogue = fashion_mnist_test(arguments.model)
     else:
-        ids, titles, pictures, problems = read_items(arguments.source)
-        for problem in problems:
-            print(problem, file=sys.stderr)
-        if not ids:
-            raise ValueError(f"no readable image in {arguments.source}; the catalogue is unchanged")
-        items = item_arrays(ids, titles, pictures, arguments.model)
+        items = source_items(arguments.source, arguments.model)
         if arguments.command == "add":  # the merged catalogue gets the ANN index, not the new items alone
             catalogue = Catalogue.load(path).merged(Catalogue(*items))
         else:
