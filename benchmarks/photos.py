@@ -213,6 +213,16 @@ def condition_in_worker(job: tuple) -> dict:
     return run_condition(WORKER["classifier"], *arguments, SETS[photo_set][2])
 
 
+def save_photo(folder, index: int, garment: np.ndarray, condition: dict | None = None) -> None:
+    """Photo `index` of `folder`: the garment as a 28 × 28 PNG, or rendered as a photo of `condition` (its
+    noise seeded by `index`) and saved as JPEG."""
+    if condition is None:
+        Path(folder, f"{index:05d}.png").write_bytes(encode(garment, None))
+        return
+    pixels = photo_pixels(garment, condition, np.random.default_rng(index))
+    Path(folder, f"{index:05d}.jpg").write_bytes(encode(pixels, condition["quality"]))
+
+
 def tagging_throughput(garments: np.ndarray, model: Path, count: int) -> dict:
     """`python -m fmnist.tag`'s images per second on a folder of 28 × 28 PNGs and on one of 1,000 px JPEGs."""
     import tempfile
@@ -224,11 +234,7 @@ def tagging_throughput(garments: np.ndarray, model: Path, count: int) -> dict:
     for kind, (number, condition) in kinds.items():
         with tempfile.TemporaryDirectory() as folder:
             for index, garment in enumerate(garments[:number]):
-                pixels = (
-                    garment if condition is None else photo_pixels(garment, condition, np.random.default_rng(index))
-                )
-                quality = None if condition is None else condition["quality"]
-                Path(folder, f"{index:05d}.{'png' if quality is None else 'jpg'}").write_bytes(encode(pixels, quality))
+                save_photo(folder, index, garment, condition)
             start = time.perf_counter()
             rows, _ = tag.tag(Path(folder), Path(folder) / "tags.csv", model, threshold=0.5, progress=False)
             seconds = time.perf_counter() - start

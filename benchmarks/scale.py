@@ -31,9 +31,7 @@ OUTPUT = Path("reports/scale_benchmark.json")
 def render(job: tuple) -> None:
     """One photo of the folder: a test image as a product photo of `size` pixels, saved as JPEG."""
     folder, index, garment, size = job
-    condition = {**photos.DEFAULT, "size": size}
-    pixels = photos.photo_pixels(garment, condition, np.random.default_rng(index))
-    Path(folder, f"{index:05d}.jpg").write_bytes(photos.encode(pixels, condition["quality"]))
+    photos.save_photo(folder, index, garment, {**photos.DEFAULT, "size": size})
 
 
 def timed(function, *arguments, **options) -> tuple[float, object]:

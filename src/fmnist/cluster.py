@@ -22,8 +22,8 @@ import numpy as np
 from fmnist import catalogue, images
 from fmnist.inference import Predictor
 from fmnist.similar import normalize
+from fmnist.tag import COLUMNS as TAG_COLUMNS  # the local tagger's columns, in its order
 
-TAG_COLUMNS = ("id", "label", "confidence", "needs_review", "runner_up", "margin")  # fmnist.tag's
 EMBEDDING_COLUMNS = ("id", "title", "class_index", "thumbnail", "embedding")
 BLOCK_ROWS = 1000  # photos per block of the dataset: the unit a read task or an actor takes at a time
 BATCH = 256  # photos per call of an actor
@@ -116,11 +116,14 @@ class Tagger:
         if pictures:
             stacked = np.stack(pictures)
             embeddings, answers = self.predictor(stacked)
-            for row, answer, vector, picture in zip(rows, answers, normalize(embeddings), stacked, strict=True):
+            for row, answer in zip(rows, answers, strict=True):
                 for name in TAG_COLUMNS[1:]:
                     columns[name][row] = answer[name]
-                vectors[row], classes[row] = vector, answer["class_index"]
-                thumbnails[row] = (picture[..., 0] * 255).round().astype(np.uint8).tobytes()
+                classes[row] = answer["class_index"]
+            if self.embeddings:  # the catalogue's columns, only when asked for
+                for row, vector, picture in zip(rows, normalize(embeddings), stacked, strict=True):
+                    vectors[row] = vector
+                    thumbnails[row] = (picture[..., 0] * 255).round().astype(np.uint8).tobytes()
         table = {"id": list(batch["id"]), "path": list(batch["path"]), "title": list(batch["title"])}
         table |= columns | {"problem": problems}
         if self.embeddings:
