@@ -75,12 +75,15 @@ test-tools:
 # Unit tests; then nbval re-executes the notebook and compares every output that does not depend on rounding
 # with the committed one; then the regression test compares the re-executed metrics with the committed ones,
 # within tolerances measured over seeds. The re-execution writes under build/nbval: the committed files stay.
+# Last, the Ray pipeline's tests on a local cluster (minutes of Ray start-up), so that a run that fails earlier
+# stops before them.
 test: setup
-	$(BIN)/python -m pytest -m 'not regression' tests
+	$(BIN)/python -m pytest -m 'not regression and not ray' tests
 	rm -rf build/nbval
 	FMNIST_RESULTS_DIR=build/nbval $(BIN)/python -m pytest --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg \
 		--nbval-cell-timeout=3600 -p no:cacheprovider $(NOTEBOOK)
 	$(BIN)/python -m pytest -m regression tests/test_regression.py
+	$(BIN)/python -m pytest -m ray tests
 
 # The serving install alone, in a fresh venv: the inference core and the `serve` extra from the lock, hashes
 # checked, and the `test` group; reports/install_size.json records its size beside the full install's (.venv).
