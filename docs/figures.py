@@ -520,12 +520,13 @@ def scale_summary() -> str:
     runs = list(scale["runs"].values())
     steady = (scale["photos"] - 10) / (runs[3]["seconds"] - scale["ray_ten_photo_pipeline_s"])
     local = runs[1]["images_per_s"]
+    repeats = f"the median of {len(runs[0]['runs_s'])} runs of each tagger"
     goals = "; ".join(
         f"{text} {scale[key]:.2f} ×, goal at least {goal}: {'met' if scale[key] >= goal else 'missed'}"
         for key, (goal, text) in SCALE_GOALS.items()
     )
     return (
-        f"{scale['photos']:,} photos of {scale['size']:,} px, {scale['processor']}, {scale['cores']} cores, one run "
+        f"{scale['photos']:,} photos of {scale['size']:,} px, {scale['processor']}, {scale['cores']} cores, {repeats} "
         f"(`make benchmark-scale`, `reports/scale_benchmark.json`): {goals}. Ray's start-up (`ray.init` of a local "
         f"cluster) took {scale['ray_startup_s']:.1f} s and a pipeline of 10 photos "
         f"{scale['ray_ten_photo_pipeline_s']:.1f} s, a fixed cost; the large run took "
