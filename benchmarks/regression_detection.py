@@ -305,7 +305,7 @@ def clean_precisions(flags: set[str] | None = None) -> tuple[list[str], dict]:
     """The precisions the clean runs train in: bfloat16 where the processor has bfloat16 units, and float32.
     Elsewhere bfloat16 is emulated, many times slower (its notebook would outlast nbval's cell timeout), and
     the notebook never picks it there; the report says so. `flags` defaults to the processor's."""
-    if (train.cpu_flags() if flags is None else flags).intersection(train.BFLOAT16_CPU_FLAGS):
+    if train.has_bfloat16_units(flags):
         return ["mixed_bfloat16", "float32"], {}
     return ["float32"], {"mixed_bfloat16": "this processor has no bfloat16 units (the notebook trains in float32)"}
 

@@ -63,6 +63,7 @@ def assert_same_tags(local: dict, on_ray: dict) -> None:
 def test_ray_tags_a_folder_as_the_local_tagger_does(serving_artifacts, shop, tmp_path, local_cluster, capsys):
     local = local_rows(serving_artifacts, shop, tmp_path / "local.csv")
     output = tmp_path / "tags"
+    output.mkdir()  # made ahead, empty: nothing is done yet
     assert tag.main([str(shop), "--ray", "-o", str(output), *options(serving_artifacts)]) == 0
     assert_same_tags(local, ray_rows(output))
     with open(f"{output}.problems.csv", newline="") as file:

@@ -296,9 +296,14 @@ def main(argv=None) -> int:
         return 1
 
 
+def is_url(source) -> bool:
+    """Whether `source` names object storage (`s3://bucket/prefix`) rather than a local path."""
+    return "://" in str(source)
+
+
 def embeddings_output(source: str) -> bool:
     """Whether `source` is the embeddings output of `fmnist.tag --ray` (a Parquet dataset, local or a URL)."""
-    return "://" in source or (Path(source).is_dir() and any(Path(source).glob("*.parquet")))
+    return is_url(source) or (Path(source).is_dir() and any(Path(source).glob("*.parquet")))
 
 
 def source_items(source: str, model_path) -> tuple:

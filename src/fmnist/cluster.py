@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from fmnist import catalogue, images
+from fmnist.catalogue import is_url
 from fmnist.inference import Predictor
 from fmnist.similar import normalize
 from fmnist.tag import COLUMNS as TAG_COLUMNS  # the local tagger's columns, in its order
@@ -27,10 +28,6 @@ from fmnist.tag import COLUMNS as TAG_COLUMNS  # the local tagger's columns, in 
 EMBEDDING_COLUMNS = ("id", "title", "class_index", "thumbnail", "embedding")
 BLOCK_ROWS = 1000  # photos per block of the dataset: the unit a read task or an actor takes at a time
 BATCH = 256  # photos per call of an actor
-
-
-def is_url(source) -> bool:
-    return "://" in str(source)
 
 
 def filesystem(location: str):
@@ -150,16 +147,23 @@ def local_tagger_text(batch):
     return batch.set_column(column, "needs_review", pc.if_else(batch["needs_review"], "True", "False"))
 
 
-def finished_ids(location: str, output_format: str) -> set[str]:
-    """The ids already in the output (a Parquet or CSV dataset), read from its id column alone."""
+def output_table(location: str, output_format: str, columns: list[str]):
+    """The `columns` of an output (a Parquet or CSV dataset) as one pyarrow table, or None where there is none
+    (no such folder, or a folder with no file in it)."""
     import pyarrow.dataset as ds
     from pyarrow import fs
 
     files, path = filesystem(location)
     if files.get_file_info(path).type == fs.FileType.NotFound:
-        return set()
+        return None
     dataset = ds.dataset(path, filesystem=files, format=output_format)
-    return set(dataset.to_table(columns=["id"])["id"].to_pylist())
+    return dataset.to_table(columns=columns) if dataset.files else None
+
+
+def finished_ids(location: str, output_format: str) -> set[str]:
+    """The ids already in the output, read from its id column alone."""
+    table = output_table(location, output_format, ["id"])
+    return set() if table is None else set(table["id"].to_pylist())
 
 
 def write_problems(location: str, problems: list[str]) -> str:
@@ -248,25 +252,16 @@ def run(
 
 def summary(location: str, output_format: str) -> str:
     """`fmnist.tag`'s per-class summary of the whole output."""
-    import pyarrow.dataset as ds
-
     from fmnist import tag
 
-    if not finished_ids(location, output_format):
-        return tag.summary([])
-    files, path = filesystem(location)
-    table = ds.dataset(path, filesystem=files, format=output_format).to_table(columns=["label", "needs_review"])
-    labels, review = table["label"].to_pylist(), table["needs_review"].to_pylist()
-    return tag.summary([{"label": label, "needs_review": needs} for label, needs in zip(labels, review, strict=True)])
+    table = output_table(location, output_format, ["label", "needs_review"])
+    return tag.summary([] if table is None else table.to_pylist())
 
 
 def read_embeddings(location: str) -> tuple:
     """(ids, titles, labels, thumbnails, embeddings) of an embeddings output, for `catalogue.from_embeddings`."""
-    import pyarrow.dataset as ds
-
-    files, path = filesystem(location)
-    table = ds.dataset(path, filesystem=files, format="parquet").to_table(columns=list(EMBEDDING_COLUMNS))
-    if not len(table):
+    table = output_table(location, "parquet", list(EMBEDDING_COLUMNS))
+    if table is None or not len(table):
         raise ValueError(f"{location} holds no embeddings")
     thumbnails = np.frombuffer(b"".join(table["thumbnail"].to_pylist()), dtype=np.uint8).reshape(-1, 28, 28)
     vectors = np.asarray(table["embedding"].to_pylist(), dtype=np.float32)

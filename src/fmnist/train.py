@@ -42,8 +42,12 @@ def precision_policy(flags: set[str] | None = None) -> str:
         return chosen
     if tf.config.list_logical_devices("GPU"):
         return "float32"
-    flags = cpu_flags() if flags is None else flags
-    return "mixed_bfloat16" if flags.intersection(BFLOAT16_CPU_FLAGS) else "float32"
+    return "mixed_bfloat16" if has_bfloat16_units(flags) else "float32"
+
+
+def has_bfloat16_units(flags: set[str] | None = None) -> bool:
+    """Whether the CPU (`flags`, default `cpu_flags()`) multiplies bfloat16 natively: Intel AMX or AVX-512 BF16."""
+    return bool((cpu_flags() if flags is None else flags).intersection(BFLOAT16_CPU_FLAGS))
 
 
 def make_dataset(images, targets, batch_size: int, shuffle_seed=None, augment=None) -> tf.data.Dataset:
