@@ -46,10 +46,10 @@ def timed(function, *arguments, **options) -> tuple[float, object]:
 
 
 def median_run(name: str, tag_once) -> dict:
-    """`tag_once(repeat)` (it returns how many photos it tagged) run `REPEATS` times: the median run's
+    """Run `tag_once(repeat)`, which returns how many photos it tagged, `REPEATS` times: the median run's
     throughput, and every run's seconds."""
     seconds, images = zip(*(timed(tag_once, repeat) for repeat in range(REPEATS)), strict=True)
-    middle = statistics.median(seconds)
+    middle = statistics.median_low(seconds)  # a run's own time, for any number of runs
     run = {"seconds": round(middle, 2), "images": images[0], "images_per_s": round(images[0] / middle)}
     run["runs_s"] = [round(s, 2) for s in seconds]
     print(f"{name}: {run['images_per_s']:,} images/s (runs of {run['runs_s']} s)", flush=True)

@@ -104,6 +104,23 @@ def test_errors_leave_the_catalogue_unchanged(serving_artifacts, shop, tmp_path,
     assert path.read_bytes() == before
 
 
+def test_an_embeddings_output_without_rows_is_refused_and_the_catalogue_kept(serving_artifacts, shop, tmp_path, capsys):
+    pa = pytest.importorskip("pyarrow", reason="pyarrow is not installed: the `ray` extra installs it")
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "catalogue.npz"
+    assert build(serving_artifacts, "--catalogue", path, "build", shop) == 0
+    before = path.read_bytes()
+    vectors = tmp_path / "embeddings"  # what a Ray run writes when every photo was skipped
+    vectors.mkdir()
+    columns = [("id", pa.string()), ("title", pa.string()), ("class_index", pa.int64()), ("thumbnail", pa.binary())]
+    schema = pa.schema([*columns, ("embedding", pa.list_(pa.float32(), 4))])
+    pq.write_table(schema.empty_table(), vectors / "part-0.parquet")
+    assert build(serving_artifacts, "--catalogue", path, "build", vectors) == 1
+    assert "holds no embeddings" in capsys.readouterr().err
+    assert path.read_bytes() == before
+
+
 def test_an_interrupted_write_leaves_the_previous_catalogue(serving_artifacts, shop, tmp_path, monkeypatch):
     path = tmp_path / "catalogue.npz"
     assert build(serving_artifacts, "--catalogue", path, "build", shop) == 0

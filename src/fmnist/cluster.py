@@ -20,7 +20,6 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from fmnist import catalogue, images
-from fmnist.catalogue import is_url
 from fmnist.inference import Predictor
 from fmnist.similar import normalize
 from fmnist.tag import COLUMNS as TAG_COLUMNS  # the local tagger's columns, in its order
@@ -35,7 +34,7 @@ def filesystem(location: str):
     127.0.0.1:9000&scheme=http` (credentials from the environment, as the AWS tools read them)."""
     from pyarrow import fs
 
-    if is_url(location):
+    if catalogue.is_url(location):
         return fs.FileSystem.from_uri(location)
     return fs.LocalFileSystem(), str(Path(location).resolve())
 
@@ -46,7 +45,7 @@ def list_entries(source: str) -> tuple[list[tuple[str, str, str]], list[str], ob
     from pyarrow import fs
 
     files, root = filesystem(source)
-    if not is_url(source):
+    if not catalogue.is_url(source):
         entries, problems = catalogue.list_source(Path(source))
         return [(item_id, str(path.resolve()), title) for item_id, path, title in entries], problems, files
     if root.lower().endswith(".csv"):
@@ -176,7 +175,7 @@ def write_problems(location: str, problems: list[str]) -> str:
     writer.writerows(problem.split(": ", 1) for problem in problems)
     with files.open_output_stream(path) as stream:
         stream.write(buffer.getvalue().encode())
-    return f"{urllib.parse.urlsplit(location).scheme}://{path}" if is_url(location) else path
+    return f"{urllib.parse.urlsplit(location).scheme}://{path}" if catalogue.is_url(location) else path
 
 
 def tagged_dataset(todo: list, files, model: Path, threshold: float, embeddings: bool, actors: int, actor_cpus: float):
@@ -261,7 +260,9 @@ def summary(location: str, output_format: str) -> str:
 def read_embeddings(location: str) -> tuple:
     """(ids, titles, labels, thumbnails, embeddings) of an embeddings output, for `catalogue.from_embeddings`."""
     table = output_table(location, "parquet", list(EMBEDDING_COLUMNS))
-    if table is None or not len(table):
+    if table is None:
+        raise ValueError(f"no embeddings output at {location}: no such folder, or no file in it")
+    if not len(table):
         raise ValueError(f"{location} holds no embeddings")
     thumbnails = np.frombuffer(b"".join(table["thumbnail"].to_pylist()), dtype=np.uint8).reshape(-1, 28, 28)
     vectors = np.asarray(table["embedding"].to_pylist(), dtype=np.float32)
