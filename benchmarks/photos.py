@@ -12,8 +12,8 @@ usage: python -m benchmarks.photos [--images 5000] [--split test|validation] [--
                                    [--conditions NAME ...] [--workers N] [--steps-figure docs/photo_steps.png]
 Tune on `--split validation` (the tuning set, and a few `--conditions`). The report, reports/photo_benchmark.json,
 is made on the test split, once, with both sets: the tuning set and the held-out set of a second renderer
-(`benchmarks/photos_heldout.py`), which is measured on the test split only. The conditions run in parallel,
-one worker process each at a time (`--workers`, default one per core).
+(`benchmarks/photos_heldout.py`), which is measured on the test split only. Blocks of garments, each in every
+condition of its set, run in parallel in worker processes (`--workers`, default one per core).
 """
 
 import argparse
@@ -22,11 +22,13 @@ import json
 import multiprocessing
 import os
 import time
+import zlib
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageFilter
+from scipy import ndimage
 
 from benchmarks import photos_heldout
 from benchmarks.machine import processor_name
@@ -48,6 +50,8 @@ DEFAULT = {
     "vignette": 0.0,  # how much darker the corners are, the fall-off quadratic in the distance from the centre
     "light": None,  # the light over the whole photo, garment included, on the left and on the right
     "defocus": 0.0,  # a Gaussian blur of the whole photo, in fractions of the garment's side
+    "second_colour": None,  # the lower half of the garment in another colour (RGB)
+    "linear": False,  # blend, light and blur in linear light, then encode to sRGB; else in the photo's levels
 }
 CONDITIONS = {
     **{f"margin {m:.0%}": {"margin": m} for m in (0.0, 0.1, 0.25, 0.5, 1.0)},
@@ -84,6 +88,18 @@ CONDITIONS |= {
     "navy garment": {"colour": (20, 30, 90)},
     "green garment": {"colour": (30, 120, 60)},
 }
+TWO_COLOURS = {"colour": (0, 0, 0), "second_colour": (210, 190, 160)}
+# The second round's kinds (docs/photos.md, "The second round"): linear light, and a garment in two colours.
+CONDITIONS |= {
+    "linear light": {"linear": True},
+    "linear light, navy garment": {"linear": True, "colour": (20, 30, 90)},
+    "linear light, red garment": {"linear": True, "colour": (200, 30, 30)},
+    "linear light, studio sweep": {"linear": True, "sweep": (255, 200)},
+    "linear light, drop shadow": {"linear": True, "shadow": SHADOW},
+    "linear light, defocus 1.5 %": {"linear": True, "defocus": 0.015},
+    "two colours": TWO_COLOURS,
+    "two colours, linear light": {**TWO_COLOURS, "linear": True},
+}
 TODAY = list(CONDITIONS)[:25]  # the conditions the conversion was tuned on before these
 
 
@@ -107,15 +123,24 @@ def photo_pixels(garment: np.ndarray, condition: dict, rng: np.random.Generator)
         canvas[:] = np.linspace(*condition["sweep"], height, dtype=np.float32)[:, None, None]
     top = round((height - side) * condition["place"][1])
     left = round((width - side) * condition["place"][0])
+    if condition["linear"]:
+        canvas = photos_heldout.to_linear(canvas) * 255
     if condition["shadow"]:
         canvas *= 1 - shadow(intensity[..., 0], condition["shadow"], (height, width), (top, left))[..., None]
     target = 0.0 if light else 255.0  # the garment darkens a light background, lightens a dark one
     if coloured:
-        target = np.asarray(condition["colour"], dtype=np.float32)
+        target = np.empty((side, 1, 3), dtype=np.float32)  # by row: the lower half may have a colour of its own
+        target[:] = condition["colour"]
+        if condition["second_colour"] is not None:
+            target[side // 2 :] = condition["second_colour"]
+    if condition["linear"]:
+        target = photos_heldout.to_linear(target) * 255
     region = canvas[top : top + side, left : left + side]
     region += (target - region) * intensity
     canvas *= illumination(condition, (height, width))[..., None]
-    if condition["defocus"]:
+    if condition["defocus"] and condition["linear"]:  # in floats: 8 bits of linear light lose the dark levels
+        canvas = ndimage.gaussian_filter(canvas, (condition["defocus"] * side,) * 2 + (0,))
+    elif condition["defocus"]:
         blurred = Image.fromarray(
             np.clip(canvas, 0, 255).round().astype(np.uint8).squeeze(axis=2 if channels == 1 else ())
         )
@@ -123,7 +148,10 @@ def photo_pixels(garment: np.ndarray, condition: dict, rng: np.random.Generator)
         canvas = np.asarray(blurred, np.float32).reshape(height, width, channels)
     if condition["texture"]:
         canvas += texture(condition["texture"], (height, width), rng)[..., None]
-    pixels = np.clip(canvas, 0, 255).round().astype(np.uint8)
+    if condition["linear"]:
+        pixels = photos_heldout.to_srgb(canvas / 255)
+    else:
+        pixels = np.clip(canvas, 0, 255).round().astype(np.uint8)
     return np.repeat(pixels, 3, axis=2) if channels == 1 else pixels
 
 
@@ -180,26 +208,37 @@ def correct(classifier, inputs: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return probabilities.argmax(axis=1) == labels
 
 
-def run_condition(classifier, garments, labels, native: np.ndarray, condition: dict, seed: int, render) -> dict:
-    """Render every garment as a photo of `condition` with `render`, decode it as the API does, classify:
-    accuracy, its standard error against `native` (which images were right at 28 × 28: the difference is
-    paired), and time."""
-    rng = np.random.default_rng(seed)
-    start = time.perf_counter()
-    inputs = np.stack(
-        [images.decode(images.open_image(encode(render(g, condition, rng), condition["quality"]))) for g in garments]
-    )
-    seconds = time.perf_counter() - start
-    right = correct(classifier, inputs, labels)
+BLOCK = 250  # photos per job: enough jobs for the workers to share the run evenly
+
+
+def run_block(classifier, garments, labels, conditions: dict, first: int, seed: int, render) -> dict:
+    """Render each garment as a photo of every one of `conditions` with `render`, decode it as the API does and
+    classify it: {condition: (whether each was right, seconds)}. Garment by garment, so that the renderer may keep
+    what a garment's conditions share; each photo's noise is seeded by the condition's name and the image's
+    place in the run (`first` is the block's), whatever the blocks and the other conditions."""
+    inputs, seconds = {name: [] for name in conditions}, dict.fromkeys(conditions, 0.0)
+    for index, garment in enumerate(garments, start=first):
+        for name, condition in conditions.items():
+            rng = np.random.default_rng((seed, zlib.crc32(name.encode()), index))
+            start = time.perf_counter()
+            photo = encode(render(garment, condition, rng), condition["quality"])
+            inputs[name].append(images.decode(images.open_image(photo)))
+            seconds[name] += time.perf_counter() - start
+    return {name: (correct(classifier, np.stack(inputs[name]), labels), seconds[name]) for name in conditions}
+
+
+def condition_result(right: np.ndarray, native: np.ndarray, seconds: float) -> dict:
+    """A condition's accuracy, its standard error against `native` (which images were right at 28 × 28: the
+    difference is paired), and its time per photo."""
     difference = right.astype(float) - native
     return {
         "accuracy": round(float(right.mean()), 4),
         "standard_error": round(float(difference.std(ddof=1) / np.sqrt(len(difference))), 4),
-        "ms_per_photo": round(1000 * seconds / len(garments), 2),
+        "ms_per_photo": round(1000 * seconds / len(right), 2),
     }
 
 
-WORKER = {}  # each worker process's own classifier, one thread: the workers run the conditions in parallel
+WORKER = {}  # each worker process's own classifier, one thread: the workers run the blocks in parallel
 
 
 def start_worker(model: str) -> None:
@@ -207,10 +246,10 @@ def start_worker(model: str) -> None:
     WORKER["classifier"] = TFLiteClassifier(model, num_threads=1)
 
 
-def condition_in_worker(job: tuple) -> dict:
-    """`run_condition` in a worker process, with its classifier and the renderer of the job's set."""
+def block_in_worker(job: tuple) -> dict:
+    """`run_block` in a worker process, with its classifier and the renderer of the job's set."""
     *arguments, photo_set = job
-    return run_condition(WORKER["classifier"], *arguments, SETS[photo_set][2])
+    return run_block(WORKER["classifier"], *arguments, SETS[photo_set][2])
 
 
 def save_photo(folder, index: int, garment: np.ndarray, condition: dict | None = None) -> None:
@@ -298,17 +337,28 @@ SETS = {
 
 
 def measure(arguments, sets: dict, garments, labels, native_right) -> dict:
-    """Each named condition of each set rendered with its set's renderer and classified, all in one pool of worker
-    processes: {set: {condition: result}}."""
-    common = (garments, labels, native_right)
-    named = [(photo_set, name) for photo_set, names in sets.items() for name in names]
-    jobs = [(*common, {**SETS[s][0], **SETS[s][1][name]}, arguments.seed, s) for s, name in named]
+    """Each named condition of each set rendered with its set's renderer and classified, in blocks of `BLOCK`
+    garments, all in one pool of worker processes: {set: {condition: result}}."""
+    conditions = {s: {name: {**SETS[s][0], **SETS[s][1][name]} for name in names} for s, names in sets.items()}
+    blocks = [(s, first) for s in sets for first in range(0, len(garments), BLOCK)]
+    jobs = [(garments[f : f + BLOCK], labels[f : f + BLOCK], conditions[s], f, arguments.seed, s) for s, f in blocks]
     context = multiprocessing.get_context("spawn")  # no fork of a process whose interpreter runs threads
     with ProcessPoolExecutor(arguments.workers, context, initializer=start_worker, initargs=(arguments.model,)) as pool:
-        results = pool.map(condition_in_worker, jobs)
-    measured = {photo_set: {} for photo_set in sets}
-    for (photo_set, name), result in zip(named, results, strict=True):
-        measured[photo_set][name] = {**SETS[photo_set][1][name], **result}
+        results = list(pool.map(block_in_worker, jobs))
+    measured = {}
+    for photo_set, names in sets.items():
+        done = [result for (s, _), result in zip(blocks, results, strict=True) if s == photo_set]
+        measured[photo_set] = {
+            name: {
+                **SETS[photo_set][1][name],
+                **condition_result(
+                    np.concatenate([block[name][0] for block in done]),
+                    native_right,
+                    sum(block[name][1] for block in done),
+                ),
+            }
+            for name in names
+        }
     return measured
 
 
@@ -354,7 +404,7 @@ def main(argv=None) -> None:
     parser.add_argument("--steps-figure", type=Path, help="also draw one photo at each step of the conversion")
     parser.add_argument("--set", choices=SETS, help="default: both on the test split, tuning on validation")
     parser.add_argument("--conditions", nargs="+", metavar="NAME", help="default: all of the set's")
-    parser.add_argument("--workers", type=int, default=os.cpu_count(), help="conditions rendered in parallel")
+    parser.add_argument("--workers", type=int, default=os.cpu_count(), help="worker processes")
     arguments = parser.parse_args(argv)
 
     sets = chosen_sets(parser, arguments)

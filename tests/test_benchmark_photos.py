@@ -62,3 +62,43 @@ def test_the_test_split_measures_both_sets_and_validation_the_tuning_set(split, 
     arguments = argparse.Namespace(split=split, set=chosen, conditions=None)
     sets = photos.chosen_sets(argparse.ArgumentParser(), arguments)
     assert list(sets) == expected and all(sets[name] == list(photos.SETS[name][1]) for name in expected)
+
+
+def test_srgb_through_the_table_is_the_formula_within_one_level():
+    linear = np.random.default_rng(0).random(100_000, dtype=np.float32) ** 3  # many dark values
+    table, formula = photos_heldout.to_srgb(linear).astype(int), photos_heldout._encode(linear).astype(int)
+    assert np.abs(table - formula).max() <= 1 and (table == formula).mean() > 0.99
+
+
+def test_the_held_out_renderer_gives_the_same_photo_again_from_the_same_seed():
+    """The enlargement is kept for the next condition: using it must not change it."""
+    condition = {**photos_heldout.DEFAULT, **photos_heldout.CONDITIONS["drop shadow down and right"], "size": 160}
+    first, second = (photos_heldout.photo_pixels(garment(), condition, np.random.default_rng(1)) for _ in range(2))
+    np.testing.assert_array_equal(first, second)
+
+
+class Recorder:
+    """A stand-in classifier that keeps the model inputs it is given."""
+
+    def __init__(self):
+        self.inputs = []
+
+    def __call__(self, inputs: np.ndarray):
+        self.inputs.append(inputs)
+        return None, np.full((len(inputs), 10), 0.1)
+
+
+def test_a_blocks_photos_do_not_depend_on_the_blocks_or_the_other_conditions():
+    garments, labels = np.stack([np.roll(garment(), shift, axis=1) for shift in range(-3, 3)]), np.zeros(6, int)
+    conditions = {
+        name: {**photos.DEFAULT, **photos.CONDITIONS[name], "size": 200} for name in ("sensor noise, sd 10", "PNG")
+    }
+    noisy = {"sensor noise, sd 10": conditions["sensor noise, sd 10"]}
+    whole, halves = Recorder(), Recorder()
+    photos.run_block(whole, garments, labels, conditions, 0, 0, photos.photo_pixels)
+    for first in (0, 3):
+        photos.run_block(
+            halves, garments[first : first + 3], labels[first : first + 3], noisy, first, 0, photos.photo_pixels
+        )
+    np.testing.assert_array_equal(whole.inputs[0], np.concatenate(halves.inputs))
+    assert not np.array_equal(whole.inputs[0][0], whole.inputs[0][1])
