@@ -71,7 +71,8 @@ def test_a_photo_enlarged_smoothly_from_28_x_28_converts_back_to_nearly_the_same
     # fraction of a pixel and moved in).
     picture = garment(height=28, width=14)
     photo = as_photo(picture, scale=12, margin=100, noise=noise, resample=Image.Resampling.LANCZOS)
-    error = np.abs(images.to_model_input(photo)[..., 0] * 255 - picture)
+    darkening = 255 * (1 - (1 - picture / 255) ** images.TONE_EXPONENT)  # blended in levels, measured to a power
+    error = np.abs(images.to_model_input(photo)[..., 0] * 255 - darkening)
     assert error.mean() < 5 and error.max() < 40, (error.mean(), error.max())
 
 
@@ -142,3 +143,13 @@ def test_the_background_surface_fits_a_sweep_and_ignores_a_garment_touching_the_
     photo[150:, 40:110] = 30  # a garment cut off at the bottom edge
     surface = images.background_surface(photo.astype(np.uint8))
     assert np.abs(surface - background).max() < 3
+
+
+def test_the_darkening_is_measured_part_of_the_way_to_linear_light():
+    # A garment at level 128 on white: in the photo's own levels it takes away half the light; a camera's sRGB
+    # encoding shows one that takes away more than that at 128, so the darkening is measured on the levels to
+    # the power 1.5, between those levels (127 here) and linear light (powers of about 2.2, 200 here).
+    picture = np.zeros((28, 28), dtype=np.uint8)
+    picture[4:24, 9:19] = 127
+    converted = images.to_model_input(as_photo(picture, margin=120))[..., 0] * 255
+    assert abs(converted[14, 14] - 255 * (1 - (128 / 255) ** 1.5)) < 2, converted[14, 14]

@@ -20,6 +20,7 @@ SIZE = 28
 WORKING_SIZE = 256  # larger photos are box-averaged down to about this first: faster, and it evens out noise
 DENOISE = 0.15  # the blur's radius before the trim, in 28ths of the garment's longest side
 TRIM_DISTANCE = 0.10 * 255  # pixels this close to the background colour (beyond its texture) are background
+TONE_EXPONENT = 1.5  # the darkening is measured on the levels to this power: part of the way to linear light
 NOISE_SIGMAS = 2  # a noisy or textured background reaches 2 of its standard deviations towards the garment
 BORDER = 0.02  # the background surface is fitted to a border ring this share of the longest side wide
 SURFACE_POINTS = 4000  # at most this many of the ring's pixels
@@ -170,11 +171,15 @@ def garment_intensity(colour: np.ndarray, surface: np.ndarray) -> np.ndarray:
     """The negated photo on 0-255: each pixel's largest departure, over the colour channels, from the background
     surface towards the garment, relative to how far it could go. On a light background that is the share of
     the light the garment takes away, so light falling off over the garment cancels; a coloured garment stands
-    out in the channel it absorbs. A light, off-white or dark background ends up black and the garment light."""
+    out in the channel it absorbs. A light, off-white or dark background ends up black and the garment light.
+    Both are measured on the levels raised to `TONE_EXPONENT`, between the photo's sRGB levels and linear light
+    (about 2.2): a garment that a camera records in linear light converts close to its Fashion-MNIST levels,
+    and so does one blended in the photo's own levels."""
+    level, background = (colour.astype(np.float32) / 255.0) ** TONE_EXPONENT, (surface / 255.0) ** TONE_EXPONENT
     if surface.mean() > 127:  # the surface is smooth: its mean says light or dark as well as its median
-        distance = (surface - colour) / np.maximum(surface, 1.0)
+        distance = (background - level) / np.maximum(background, 1 / 255)
     else:
-        distance = (colour - surface) / np.maximum(255.0 - surface, 1.0)
+        distance = (level - background) / np.maximum(1 - background, 1 / 255)
     return np.clip(largest_channel(distance) * 255.0, 0, 255).astype(np.float32)
 
 
