@@ -12,7 +12,7 @@ ENSURE_VENV = $(PYTHON) -c "import ensurepip" 2>/dev/null || { $(APT_INSTALL) \
 export TF_CPP_MIN_LOG_LEVEL := 3
 export TF_ENABLE_ONEDNN_OPTS := 1
 
-.PHONY: setup data docs recipe run test test-serving test-tools lock check-lock unit nbval lint slides export serve fuzz catalogue screenshot benchmark-similar benchmark-training benchmark-serving benchmark-explanations benchmark-photos benchmark-scale benchmark-setup benchmark-tolerances benchmark-regression determinism clean
+.PHONY: setup data docs recipe run test test-serving test-tools lock check-lock unit nbval lint slides export serve fuzz catalogue screenshot benchmark-similar benchmark-training benchmark-serving benchmark-explanations benchmark-photos benchmark-robustness benchmark-scale benchmark-setup benchmark-tolerances benchmark-regression determinism clean
 
 setup: $(VENV)/.installed data
 
@@ -140,6 +140,11 @@ screenshot: setup
 # accuracy, and fmnist.tag's throughput); docs/photo_steps.png.
 benchmark-photos: setup
 	$(BIN)/python -m benchmarks.photos --images 5000 --steps-figure docs/photo_steps.png
+
+# The test split under the changes that shops' photos show, written down in docs/robustness.md (a mirror, a tilt,
+# a crop, blur, noise, exposure ...), on the 28 × 28 path and through fmnist.images: reports/robustness.json.
+benchmark-robustness: setup
+	$(BIN)/python -m benchmarks.robustness --figure docs/robustness.png
 
 # Tagging 10,000 photos of 1,000 px on this machine: the local tagger with one decoding process and with one per
 # core, and the Ray pipeline with 1 and 2 actors, side by side: reports/scale_benchmark.json (docs/scale.md).
