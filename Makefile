@@ -12,7 +12,7 @@ ENSURE_VENV = $(PYTHON) -c "import ensurepip" 2>/dev/null || { $(APT_INSTALL) \
 export TF_CPP_MIN_LOG_LEVEL := 3
 export TF_ENABLE_ONEDNN_OPTS := 1
 
-.PHONY: setup data docs recipe run test test-serving test-tools lock check-lock unit nbval lint slides export serve fuzz catalogue screenshot benchmark-similar benchmark-training benchmark-serving benchmark-explanations benchmark-photos benchmark-robustness benchmark-scale benchmark-setup benchmark-tolerances benchmark-regression determinism clean
+.PHONY: setup data docs recipe run test test-serving test-tools lock check-lock lint slides export serve fuzz catalogue screenshot benchmark-similar benchmark-training benchmark-serving benchmark-explanations benchmark-photos benchmark-robustness benchmark-scale benchmark-setup benchmark-tolerances benchmark-regression determinism clean
 
 setup: $(VENV)/.installed data
 
@@ -45,7 +45,6 @@ run: setup recipe
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 		--ExecutePreprocessor.timeout=3600 --ExecutePreprocessor.record_timing=False \
 		--ExecutePreprocessor.extra_arguments='["--IPKernelApp.capture_fd_output=False"]' $(NOTEBOOK)
-	$(MAKE) catalogue
 
 # The figures that README.md and docs/*.md quote, rewritten from the committed reports (docs/figures.py; cog
 # reads the reports as git holds them, so stage a new report first). tests/test_docs.py checks they are current.
@@ -56,12 +55,13 @@ docs: setup
 
 # src/fmnist/recipe.py, the notebook's recipe cells as a module, which the benchmarks and the tests train.
 recipe: setup
-	$(BIN)/python -m fmnist.notebook_recipe
+	$(BIN)/python -m fmnist.notebook_recipe $(NOTEBOOK) src/fmnist/recipe.py
 
-# models/catalogue.npz, the API's catalogue: by default the 10,000 test images, embedded by the exported model;
+# models/catalogue.npz, the API's catalogue: the notebook writes the 10,000 test images' (`make run`);
 # `make catalogue SOURCE=folder-or.csv` builds a shop's own instead (docs/similar.md: adding and removing items).
-catalogue: setup
-	$(BIN)/python -m fmnist.catalogue $(if $(SOURCE),build "$(SOURCE)",fashion-mnist)
+catalogue: $(VENV)/.installed
+	$(if $(SOURCE),,$(error make catalogue needs SOURCE=folder-or.csv; `make run` writes the test images' catalogue))
+	$(BIN)/python -m fmnist.tag.catalogue build "$(SOURCE)"
 
 # The programs that some tests drive: Chromium for the demo page (or GitHub's preinstalled Google Chrome) and
 # LibreOffice for the slides. The tests never install anything: where one is missing they skip and name it,
@@ -78,27 +78,33 @@ test-tools:
 # Last, the Ray pipeline's tests on a local cluster (minutes of Ray start-up), so that a run that fails earlier
 # stops before them.
 test: setup
-	$(BIN)/python -m pytest -m 'not regression and not ray' tests
+	$(BIN)/python -m pytest -m 'not regression and not ray and not serving_install' tests
 	rm -rf build/nbval
 	FMNIST_RESULTS_DIR=build/nbval $(BIN)/python -m pytest --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg \
-		--nbval-cell-timeout=3600 -p no:cacheprovider $(NOTEBOOK)
+		--nbval-cell-timeout=3600 --timeout=3600 -p no:cacheprovider $(NOTEBOOK)
 	$(BIN)/python -m pytest -m regression tests/test_regression.py
 	$(BIN)/python -m pytest -m ray tests
 
-# The serving install alone, in a fresh venv: the inference core and the `serve` extra from the lock, hashes
-# checked, and the `test` group; reports/install_size.json records its size beside the full install's (.venv).
-# Then the `ray` extra goes in too. It must hold no TensorFlow; the API, tagging, catalogue and Ray pipeline
-# tests run in it, and the report adds its size with Ray.
+# The serving install, in a venv of its own: the inference core and the `serve` extra from the lock, hashes
+# checked, and the `test` group. No TensorFlow and no dataset: `make serve` runs in it.
 SERVE_VENV := build/venv-serve
-SERVING_TESTS := tests/test_serve.py tests/test_tag.py tests/test_catalogue.py tests/test_images.py \
-	tests/test_serving_install.py tests/test_cluster.py
 SERVE_SYNC = UV_PROJECT_ENVIRONMENT=$(SERVE_VENV) $(SERVE_VENV)/bin/uv sync --quiet --frozen --no-default-groups \
 	--extra serve --group test --group bootstrap
-test-serving:
+$(SERVE_VENV)/.installed: pyproject.toml uv.lock requirements-uv.txt
 	$(ENSURE_VENV)
 	rm -rf $(SERVE_VENV) && $(PYTHON) -m venv $(SERVE_VENV)
 	$(SERVE_VENV)/bin/python -m pip install --quiet --require-hashes -r requirements-uv.txt
 	$(SERVE_SYNC)
+	touch $@
+
+# The serving install made afresh; reports/install_size.json records its size beside the full install's (.venv).
+# Then the `ray` extra goes in too. It must hold no TensorFlow; the API, tagging, catalogue and Ray pipeline
+# tests run in it, `make serve` among them, and the report adds its size with Ray.
+SERVING_TESTS := tests/test_serve.py tests/test_tag.py tests/test_catalogue.py tests/test_images.py \
+	tests/test_serving_install.py tests/test_cluster.py
+test-serving:
+	rm -rf $(SERVE_VENV)
+	$(MAKE) --no-print-directory $(SERVE_VENV)/.installed
 	$(PYTHON) -m benchmarks.install_size $(VENV) $(SERVE_VENV)
 	$(SERVE_SYNC) --extra ray
 	@if $(SERVE_VENV)/bin/python -c "import tensorflow" 2>/dev/null; then echo "the serving install holds TensorFlow"; exit 1; fi
@@ -113,9 +119,11 @@ slides: setup
 export: setup
 	$(BIN)/python -m fmnist.export models/fashion_cnn.keras
 
-# The API on port 8000 (uvicorn; /readyz for a load balancer, graceful shutdown: docs/serving.md).
-serve: setup
-	$(BIN)/python -m fmnist.serve --host 127.0.0.1 --port 8000
+# The API on port 8000 (uvicorn; /readyz for a load balancer, graceful shutdown: docs/serving.md), from the
+# serving install: the model and catalogue that `make run` exported, or those the FMNIST_* variables name.
+SERVE_PORT ?= 8000
+serve: $(SERVE_VENV)/.installed
+	$(SERVE_VENV)/bin/python -m fmnist.serve --host 127.0.0.1 --port $(SERVE_PORT)
 
 # A longer seeded fuzzing run of the API than the one in `make test` (tests/test_fuzz.py).
 fuzz: setup
@@ -142,7 +150,7 @@ benchmark-photos: setup
 	$(BIN)/python -m benchmarks.photos --images 5000 --steps-figure docs/photo_steps.png
 
 # The test split under the changes that shops' photos show, written down in docs/robustness.md (a mirror, a tilt,
-# a crop, blur, noise, exposure ...), on the 28 × 28 path and through fmnist.images: reports/robustness.json.
+# a crop, blur, noise, exposure ...), on the 28 × 28 path and through fmnist.core.images: reports/robustness.json.
 benchmark-robustness: setup
 	$(BIN)/python -m benchmarks.robustness --figure docs/robustness.png
 
@@ -207,10 +215,15 @@ check-lock: $(LINT)/.installed
 			-r requirements.txt || { echo "the lock does not install on Python $$python, $$platform"; exit 1; }; \
 		echo "Python $$python, $$platform: the lock resolves"; done; done
 
+# The import contracts of pyproject.toml (import-linter), then any import cycle at all (tools/import_cycles.py):
+# both read the source in src/ without importing it, so the lint venv needs none of the package's dependencies.
+LINT_PYTHON := src tests benchmarks tools docs/figures.py
 lint: $(LINT)/.installed
-	$(LINT)/ruff check src tests benchmarks docs/figures.py $(NOTEBOOK)
-	$(LINT)/ruff format --check src tests benchmarks docs/figures.py
+	$(LINT)/ruff check $(LINT_PYTHON) $(NOTEBOOK)
+	$(LINT)/ruff format --check $(LINT_PYTHON) $(NOTEBOOK)
 	$(LINT)/actionlint .github/workflows/ci.yml
+	PYTHONPATH=src $(LINT)/lint-imports --no-logo --no-cache
+	PYTHONPATH=src $(LINT)/python tools/import_cycles.py fmnist
 
 # Two fresh runs of the notebook into scratch folders must write the same metrics, timings aside.
 determinism: setup

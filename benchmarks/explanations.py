@@ -36,7 +36,7 @@ def gated_gradcam(model, images, labels=None):
     """Grad-CAM times each pixel's brightness (a black background pixel holds no evidence to take away): it
     ranks pixels better in the deletion test but fails the sanity check, since the image then shapes the map
     more than the model does."""
-    return explain.normalise(explain.gradcam(model, images, labels) * np.asarray(images)[..., 0])
+    return explain.scale_to_peak(explain.gradcam(model, images, labels) * np.asarray(images)[..., 0])
 
 
 def insertion_curve(predict, images, orders, labels) -> np.ndarray:

@@ -3,7 +3,7 @@
 The renderer turns each 28 × 28 image (light garment on black) back into a product photo: the garment dark
 on a light background (or light on a dark one), enlarged with a Lanczos filter, with margins around it,
 placed centred or off-centre on a canvas of some aspect ratio and size, with a plain, noisy or textured
-background, and saved as JPEG or PNG. Each photo then goes through `fmnist.images` (the API's decoding and
+background, and saved as JPEG or PNG. Each photo then goes through `fmnist.core.images` (the API's decoding and
 Fashion-MNIST's conversion) and the exported TFLite model. Every condition changes one thing from the
 default photo (margins of 25 %, centred, white, square, 800 px, JPEG quality 90), and its accuracy is
 reported next to the native 28 × 28 accuracy of the same images.
@@ -32,8 +32,9 @@ from scipy import ndimage
 
 from benchmarks import photos_heldout
 from benchmarks.machine import processor_name
-from fmnist import data, images
-from fmnist.runtime import TFLiteClassifier
+from fmnist import data
+from fmnist.core import images
+from fmnist.core.runtime import TFLiteClassifier
 
 DEFAULT = {
     "margin": 0.25,
@@ -266,7 +267,7 @@ def tagging_throughput(garments: np.ndarray, model: Path, count: int) -> dict:
     """`python -m fmnist.tag`'s images per second on a folder of 28 × 28 PNGs and on one of 1,000 px JPEGs."""
     import tempfile
 
-    from fmnist import tag
+    from fmnist.tag import local
 
     throughput = {}
     kinds = {"28x28_png": (count, None), "1000px_jpeg": (count // 10, {**DEFAULT, "size": 1000})}
@@ -275,7 +276,7 @@ def tagging_throughput(garments: np.ndarray, model: Path, count: int) -> dict:
             for index, garment in enumerate(garments[:number]):
                 save_photo(folder, index, garment, condition)
             start = time.perf_counter()
-            rows, _ = tag.tag(Path(folder), Path(folder) / "tags.csv", model, threshold=0.5, progress=False)
+            rows, _ = local.tag(Path(folder), Path(folder) / "tags.csv", model, threshold=0.5, progress=False)
             seconds = time.perf_counter() - start
         throughput[kind] = {"images": len(rows), "images_per_s": round(len(rows) / seconds)}
         print(f"fmnist.tag, {kind}: {throughput[kind]['images_per_s']:,} images/s ({len(rows)} images)")
@@ -283,7 +284,7 @@ def tagging_throughput(garments: np.ndarray, model: Path, count: int) -> dict:
 
 
 def steps_figure(garment: np.ndarray, path: Path) -> None:
-    """docs/photo_steps.png: one rendered photo under uneven light, at each step of `fmnist.images`' conversion."""
+    """docs/photo_steps.png: one rendered photo under uneven light, at each step of `fmnist.core.images`' conversion."""
     import matplotlib.pyplot as plt
 
     condition = {**DEFAULT, **CONDITIONS["uneven light, 100 % to 80 %"], "vignette": 0.3, "colour": (20, 30, 90)}

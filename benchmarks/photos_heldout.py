@@ -30,7 +30,7 @@ DEFAULT = {
     "defocus": 0.0,  # a disc (pillbox) blur's radius, in fractions of the garment's side
     "quality": 85,  # JPEG
 }
-# The second round's held-out set (docs/photos.md, "The second round"); the first one's is in commit d84edb4.
+# The second round's held-out set: conditions the tuning never saw, measured once (docs/photos.md, "The second round").
 SHADOW = (0.04, 0.04, 0.08, 0.4)
 CONDITIONS = {
     "cubic spline enlargement, 960 px": {"size": 960},

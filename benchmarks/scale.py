@@ -27,7 +27,7 @@ import numpy as np
 from benchmarks import photos
 from benchmarks.machine import processor_name
 from fmnist import data
-from fmnist.inference import DEFAULT_MODEL, DEFAULT_REVIEW, DEFAULT_TARGET, load_threshold
+from fmnist.core.inference import DEFAULT_MODEL, DEFAULT_REVIEW, DEFAULT_TARGET, load_threshold
 
 OUTPUT = Path("reports/scale_benchmark.json")
 REPEATS = 3  # runs of each tagger; the median is reported (docs/scale.md)
@@ -65,10 +65,10 @@ def render_folder(folder: Path, garments: np.ndarray, size: int, cores: int) -> 
 
 def local_runs(folder: Path, scratch: Path, model: Path, threshold: float, cores: int) -> dict:
     """`fmnist.tag` with one decoding process (as before it decoded in parallel), then with one per core."""
-    from fmnist import tag
+    from fmnist.tag import local
 
     def tag_once(workers: int, repeat: int) -> int:
-        rows, _ = tag.tag(folder, scratch / f"{workers}-{repeat}.csv", model, threshold, False, workers)
+        rows, _ = local.tag(folder, scratch / f"{workers}-{repeat}.csv", model, threshold, False, workers)
         return len(rows)
 
     runs = {}
@@ -81,7 +81,7 @@ def ray_runs(folder: Path, scratch: Path, model: Path, threshold: float, cores: 
     """Ray's start-up, a pipeline of 10 photos (its fixed cost), then the folder with 1 and with 2 actors."""
     import ray
 
-    from fmnist import cluster
+    from fmnist.tag import ray_pipeline
 
     small = scratch / "ten"
     small.mkdir()
@@ -91,7 +91,7 @@ def ray_runs(folder: Path, scratch: Path, model: Path, threshold: float, cores: 
 
     def tag_once(source: Path, actors: int, repeat: int) -> int:
         output = str(scratch / f"ray-{source.name}-{actors}-{repeat}")
-        return cluster.run(str(source), output, model, threshold, actors=actors, progress=False)["tagged"]
+        return ray_pipeline.run(str(source), output, model, threshold, actors=actors, progress=False)["tagged"]
 
     fixed = median_run("Ray, a pipeline of 10 photos", functools.partial(tag_once, small, 2))
     runs = {}

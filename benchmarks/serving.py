@@ -190,7 +190,7 @@ def wrk_load(port, body_path, connections, seconds) -> dict:
 
 def batch_throughput(images, models: Path, batch_size=1000, repeats=5) -> dict:
     """In-process images/s of the TFLite model (float32 and int8 weights), best of `repeats`."""
-    from fmnist.runtime import TFLiteClassifier
+    from fmnist.core.runtime import TFLiteClassifier
 
     results = {}
     for name in ("fashion_cnn.tflite", "fashion_cnn_int8.tflite"):
@@ -293,8 +293,8 @@ def arguments_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (one per core)")
     parser.add_argument("--fuzz-examples", type=int, default=200, help="examples per fuzz test")
     parser.add_argument("--models", default=str(ROOT / "models"), help="folder with the exported models")
-    # the last commit before the API took FastAPI's idioms (a raw Request, content types parsed by hand)
-    parser.add_argument("--baseline", default="54fbe97", help="the commit whose server to compare with")
+    # the last commit before the API became a package (settings, dependencies, routers), with the same endpoints
+    parser.add_argument("--baseline", default="4707d16", help="the commit whose server to compare with")
     parser.add_argument("--output", default=str(ROOT / "reports" / "serving_benchmark.json"))
     return parser
 

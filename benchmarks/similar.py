@@ -4,7 +4,7 @@
 
 Needs models/fashion_cnn.tflite from `make run`. The catalogue is made of augmented Fashion-MNIST images (the
 70,000 training and test images, each shifted by up to two pixels, mirrored half of the time and dimmed by up
-to 30 %, as many times as it takes), embedded by the exported model exactly as `fmnist.catalogue` embeds a
+to 30 %, as many times as it takes), embedded by the exported model exactly as `fmnist.core.catalogue` embeds a
 shop's photos. The queries are other augmentations of test images, so they are not in the catalogue.
 
 It measures, in one run:
@@ -25,8 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.machine import processor_name
-from fmnist import catalogue, data
-from fmnist.similar import top_k
+from fmnist import data
+from fmnist.core import catalogue
+from fmnist.core.search import normalize, top_k
 
 ROOT = Path(__file__).resolve().parent.parent
 EXACT_SIZES = (10_000, 20_000, 50_000, 100_000, 300_000, 1_000_000)
@@ -49,7 +50,7 @@ def embeddings(images: np.ndarray, count: int, seed: int, model: Path) -> np.nda
     rng, chunks = np.random.default_rng(seed), []
     for start in range(0, count, 50_000):
         picked = rng.integers(0, len(images), size=min(50_000, count - start))
-        chunks.append(catalogue.embed(augment(images[picked], rng), model)[0])
+        chunks.append(normalize(catalogue.embed(augment(images[picked], rng), model)[0]))
         print(f"  embedded {start + len(picked):,} of {count:,}", flush=True)
     return np.concatenate(chunks)
 

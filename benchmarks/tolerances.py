@@ -5,9 +5,9 @@ compared figure's spread turned into a tolerance for the difference of two runs.
     python -m benchmarks.tolerances                                               # recomputes from the runs
 
 Each executed run appends one line to reports/tolerance_runs.jsonl: its seed, its precision, the processor it
-ran on, the commit, and its whole metrics.json (`tests/test_regression.py` picks the figures). A run already
-recorded (same seed, precision and processor) is not executed again, so an interrupted session resumes. The
-committed run (reports/metrics.json) counts as one more run.
+ran on, the commit, and its whole metrics.json (benchmarks/regression_figures.py picks the figures that the
+regression test compares). A run already recorded (same seed, precision and processor) is not executed again, so
+an interrupted session resumes. The committed run (reports/metrics.json) counts as one more run.
 
 From all runs, both precisions pooled (a systematic shift between them counts as spread), each figure's sample
 standard deviation s gives the tolerance for the difference of two runs, z·√2·s, never less than `FLOOR`. z
@@ -24,10 +24,9 @@ import statistics
 import subprocess
 from pathlib import Path
 
-from benchmarks import regression_detection
+from benchmarks import regression_detection, regression_figures
 from benchmarks.machine import processor_name
 from benchmarks.training import run_notebook
-from tests import test_regression  # the figures compared and the bars are the test's own
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -71,10 +70,11 @@ def execute(seeds, precision: str, done: set):
 
 def tolerances(runs: list[dict]) -> dict:
     """The tolerances from `runs` (the committed run first), and how often the exact and fixed-bar checks hold."""
-    figures = [test_regression.rounding_dependent_figures(run["metrics"]) for run in runs]
+    figures = [regression_figures.rounding_dependent_figures(run["metrics"]) for run in runs]
     z = statistics.NormalDist().inv_cdf(1 - FALSE_ALARM_RATE / len(figures[0]) / 2)
     spread = {name: statistics.stdev(run[name] for run in figures) for name in figures[0]}
-    failures = [test_regression.bar_failures(run["metrics"], run["precision"]) for run in runs]
+    reference = runs[0]["metrics"]
+    failures = [regression_figures.bar_failures(run["metrics"], reference, run["precision"]) for run in runs]
     return {
         "false_alarm_rate": FALSE_ALARM_RATE,
         "compared_figures": len(spread),
@@ -86,7 +86,7 @@ def tolerances(runs: list[dict]) -> dict:
         "std": spread,
         "tolerance": {name: max(z * math.sqrt(2) * s, FLOOR) for name, s in spread.items()},
         "runs_whose_confusions_agree": sum(
-            test_regression.confusions_agree(run["metrics"], runs[0]["metrics"]) for run in runs
+            regression_figures.confusions_agree(run["metrics"], reference) for run in runs
         ),
         "runs_failing_a_bar": {bar: sum(bar in run for run in failures) for bar in sorted(set().union(*failures))},
     }

@@ -56,7 +56,7 @@ def tiny_images():
 def serving_artifacts(tmp_path_factory) -> Path:
     """A tiny untrained model exported to TFLite (`helpers.TINY_MODEL`) and a 30-item catalogue, for the API's
     tests: they need no TensorFlow, so they run in the serving install too."""
-    from fmnist import catalogue
+    from fmnist.core import catalogue
 
     folder = tmp_path_factory.mktemp("serving")
     shutil.copy(TINY_MODEL, folder / "model.tflite")

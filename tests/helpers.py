@@ -34,13 +34,31 @@ REVIEW_THRESHOLDS = {"score": "margin", "thresholds": {"0.99": 0.5, "0.995": 0.8
 
 def serving_environment(artifacts: Path) -> dict:
     """The API's environment variables for the model, catalogue and review thresholds in `artifacts`."""
-    from fmnist import inference
-
     return {
-        inference.MODEL_ENV: str(artifacts / "model.tflite"),
-        inference.CATALOGUE_ENV: str(artifacts / "catalogue.npz"),
-        inference.REVIEW_ENV: str(artifacts / "review_thresholds.json"),
+        "FMNIST_MODEL": str(artifacts / "model.tflite"),
+        "FMNIST_CATALOGUE": str(artifacts / "catalogue.npz"),
+        "FMNIST_REVIEW_THRESHOLDS": str(artifacts / "review_thresholds.json"),
     }
+
+
+@contextlib.contextmanager
+def api_client(artifacts: Path, **environment: str):
+    """The API in this process (`TestClient`, its start-up and shutdown run) on the files in `artifacts`, with
+    `environment` added to or replacing its variables; the settings are read afresh, before and after."""
+    from fastapi.testclient import TestClient
+
+    from fmnist.serve.app import app
+    from fmnist.serve.settings import get_settings
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {**serving_environment(artifacts), **environment}.items():
+            patch.setenv(name, value)
+        get_settings.cache_clear()
+        try:
+            with TestClient(app) as client:
+                yield client
+        finally:
+            get_settings.cache_clear()
 
 
 def png_bytes(mode="L", size=(28, 28), color=None) -> bytes:
@@ -56,6 +74,17 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def wait_until(condition, seconds: float, failure):
+    """Poll `condition` until it returns something true, and return that; once `seconds` have passed without
+    it, fail the test with `failure` (a message, or a function that writes it then)."""
+    deadline = time.monotonic() + seconds
+    while not (result := condition()):
+        if time.monotonic() > deadline:
+            pytest.fail(failure() if callable(failure) else failure)
+        time.sleep(0.05)
+    return result
 
 
 @contextlib.contextmanager

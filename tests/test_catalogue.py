@@ -1,22 +1,25 @@
 """A shop's own catalogue: built from a folder or a CSV, changed item by item, written atomically, served."""
 
+import dataclasses
 import io
 import json
 import shutil
+import subprocess
+import sys
 import threading
-import time
 import urllib.request
 from collections import Counter
 
 import numpy as np
 import pytest
 import requests
-from fastapi.testclient import TestClient
 from PIL import Image
 
-from fmnist import catalogue, inference, serve, similar
+from fmnist.core import catalogue
+from fmnist.core.search import normalize
+from fmnist.tag.catalogue import main as catalogue_main
 
-from .helpers import api_server, serving_environment
+from .helpers import api_client, api_server, wait_until
 
 
 def garment(path, brightness: int, image_format="PNG", size=(60, 80)):
@@ -41,7 +44,7 @@ def shop(tmp_path):
 
 
 def build(serving_artifacts, *arguments):
-    return catalogue.main(["--model", str(serving_artifacts / "model.tflite"), *map(str, arguments)])
+    return catalogue_main(["--model", str(serving_artifacts / "model.tflite"), *map(str, arguments)])
 
 
 def test_build_from_a_folder_reports_bad_files_by_name_and_keeps_the_rest(serving_artifacts, shop, tmp_path, capsys):
@@ -54,6 +57,12 @@ def test_build_from_a_folder_reports_bad_files_by_name_and_keeps_the_rest(servin
     assert built.titles[built.rows["red_dress"]] == "red dress" and built.engine == "exact"
     assert built.thumbnails.shape == (3, 28, 28) and built.thumbnails.dtype == np.uint8
     np.testing.assert_allclose(np.linalg.norm(built.vectors, axis=1), 1, atol=1e-5)
+
+
+def test_the_command_runs_as_a_module_and_describes_the_catalogue(serving_artifacts):
+    command = [sys.executable, "-m", "fmnist.tag.catalogue", "--catalogue", str(serving_artifacts / "catalogue.npz")]
+    done = subprocess.run([*command, "info"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "30 items, 16-d embeddings, exact search" in done.stdout, done.stderr
 
 
 def test_build_from_a_csv_with_titles_and_relative_paths(serving_artifacts, shop, tmp_path, capsys):
@@ -148,14 +157,16 @@ def test_a_file_that_is_not_a_catalogue_is_named(serving_artifacts, tmp_path):
 
 def test_search_above_the_threshold_uses_the_ann_engine_and_survives_a_save(monkeypatch, tmp_path):
     monkeypatch.setattr(catalogue, "ANN_THRESHOLD", 100)
-    vectors = similar.normalize(np.random.default_rng(0).normal(size=(500, 16)))
+    vectors = normalize(np.random.default_rng(0).normal(size=(500, 16)))
     ids = [f"i{n}" for n in range(500)]
     thumbnails = np.zeros((500, 28, 28), np.uint8)
-    big = catalogue.with_engine(np.asarray(ids), np.asarray(ids), np.zeros(500, int), thumbnails, vectors)
-    assert big.engine == "faiss-hnsw"
+    unindexed = catalogue.from_embeddings(ids, ids, np.zeros(500, int), thumbnails, vectors)
+    big = unindexed.indexed()
+    assert unindexed.engine == "exact" and big.engine == "faiss-hnsw"
     loaded = catalogue.Catalogue.load(big.save(tmp_path / "big.npz"))
-    exact = catalogue.Catalogue(*loaded.arrays())
+    exact = dataclasses.replace(loaded, ann=None)
     assert loaded.engine == "faiss-hnsw" and exact.engine == "exact"
+    assert catalogue.Catalogue.load(unindexed.save(tmp_path / "indexed.npz")).engine == "faiss-hnsw"
     rows, similarities = loaded.search(vectors[:20], 10)
     exact_rows, exact_similarities = exact.search(vectors[:20], 10)
     assert (rows[:, 0] == np.arange(20)).all()  # each vector finds itself first
@@ -167,27 +178,24 @@ def test_search_above_the_threshold_uses_the_ann_engine_and_survives_a_save(monk
 def test_the_api_answers_with_the_shops_ids_titles_and_thumbnails(serving_artifacts, shop, tmp_path):
     path = tmp_path / "catalogue.npz"
     assert build(serving_artifacts, "--catalogue", path, "build", shop) == 0
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in {**serving_environment(serving_artifacts), inference.CATALOGUE_ENV: str(path)}.items():
-            patch.setenv(name, value)
-        with TestClient(serve.app) as client:
-            assert client.get("/catalogue").json() == {"items": 3, "engine": "exact", "embedding_size": 16}
-            photo = (shop / "red_dress.png").read_bytes()
-            answer = client.post("/similar?k=3", files={"file": ("dress.png", photo)}).json()
-            first = answer["items"][0]
-            assert first["id"] == "red_dress" and first["title"] == "red dress"
-            assert first["similarity"] == pytest.approx(1, abs=1e-5)
-            assert {item["id"] for item in answer["items"]} == {"red_dress", "blue-shirt", "winter-coat-1"}
-            thumbnail = client.get(first["thumbnail"])
-            assert thumbnail.status_code == 200 and thumbnail.headers["content-type"] == "image/png"
-            assert Image.open(io.BytesIO(thumbnail.content)).size == (28, 28)
-            page = client.get("/catalogue/items", params={"offset": 1, "limit": 5}).json()
-            assert (
-                page["total"] == 3
-                and [item["id"] for item in page["items"]] == catalogue.Catalogue.load(path).ids.tolist()[1:]
-            )
-            missing = client.get("/catalogue/items/nothing-here/thumbnail.png")
-            assert missing.status_code == 404 and "nothing-here" in missing.json()["detail"]
+    with api_client(serving_artifacts, FMNIST_CATALOGUE=str(path)) as client:
+        assert client.get("/catalogue").json() == {"items": 3, "engine": "exact", "embedding_size": 16}
+        photo = (shop / "red_dress.png").read_bytes()
+        answer = client.post("/similar?k=3", files={"file": ("dress.png", photo)}).json()
+        first = answer["items"][0]
+        assert first["id"] == "red_dress" and first["title"] == "red dress"
+        assert first["similarity"] == pytest.approx(1, abs=1e-5)
+        assert {item["id"] for item in answer["items"]} == {"red_dress", "blue-shirt", "winter-coat-1"}
+        thumbnail = client.get(first["thumbnail"])
+        assert thumbnail.status_code == 200 and thumbnail.headers["content-type"] == "image/png"
+        assert Image.open(io.BytesIO(thumbnail.content)).size == (28, 28)
+        page = client.get("/catalogue/items", params={"offset": 1, "limit": 5}).json()
+        assert (
+            page["total"] == 3
+            and [item["id"] for item in page["items"]] == catalogue.Catalogue.load(path).ids.tolist()[1:]
+        )
+        missing = client.get("/catalogue/items/nothing-here/thumbnail.png")
+        assert missing.status_code == 404 and "nothing-here" in missing.json()["detail"]
 
 
 @pytest.mark.slow  # a server process under load
@@ -214,42 +222,43 @@ def test_the_server_swaps_in_a_rebuilt_catalogue_under_load_without_a_failed_req
                     if response.status_code == 200:
                         seen.update(item["id"] for item in response.json()["items"])
 
-        clients = [threading.Thread(target=load) for _ in range(4)]
-        for client in clients:
-            client.start()
-        time.sleep(1)
-        assert build(serving_artifacts, "--catalogue", path, "add", shop) == 0
-        for _ in range(50):
-            if json.load(urllib.request.urlopen(f"{url}/catalogue", timeout=5))["items"] == 33:
-                break
-            time.sleep(0.2)
-        else:
-            pytest.fail("the server did not pick up the rebuilt catalogue within 10 s")
-        time.sleep(1)
-        stop.set()
-        for client in clients:
-            client.join(timeout=30)
+        def served_items():
+            return json.load(urllib.request.urlopen(f"{url}/catalogue", timeout=5))["items"]
+
+        # daemons, stopped in `finally`: a failure below must not leave them looping on a server that is gone
+        clients = [threading.Thread(target=load, daemon=True) for _ in range(4)]
+        try:
+            for client in clients:
+                client.start()
+            wait_until(lambda: "item-0" in seen, 30, lambda: f"no answer from the first catalogue in 30 s: {outcomes}")
+            assert build(serving_artifacts, "--catalogue", path, "add", shop) == 0
+            wait_until(lambda: served_items() == 33, 10, "the server did not pick up the rebuilt catalogue within 10 s")
+            wait_until(
+                lambda: "red_dress" in seen and outcomes[200] > 50,
+                30,
+                lambda: f"too few answers after the swap: {outcomes}",
+            )
+        finally:
+            stop.set()
+            for client in clients:
+                client.join(timeout=30)
     assert set(outcomes) == {200} and outcomes[200] > 50, outcomes
     assert "red_dress" in seen and "item-0" in seen  # answers came from both catalogues
 
 
-def test_a_broken_catalogue_file_leaves_the_served_one_and_a_good_one_is_picked_up(serving_artifacts, shop, tmp_path):
+def test_a_broken_catalogue_file_leaves_the_served_one_and_a_good_one_is_picked_up(
+    serving_artifacts, shop, tmp_path, caplog
+):
     path = tmp_path / "catalogue.npz"
     shutil.copy(serving_artifacts / "catalogue.npz", path)
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in {**serving_environment(serving_artifacts), inference.CATALOGUE_ENV: str(path)}.items():
-            patch.setenv(name, value)
-        with TestClient(serve.app) as client:
-            broken = tmp_path / "broken.npz"
-            broken.write_bytes(path.read_bytes()[:1000])
-            broken.replace(path)  # as an interrupted copy by hand would leave it
-            time.sleep(3 * serve.CATALOGUE_POLL_SECONDS)
-            assert client.get("/catalogue").json()["items"] == 30
-            answer = client.post("/similar?k=3", files={"file": ("x.png", (shop / "red_dress.png").read_bytes())})
-            assert answer.status_code == 200 and answer.json()["items"][0]["id"].startswith("item-")
-            assert build(serving_artifacts, "--catalogue", tmp_path / "new.npz", "build", shop) == 0
-            (tmp_path / "new.npz").replace(path)
-            deadline = time.monotonic() + 10
-            while client.get("/catalogue").json()["items"] != 3 and time.monotonic() < deadline:
-                time.sleep(0.2)
-            assert client.get("/catalogue").json()["items"] == 3
+    with api_client(serving_artifacts, FMNIST_CATALOGUE=str(path)) as client:
+        broken = tmp_path / "broken.npz"
+        broken.write_bytes(path.read_bytes()[:1000])
+        broken.replace(path)  # as an interrupted copy by hand would leave it
+        wait_until(lambda: "kept the current catalogue" in caplog.text, 10, "the broken file was not tried in 10 s")
+        assert client.get("/catalogue").json()["items"] == 30
+        answer = client.post("/similar?k=3", files={"file": ("x.png", (shop / "red_dress.png").read_bytes())})
+        assert answer.status_code == 200 and answer.json()["items"][0]["id"].startswith("item-")
+        assert build(serving_artifacts, "--catalogue", tmp_path / "new.npz", "build", shop) == 0
+        (tmp_path / "new.npz").replace(path)
+        wait_until(lambda: client.get("/catalogue").json()["items"] == 3, 10, "the good file was not picked up in 10 s")

@@ -1,7 +1,8 @@
-"""The tagging pipeline on Ray Data (`fmnist.tag --ray`, `fmnist.cluster`): the local tagger's answers, from a
+"""The tagging pipeline on Ray Data (`fmnist.tag --ray`, `fmnist.tag.ray_pipeline`): the local tagger's answers, from a
 folder, a CSV or object storage, with the catalogue's embeddings, on a local cluster and as a submitted job."""
 
 import csv
+import json
 import os
 import re
 import secrets
@@ -15,7 +16,9 @@ import time
 import numpy as np
 import pytest
 
-from fmnist import catalogue, tag
+from fmnist.core.catalogue import Catalogue
+from fmnist.tag.__main__ import main as tag_main
+from fmnist.tag.catalogue import main as catalogue_main
 
 from .helpers import free_port, garment_photo
 
@@ -40,7 +43,7 @@ def options(serving_artifacts) -> list[str]:
 
 
 def local_rows(serving_artifacts, source, output) -> dict:
-    assert tag.main([str(source), "-o", str(output), *options(serving_artifacts)]) == 0
+    assert tag_main([str(source), "-o", str(output), *options(serving_artifacts)]) == 0
     with open(output, newline="") as file:
         return {row["id"]: row for row in csv.DictReader(file)}
 
@@ -64,7 +67,7 @@ def test_ray_tags_a_folder_as_the_local_tagger_does(serving_artifacts, shop, tmp
     local = local_rows(serving_artifacts, shop, tmp_path / "local.csv")
     output = tmp_path / "tags"
     output.mkdir()  # made ahead, empty: nothing is done yet
-    assert tag.main([str(shop), "--ray", "-o", str(output), *options(serving_artifacts)]) == 0
+    assert tag_main([str(shop), "--ray", "-o", str(output), *options(serving_artifacts)]) == 0
     assert_same_tags(local, ray_rows(output))
     with open(f"{output}.problems.csv", newline="") as file:
         problems = list(csv.DictReader(file))
@@ -73,14 +76,41 @@ def test_ray_tags_a_folder_as_the_local_tagger_does(serving_artifacts, shop, tmp
     assert "6 images tagged, 1 skipped" in capsys.readouterr().out
 
 
+def test_the_actors_flag_for_review_exactly_the_tags_whose_margin_is_below_the_threshold(
+    serving_artifacts, shop, tmp_path, local_cluster
+):
+    """A property over thresholds below every margin of the photos, between two of them and above them all:
+    needs_review is margin < threshold on every row. The fixture's own thresholds lie above every margin of its
+    untrained model, so they alone cannot tell an actor that applies its threshold from one that flags all."""
+    local = local_rows(serving_artifacts, shop, tmp_path / "local.csv")
+    margins = sorted({float(row["margin"]) for row in local.values()})
+    assert len(margins) >= 2, margins
+    middle = len(margins) // 2
+    thresholds = {
+        "below every margin": (margins[0] / 2, {False}),
+        "between two margins": ((margins[middle - 1] + margins[middle]) / 2, {False, True}),
+        "above every margin": ((margins[-1] + 1) / 2, {True}),
+    }
+    for number, (where, (threshold, flags)) in enumerate(thresholds.items()):
+        review = tmp_path / f"review-{number}.json"
+        review.write_text(json.dumps({"score": "margin", "thresholds": {"0.99": threshold}}))
+        output = tmp_path / f"tags-{number}"
+        arguments = [str(shop), "--ray", "-o", str(output), "--model", str(serving_artifacts / "model.tflite")]
+        assert tag_main([*arguments, "--thresholds", str(review), "--quiet"]) == 0  # the default target, 0.99
+        rows = list(ray_rows(output).values())
+        assert len(rows) == len(local), where
+        assert [row["needs_review"] for row in rows] == [row["margin"] < threshold for row in rows], where
+        assert {row["needs_review"] for row in rows} == flags, (where, threshold, margins)
+
+
 def test_a_rerun_tags_only_the_new_photos_and_a_csv_source_works_too(serving_artifacts, shop, tmp_path, local_cluster):
     listing = tmp_path / "products.csv"
     listing.write_text("id,path,title\nSKU-1,shop/item-1.png,Shirt\nSKU-2,shop/item-2.png,Top\n")
     output = tmp_path / "tags"
     arguments = [str(listing), "--ray", "-o", str(output), "--format", "csv", *options(serving_artifacts)]
-    assert tag.main(arguments) == 0
+    assert tag_main(arguments) == 0
     listing.write_text(listing.read_text() + "SKU-3,shop/item-3.png,Coat\n")
-    assert tag.main(arguments) == 0
+    assert tag_main(arguments) == 0
     with open(f"{output}.problems.csv") as file:
         assert len(file.readlines()) == 1  # the header alone
     files = sorted(output.glob("*.csv"))
@@ -95,11 +125,11 @@ def test_the_embeddings_output_builds_the_catalogue_that_the_photos_build(
 ):
     vectors = tmp_path / "embeddings"
     arguments = [str(shop), "--ray", "-o", str(tmp_path / "tags"), "--embeddings", str(vectors)]
-    assert tag.main([*arguments, *options(serving_artifacts)]) == 0
+    assert tag_main([*arguments, *options(serving_artifacts)]) == 0
     model = ["--model", str(serving_artifacts / "model.tflite")]
-    assert catalogue.main(["--catalogue", str(tmp_path / "ray.npz"), *model, "build", str(vectors)]) == 0
-    assert catalogue.main(["--catalogue", str(tmp_path / "here.npz"), *model, "build", str(shop)]) == 0
-    on_ray, here = (catalogue.Catalogue.load(tmp_path / name) for name in ("ray.npz", "here.npz"))
+    assert catalogue_main(["--catalogue", str(tmp_path / "ray.npz"), *model, "build", str(vectors)]) == 0
+    assert catalogue_main(["--catalogue", str(tmp_path / "here.npz"), *model, "build", str(shop)]) == 0
+    on_ray, here = (Catalogue.load(tmp_path / name) for name in ("ray.npz", "here.npz"))
     order = [on_ray.rows[item_id] for item_id in here.ids]
     assert sorted(on_ray.ids) == sorted(here.ids) and len(here) == 6
     np.testing.assert_allclose(on_ray.vectors[order], here.vectors, atol=1e-6)
@@ -132,7 +162,7 @@ def test_photos_in_object_storage_are_tagged_into_object_storage(
         with files.open_output_stream(f"shop/photos/{path.relative_to(shop).as_posix()}") as stream:
             stream.write(path.read_bytes())
     source, output = f"s3://shop/photos?{object_store}", f"s3://shop/tags?{object_store}"
-    assert tag.main([source, "--ray", "-o", output, *options(serving_artifacts)]) == 0
+    assert tag_main([source, "--ray", "-o", output, *options(serving_artifacts)]) == 0
     local = local_rows(serving_artifacts, shop, tmp_path / "local.csv")
     assert_same_tags(local, ray_rows("shop/tags", files))
     with files.open_input_stream("shop/tags.problems.csv") as stream:
@@ -162,7 +192,11 @@ def ray_head(tmp_path):
         head += ["--dashboard-agent-listen-port", str(free_port())]
         with open(log, "w") as file:
             cluster = subprocess.Popen(head, env=env, start_new_session=True, stdout=file, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 180
         while cluster.poll() is None and "will now block" not in log.read_text():
+            if time.monotonic() > deadline:  # neither up nor failed: stopped, and counted as a failed start
+                os.killpg(cluster.pid, signal.SIGTERM)
+                cluster.wait(timeout=60)
             time.sleep(0.5)
         if cluster.poll() is None:
             break

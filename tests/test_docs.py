@@ -5,7 +5,7 @@ import re
 
 from cogapp import Cog
 
-from fmnist import catalogue, images
+from fmnist.core import catalogue, images
 from tests.committed import ROOT, report
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

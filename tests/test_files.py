@@ -1,6 +1,6 @@
 import pytest
 
-from fmnist.files import write_atomically
+from fmnist.core.files import write_atomically
 
 
 def test_a_finished_write_replaces_the_file_and_leaves_no_temporary(tmp_path):

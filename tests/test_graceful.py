@@ -12,7 +12,7 @@ from collections import Counter
 
 import pytest
 
-from .helpers import api_server, png_bytes
+from .helpers import api_server, png_bytes, wait_until
 
 pytestmark = pytest.mark.slow  # POSIX signals
 
@@ -54,14 +54,12 @@ def test_sigterm_turns_readiness_503_drains_then_finishes_in_flight_requests(ser
             connection.sendall(head.encode() + b"\r\n" + body[:20])
             in_flight.append(connection)
         server.send_signal(signal.SIGTERM)
-        time.sleep(0.5)
         # draining: not ready, but new requests are still answered
-        assert status(url, "/readyz") == 503
+        wait_until(lambda: status(url, "/readyz") == 503, 2, "/readyz did not turn 503 within the drain time")
         assert post_once(port, body) == 200
-        time.sleep(2.5)
         # then uvicorn's graceful shutdown: no new connections, the requests in flight finish
+        wait_until(lambda: post_once(port, body) == "refused", 10, "new connections were still served 10 s on")
         assert server.poll() is None, "the server quit with requests in flight"
-        assert post_once(port, body) == "refused"
         for connection in in_flight:
             connection.sendall(body[20:])
             with connection, connection.makefile("rb") as answer:

@@ -1,4 +1,4 @@
-"""Fashion-MNIST's conversion of a product photo (`fmnist.images`), step by step and end to end."""
+"""Fashion-MNIST's conversion of a product photo (`fmnist.core.images`), step by step and end to end."""
 
 import io
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fmnist import images
+from fmnist.core import images
 
 
 def garment(height=20, width=10):
@@ -66,9 +66,8 @@ def test_the_garment_is_trimmed_resized_to_28_and_centred(name, photo):
 
 @pytest.mark.parametrize("noise", [0, 8])
 def test_a_photo_enlarged_smoothly_from_28_x_28_converts_back_to_nearly_the_same_image(noise):
-    # A Lanczos enlargement softens the edges; a trim at a fixed distance took that softness for garment, and
-    # the garment came back too small (mean error 10.6, largest 115, before the box was measured to the
-    # fraction of a pixel and moved in).
+    # A Lanczos enlargement softens the edges: unless the box is measured to the fraction of a pixel, a trim
+    # takes that softness for garment and the garment comes back too small.
     picture = garment(height=28, width=14)
     photo = as_photo(picture, scale=12, margin=100, noise=noise, resample=Image.Resampling.LANCZOS)
     darkening = 255 * (1 - (1 - picture / 255) ** images.TONE_EXPONENT)  # blended in levels, measured to a power
@@ -153,3 +152,13 @@ def test_the_darkening_is_measured_part_of_the_way_to_linear_light():
     picture[4:24, 9:19] = 127
     converted = images.to_model_input(as_photo(picture, margin=120))[..., 0] * 255
     assert abs(converted[14, 14] - 255 * (1 - (128 / 255) ** 1.5)) < 2, converted[14, 14]
+
+
+def test_an_image_too_large_to_decode_is_told_apart_from_one_that_cannot_be_read(monkeypatch):
+    monkeypatch.setattr(images, "MAX_PIXELS", 100 * 100)
+    with pytest.raises(images.TooLargeError, match="the limit is 10,000 pixels"):
+        images.open_image(encoded(np.zeros((101, 100), dtype=np.uint8)))
+    for unreadable in (b"", b"\x89PNG not really"):
+        with pytest.raises(images.InputError) as refused:
+            images.open_image(unreadable)
+        assert not isinstance(refused.value, images.TooLargeError)

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # longer than the workers' own 600 s, which fail first
 
 
 def free_ports(count: int) -> list[int]:

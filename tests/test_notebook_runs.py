@@ -13,7 +13,7 @@ from tests.committed import ROOT
 NOTEBOOK = ROOT / "Fashion_MNIST_model_training.ipynb"
 QUICK = {"EPOCHS": 2, "TRAIN_IMAGES": 3000}
 
-pytestmark = pytest.mark.notebook
+pytestmark = [pytest.mark.notebook, pytest.mark.timeout(1800)]  # a run of the notebook: minutes, not seconds
 
 
 def parameterised(tmp_path, edit=None, **parameters):

@@ -6,12 +6,13 @@ in one of four lists below, and `test_every_number_of_the_metrics_is_compared_or
 that is in none:
 
 - `EXACT`: deterministic given the code, compared exactly;
-- `TOLERATED` (`rounding_dependent_figures`): numbers that move with the seed and the processor (bfloat16 or
-  not perturbs training like another seed does), compared within the tolerances that
-  `benchmarks/tolerances.py` measured over runs in both precisions (reports/regression_tolerances.json): for
-  the difference of two runs, at an expected false-alarm rate of 1 % for all of them together;
+- `TOLERATED` (`rounding_dependent_figures`, in benchmarks/regression_figures.py): numbers that move with the
+  seed and the processor (bfloat16 or not perturbs training like another seed does), compared within the
+  tolerances that `benchmarks/tolerances.py` measured over runs in both precisions
+  (reports/regression_tolerances.json): for the difference of two runs, at an expected false-alarm rate of
+  1 % for all of them together;
 - `BARS`: numbers held to a fixed bar (the export's parity, the calibration and auto-tagging goals), each
-  named in `bar_checks`;
+  named in `bar_checks` (benchmarks/regression_figures.py);
 - `NOT_COMPARED`: left out on purpose, each with the reason.
 """
 
@@ -24,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from benchmarks.regression_figures import bar_checks, confused_pairs, confusions_agree, rounding_dependent_figures
 from tests.committed import report
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,93 +83,6 @@ NOT_COMPARED = {
 }
 
 pytestmark = pytest.mark.regression
-
-
-def rounding_dependent_figures(metrics: dict) -> dict:
-    """The numbers of a `metrics.json` that move with the seed and the processor, by name: what this test
-    compares within the tolerances that `benchmarks/tolerances.py` measures."""
-    explanations = metrics["explanations"]
-    figures = {
-        "test_accuracy": metrics["test_accuracy"],
-        "test_loss": metrics["test_loss"],
-        "precision_at_k": metrics["similar_items"]["precision_at_k"],
-        "final_val_accuracy": metrics["history"]["val_accuracy"][-1],
-        "random_garment_drop_10": explanations["random_garment_drop_10"],
-        "temperature": metrics["calibration"]["temperature"],
-    }
-    for name, scores in metrics["per_class"].items():
-        figures.update({f"{key} {name}": scores[key] for key in ("f1-score", "precision", "recall")})
-    figures.update({f"deletion_drop_10 {name}": drop for name, drop in explanations["deletion_drop_10"].items()})
-    figures.update({f"coverage at {target}": point["coverage"] for target, point in metrics["auto_tagging"].items()})
-    return {name.replace("f1-score ", "f1 "): value for name, value in figures.items()}
-
-
-def confused_pairs(metrics: dict) -> list:
-    """The most confused class pairs, most confused first, each as a sorted pair of names."""
-    return [tuple(sorted(pair["classes"])) for pair in metrics["top_confusions"]]
-
-
-def confusions_agree(rerun: dict, committed: dict) -> bool:
-    """The same pair is confused most, and the committed run's three most confused pairs are among the
-    re-run's five: the third and fourth pairs can trade places between seeds (a difference of one image)."""
-    ours, theirs = confused_pairs(rerun), confused_pairs(committed)
-    return ours[0] == theirs[0] and set(theirs[:3]) <= set(ours[:5])
-
-
-def bar_checks(metrics: dict, precision: str | None = None) -> dict:
-    """Each fixed bar by name: whether `metrics` passes it, and what it read. The run must have trained in
-    `precision`, by default the one `train.precision_policy` calls for here."""
-    from fmnist import train
-
-    parity, calibration = metrics["export_parity"], metrics["calibration"]
-    accuracy, used = metrics["test_accuracy"], metrics["training_precision"]
-    served = parity["keras"]["accuracy"]  # the float32, calibrated model that is exported
-    checks = {"precision policy": (used == (precision or train.precision_policy()), used)}
-    # The bars of the reference recipe; a learner's own recipe (3 epochs, another network) is held to its own
-    # run, as the committed one, by every other check.
-    reference = same_recipe(metrics, report("metrics.json"))
-    checks["test accuracy at least 0.93"] = (accuracy >= 0.93 or not reference, (accuracy, "reference", reference))
-    history = metrics["history"]
-    fell = history["loss"][-1] < history["loss"][0] and history["val_loss"][-1] < history["val_loss"][0]
-    checks["both losses fell during training"] = (
-        fell or not reference,
-        {key: (values[0], values[-1]) for key, values in history.items()},
-    )
-    for name in ("saved_model", "tflite"):  # float32: only the order of the additions differs
-        checks[f"{name} parity"] = (
-            parity[name]["argmax_agreement"] >= 0.999
-            and parity[name]["max_abs_probability_difference"] <= 1e-4
-            and abs(parity[name]["accuracy"] - served) <= 0.001,
-            parity[name],
-        )
-    int8 = parity["tflite_int8"]
-    checks["tflite_int8 parity"] = (int8["argmax_agreement"] >= 0.99 and int8["accuracy"] >= served - 0.005, int8)
-    # the served copy computes in float32: the same model for a float32 run; a model trained and evaluated in
-    # bfloat16 rounds differently, which moves the images whose two top classes are close (bar unmeasured)
-    checks["served accuracy as trained"] = (abs(served - accuracy) <= (0.005 if used != "float32" else 1e-6), served)
-    explanations = metrics["explanations"]
-    drop = explanations["deletion_drop_10"][explanations["method"]]
-    beaten = drop >= 1.8 * explanations["random_garment_drop_10"]
-    checks["explanations beat random pixels 1.8 times"] = (beaten or not reference, explanations)
-    checks["test ECE at most 0.015"] = (calibration["test_ece_after"] <= 0.015, calibration)
-    checks["calibration lowers the NLL"] = (calibration["test_nll_after"] < calibration["test_nll_before"], calibration)
-    # The goal is the target within 0.3 points; a run on another precision can miss it by a few hundredths (the
-    # thresholds come from 5,000 validation images), so the bar that flags a regression is 0.5 points.
-    for target, point in metrics["auto_tagging"].items():
-        checks[f"auto-tagging accuracy at {target}"] = (point["accuracy"] >= float(target) - 0.005, point)
-    return checks
-
-
-def same_recipe(metrics: dict, reference: dict) -> bool:
-    """Whether `metrics` come from the reference run's recipe and network, whatever the seed."""
-    ours, theirs = (
-        {key: value for key, value in run["recipe"].items() if key != "seed"} for run in (metrics, reference)
-    )
-    return ours == theirs and metrics["architecture"] == reference["architecture"]
-
-
-def bar_failures(metrics: dict, precision: str) -> list:
-    return [name for name, (passed, _) in bar_checks(metrics, precision).items() if not passed]
 
 
 def leaves(value, prefix="") -> dict:
@@ -238,16 +153,17 @@ def test_the_same_class_pairs_are_confused_most(committed, rerun):
     assert confusions_agree(rerun, committed), (confused_pairs(rerun), confused_pairs(committed))
 
 
-@pytest.mark.parametrize("name", list(bar_checks(json.loads(COMMITTED.read_text()))))
+@pytest.mark.parametrize("name", list(bar_checks(json.loads(COMMITTED.read_text()), report("metrics.json"))))
 def test_bar(rerun, name):
-    passed, reading = bar_checks(rerun)[name]
+    passed, reading = bar_checks(rerun, report("metrics.json"))[name]
     assert passed, f"{name}: {reading}"
 
 
 @pytest.fixture(scope="module")
 def exported():
     """The re-executed notebook's exported TFLite model and review thresholds, and the dataset's splits."""
-    from fmnist import data, runtime
+    from fmnist import data
+    from fmnist.core import runtime
 
     models = RERUN.parent.parent / "models"
     if not (models / "fashion_cnn.tflite").exists():

@@ -1,4 +1,5 @@
 import io
+import itertools
 import json
 import os
 import re
@@ -6,21 +7,20 @@ import urllib.request
 
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
 from PIL import Image
 
-from fmnist import CLASS_NAMES, explain, images, inference, runtime, serve
+from fmnist import CLASS_NAMES
+from fmnist.core import images, inference, occlusion, runtime
+from fmnist.serve import __main__ as command_line
+from fmnist.serve import settings
 
-from .helpers import api_server, png_bytes, serving_environment
+from .helpers import api_client, api_server, png_bytes
 
 
 @pytest.fixture(scope="module")
 def client(serving_artifacts):
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in serving_environment(serving_artifacts).items():
-            patch.setenv(name, value)
-        with TestClient(serve.app) as test_client:
-            yield test_client
+    with api_client(serving_artifacts) as test_client:
+        yield test_client
 
 
 def noise_png(size=200):
@@ -80,6 +80,41 @@ def test_batch_returns_one_prediction_per_image(client):
     assert len(as_json.json()["predictions"]) == 2
 
 
+def photos_of_noise(count: int, rng) -> list[bytes]:
+    """PNG photos of distinct random pictures, each of its own size (28 to 400 pixels a side)."""
+    photos = []
+    for _ in range(count):
+        picture = Image.fromarray(rng.integers(0, 256, (28, 28), dtype=np.uint8))
+        buffer = io.BytesIO()
+        picture.resize(tuple(int(side) for side in rng.integers(28, 401, 2))).save(buffer, format="PNG")
+        photos.append(buffer.getvalue())
+    return photos
+
+
+def answer_numbers(answer: dict) -> list:
+    return [answer["confidence"], answer["margin"], *answer["probabilities"].values()]
+
+
+def test_each_answer_of_a_batch_belongs_to_its_own_image_whatever_the_order(client):
+    """A property over 30 batches, each a random selection of distinct photos in a random order: the i-th answer
+    is what /predict answers for the i-th photo alone (its numbers to within rounding across batch sizes)."""
+    rng = np.random.default_rng(0)
+    photos = photos_of_noise(8, rng)
+    singles = [client.post("/predict", files={"file": ("x.png", photo)}).json() for photo in photos]
+    for first, second in itertools.combinations(singles, 2):  # distinct answers, so that a swap would show
+        assert np.abs(np.subtract(answer_numbers(first), answer_numbers(second))).max() > 1e-4
+    for _ in range(30):
+        order = rng.permutation(len(photos))[: rng.integers(2, len(photos) + 1)]
+        files = [("files", (f"{index}.png", photos[index])) for index in order]
+        answers = client.post("/predict/batch", files=files).json()["predictions"]
+        assert len(answers) == len(order)
+        for answer, index in zip(answers, order, strict=True):
+            expected = singles[index]
+            assert (answer["label"], answer["runner_up"]) == (expected["label"], expected["runner_up"]), order
+            assert answer["needs_review"] == expected["needs_review"], order
+            assert answer_numbers(answer) == pytest.approx(answer_numbers(expected), abs=1e-5), order
+
+
 def test_similar_returns_k_items_most_similar_first(client):
     answer = client.post("/similar?k=4", files={"file": ("x.png", png_bytes(color=90))}).json()
     assert len(answer["items"]) == 4
@@ -116,7 +151,7 @@ def bomb_png():
         ({"files": {"file": ("x.png", noise_png()[:5000])}}, "/predict", 400, "not a readable image"),
         ({"files": {"file": ("bomb.png", bomb_png())}}, "/predict", 413, "limit"),
         (
-            {"content": b"\0" * (serve.MAX_UPLOAD_BYTES + 1), "headers": {"content-type": "image/png"}},
+            {"content": b"\0" * (settings.MAX_UPLOAD_BYTES + 1), "headers": {"content-type": "image/png"}},
             "/predict",
             413,
             "limit",
@@ -149,10 +184,10 @@ def bomb_png():
         ({"json": {"pixels": "abc"}}, "/predict", 422, "valid array"),
         ({"json": [1, 2, 3]}, "/predict", 422, "an object"),
         ({"content": b"{not json", "headers": {"content-type": "application/json"}}, "/predict", 422, "Invalid JSON"),
-        ({"json": {"images": [[[0] * 28] * 28] * (serve.MAX_BATCH + 1)}}, "/predict/batch", 422, "at most 64 items"),
-        ({"files": [("files", ("x.png", png_bytes()))] * (serve.MAX_BATCH + 1)}, "/predict/batch", 413, "at most"),
+        ({"json": {"images": [[[0] * 28] * 28] * (settings.MAX_BATCH + 1)}}, "/predict/batch", 422, "at most 64 items"),
+        ({"files": [("files", ("x.png", png_bytes()))] * (settings.MAX_BATCH + 1)}, "/predict/batch", 413, "at most"),
         ({"files": {"file": ("x.png", png_bytes())}}, "/similar?k=0", 422, "between 1 and"),
-        ({"files": {"file": ("x.png", png_bytes())}}, f"/similar?k={serve.MAX_K + 1}", 422, "between 1 and"),
+        ({"files": {"file": ("x.png", png_bytes())}}, f"/similar?k={settings.MAX_K + 1}", 422, "between 1 and"),
         ({"files": {"file": ("x.png", png_bytes())}}, "/similar?k=many", 422, "valid integer"),
         ({"content": b"hello", "headers": {"content-type": "text/plain"}}, "/predict", 415, "unsupported content type"),
         ({"files": {"other": ("x.png", png_bytes())}}, "/predict", 422, '"file"'),
@@ -174,7 +209,7 @@ def test_bad_input_gets_a_clear_4xx_and_the_server_keeps_serving(client, request
 def test_a_large_photo_decodes_off_the_event_loop_and_gives_the_same_answer(client):
     photo = np.full((1400, 1400), 255, dtype=np.uint8)  # over INLINE_PIXELS: decoded in a worker thread
     photo[300:1100, 500:900] = np.random.default_rng(4).integers(0, 120, (800, 400), dtype=np.uint8)
-    assert photo.size > serve.INLINE_PIXELS
+    assert photo.size > settings.INLINE_PIXELS
     large = io.BytesIO()
     Image.fromarray(photo).save(large, format="PNG")
     answer = client.post("/predict", files={"file": ("x.png", large.getvalue())}).json()
@@ -205,7 +240,7 @@ def test_explain_map_matches_the_library_on_json_pixels(client, serving_artifact
     pixels = np.random.default_rng(3).integers(0, 256, (28, 28))
     answer = client.post("/explain", json={"pixels": pixels.tolist()}).json()
     classifier = runtime.TFLiteClassifier(serving_artifacts / "model.tflite")
-    expected = explain.occlusion(lambda batch: classifier(batch)[1], (pixels / 255.0)[np.newaxis, ..., np.newaxis])
+    expected = occlusion.occlusion(lambda batch: classifier(batch)[1], (pixels / 255.0)[np.newaxis, ..., np.newaxis])
     np.testing.assert_allclose(answer["map"], expected[0], atol=2e-3)
 
 
@@ -224,11 +259,32 @@ def test_similar_k_beyond_the_catalogue_is_refused(client):
     assert response.status_code == 422 and "between 1 and 30" in response.json()["detail"]
 
 
-def test_a_missing_model_stops_startup_with_a_clear_message(tmp_path, monkeypatch):
-    monkeypatch.setenv(inference.MODEL_ENV, str(tmp_path / "missing.tflite"))
-    with pytest.raises(RuntimeError, match="make run"):
-        with TestClient(serve.app):
+def test_a_missing_model_stops_startup_with_a_clear_message_and_its_cause(serving_artifacts, tmp_path):
+    with pytest.raises(RuntimeError, match="make run") as stopped:
+        with api_client(serving_artifacts, FMNIST_MODEL=str(tmp_path / "missing.tflite")):
             pass
+    assert "FMNIST_MODEL=" in str(stopped.value) and isinstance(stopped.value.__cause__, (OSError, ValueError))
+
+
+def test_the_settings_read_the_documented_variables_and_default_to_make_runs_files(monkeypatch):
+    variables = {
+        "FMNIST_MODEL": "a.tflite",
+        "FMNIST_CATALOGUE": "b.npz",
+        "FMNIST_REVIEW_THRESHOLDS": "c.json",
+        "FMNIST_TARGET_ACCURACY": "0.995",
+        "FMNIST_DRAIN_SECONDS": "2.5",
+    }
+    for name in variables:
+        monkeypatch.delenv(name, raising=False)
+    defaults = settings.Settings()
+    assert (defaults.model, defaults.catalogue) == (inference.DEFAULT_MODEL, inference.DEFAULT_CATALOGUE)
+    assert (defaults.review_thresholds, defaults.target_accuracy) == (inference.DEFAULT_REVIEW, "0.99")
+    assert defaults.drain_seconds == 0
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    read = settings.Settings()
+    assert (str(read.model), str(read.catalogue), str(read.review_thresholds)) == ("a.tflite", "b.npz", "c.json")
+    assert (read.target_accuracy, read.drain_seconds) == ("0.995", 2.5)
 
 
 @pytest.mark.slow
@@ -239,16 +295,16 @@ def test_a_real_server_process_answers_over_http(serving_artifacts):
 
 
 def test_the_server_runs_on_uvicorns_own_options(monkeypatch):
-    """`python -m fmnist.serve` is `uvicorn fmnist.serve:app` with its documented options, and hands the drain
-    time to the worker processes through the environment."""
+    """`python -m fmnist.serve` is `uvicorn fmnist.serve.app:app` with its documented options, and hands the
+    drain time to the worker processes through the environment."""
     ran = []
-    monkeypatch.setattr(serve.uvicorn, "run", lambda app, **options: ran.append((app, options)))
-    monkeypatch.delenv(serve.DRAIN_ENV, raising=False)
-    serve.main(["--port", "0", "--workers", "2", "--drain-seconds", "5"])
+    monkeypatch.setattr(command_line.uvicorn, "run", lambda app, **options: ran.append((app, options)))
+    monkeypatch.delenv("FMNIST_DRAIN_SECONDS", raising=False)
+    command_line.main(["--port", "0", "--workers", "2", "--drain-seconds", "5"])
     ((app, options),) = ran
-    assert app == "fmnist.serve:app"
+    assert app == "fmnist.serve.app:app"
     assert options["workers"] == 2 and options["port"] == 0 and options["timeout_graceful_shutdown"] == 30
-    assert os.environ[serve.DRAIN_ENV] == "5.0"
+    assert os.environ["FMNIST_DRAIN_SECONDS"] == "5.0"
 
 
 def test_readiness_is_200_while_serving_and_503_once_shutdown_starts(client):
@@ -283,12 +339,9 @@ def test_describe_flags_review_below_the_threshold_only():
 
 @pytest.mark.parametrize(("target", "message"), [("0.95", "choose one of"), (None, "cannot read the review")])
 def test_a_target_without_a_threshold_stops_the_server_with_a_clear_message(serving_artifacts, target, message):
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in serving_environment(serving_artifacts).items():
-            patch.setenv(name, value)
-        if target:
-            patch.setenv(inference.TARGET_ENV, target)
-        else:
-            patch.setenv(inference.REVIEW_ENV, str(serving_artifacts / "missing.json"))
-        with pytest.raises(RuntimeError, match=message), TestClient(serve.app):
-            pass
+    if target:
+        environment = {"FMNIST_TARGET_ACCURACY": target}
+    else:
+        environment = {"FMNIST_REVIEW_THRESHOLDS": str(serving_artifacts / "missing.json")}
+    with pytest.raises(RuntimeError, match=message), api_client(serving_artifacts, **environment):
+        pass

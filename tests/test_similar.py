@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from fmnist import catalogue, recipe, similar
+from fmnist import recipe, similar
+from fmnist.core import catalogue
 
 
 def items(vectors, labels) -> catalogue.Catalogue:
@@ -46,5 +47,5 @@ def test_mismatched_lengths_are_refused():
 
 
 def test_the_test_images_are_named_by_number_and_class():
-    ids, titles = catalogue.test_image_names([9, 0])
+    ids, titles = catalogue.fashion_mnist_names([9, 0])
     assert ids == ["test-00000", "test-00001"] and titles == ["Ankle boot, test image 0", "T-shirt/top, test image 1"]

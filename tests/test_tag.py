@@ -4,13 +4,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fmnist import CLASS_NAMES, runtime, tag
+from fmnist import CLASS_NAMES
+from fmnist.core import runtime
+from fmnist.tag import local
+from fmnist.tag import output as tag_output
+from fmnist.tag.__main__ import main
 
 
 def run(serving_artifacts, source, output, *options):
     model, thresholds = serving_artifacts / "model.tflite", serving_artifacts / "review_thresholds.json"
     arguments = [str(source), "-o", str(output), "--model", str(model), "--thresholds", str(thresholds)]
-    return tag.main([*arguments, "--quiet", *options])
+    return main([*arguments, "--quiet", *options])
 
 
 def read(output):
@@ -25,7 +29,7 @@ def test_a_folder_gets_one_row_per_readable_image_and_a_summary(serving_artifact
     assert sorted(row["id"] for row in rows) == sorted([f"item-{n}" for n in range(5)] + ["jackets-big"])
     classifier = runtime.TFLiteClassifier(serving_artifacts / "model.tflite")
     for row in rows:
-        assert list(row) == list(tag.COLUMNS)
+        assert list(row) == list(tag_output.COLUMNS)
         assert row["label"] in CLASS_NAMES and row["runner_up"] in CLASS_NAMES and row["label"] != row["runner_up"]
         assert 0.1 <= float(row["confidence"]) <= 1 and row["needs_review"] in ("True", "False")
     first = Image.open(shop / "item-0.png")
@@ -64,8 +68,8 @@ def test_an_interrupted_run_resumes_without_redoing_the_finished_images(serving_
     lines = output.read_text().splitlines()
     output.write_text("\n".join(lines[:-2]) + "\n" + lines[-2][:7])
     tagged = []
-    original = tag.tag_rows
-    monkeypatch.setattr(tag, "tag_rows", lambda ids, *rest: tagged.extend(ids) or original(ids, *rest))
+    original = local.tag_rows
+    monkeypatch.setattr(local, "tag_rows", lambda ids, *rest: tagged.extend(ids) or original(ids, *rest))
     assert run(serving_artifacts, shop, output) == 0
     assert sorted(tagged) == sorted(row["id"] for row in complete[-2:])
     assert sorted(read(output), key=lambda row: row["id"]) == sorted(complete, key=lambda row: row["id"])
@@ -98,15 +102,31 @@ def test_a_resumed_run_with_another_target_decides_the_review_again(serving_arti
 
 
 def test_the_summary_counts_the_auto_tagged_and_the_to_review_images_of_each_class():
-    rows = [
-        {"label": "Bag", "needs_review": False},
-        {"label": "Bag", "needs_review": "False"},  # as read back from a CSV
-        {"label": "Bag", "needs_review": True},
-        {"label": "Ankle boot", "needs_review": "True"},
-    ]
-    lines = tag.summary(rows).splitlines()
+    tags = [("Bag", False), ("Bag", False), ("Bag", True), ("Ankle boot", True)]
+    lines = tag_output.summary(tags).splitlines()
     assert lines[0].split() == ["class", "auto-tagged", "to", "review"]
     table = {line.rsplit(maxsplit=2)[0]: line.split()[-2:] for line in lines[1:]}
     assert list(table) == [*CLASS_NAMES, "all"]
     assert table["Bag"] == ["2", "1"] and table["Ankle boot"] == ["0", "1"] and table["Coat"] == ["0", "0"]
     assert table["all"] == ["2", "2"]
+
+
+@pytest.mark.parametrize("option", [["--actors", "2"], ["--format", "parquet"], ["--embeddings", "vectors"]])
+def test_the_options_of_the_ray_pipeline_are_refused_without_ray_even_at_their_defaults(
+    serving_artifacts, shop, tmp_path, capsys, option
+):
+    with pytest.raises(SystemExit) as exit_status:
+        run(serving_artifacts, shop, tmp_path / "tags.csv", *option)
+    assert exit_status.value.code == 2 and "need --ray" in capsys.readouterr().err
+    assert not (tmp_path / "tags.csv").exists()
+
+
+def test_a_tag_keeps_its_types_and_reads_back_from_its_csv_text():
+    tag = tag_output.Tag("SKU-1", "Bag", 0.75, False, "Sandal", 0.5)
+    text = tag_output.csv_text([tag], header=True)
+    assert text == "id,label,confidence,needs_review,runner_up,margin\nSKU-1,Bag,0.75,False,Sandal,0.5\n"
+    row = next(csv.DictReader(text.splitlines()))
+    assert tag_output.parse_row(row, threshold=0.4) == tag
+    assert tag_output.parse_row(row, threshold=0.6) == tag._replace(needs_review=True)
+    for cut_short in ({"runner_up": "San"}, {"margin": None}, {"margin": "0.x"}):
+        assert tag_output.parse_row(row | cut_short, threshold=0.4) is None

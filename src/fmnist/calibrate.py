@@ -9,8 +9,8 @@ between the two most probable classes; its thresholds are chosen on the validati
 import numpy as np
 from scipy import optimize
 
-from fmnist.inference import margin as margin  # the review score: re-exported for the notebook
-from fmnist.inference import needs_review
+from fmnist.core.inference import margin as margin  # the review score: re-exported for the notebook
+from fmnist.core.inference import needs_review
 
 REVIEW_TARGETS = (0.99, 0.995)  # accuracy wanted of the tags accepted without a person
 

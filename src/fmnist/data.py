@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fmnist.files import write_atomically
+from fmnist.core.files import write_atomically
 
 OFFICIAL_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 KERAS_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"

@@ -8,7 +8,7 @@ import numpy as np
 from sklearn import metrics
 
 from fmnist import CLASS_NAMES
-from fmnist.files import write_atomically
+from fmnist.core.files import write_atomically
 
 
 def versions() -> dict:

@@ -2,7 +2,8 @@
 
 Methods (each returns maps in [0, 1], one per image, 28 × 28, for the predicted class unless told otherwise):
 - `occlusion`: blank a small patch, see how much the class probability drops (Zeiler & Fergus, 2014).
-  It needs only predictions, so it also explains the exported TFLite model behind the API.
+  It needs only predictions, so it also explains the exported TFLite model behind the API
+  (`fmnist.core.occlusion`, which the API imports without this module).
 - `integrated_gradients`: gradients along the path from a black image (Sundararajan et al., 2017).
 - `gradcam`: a convolution block's channels weighted by their gradient (Selvaraju et al., 2017), in the
   HiResCAM variant that measured most faithful here.
@@ -19,6 +20,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from fmnist.core.occlusion import image_batch, occlusion, scale_to_peak
+
 if TYPE_CHECKING:
     import keras
     import tensorflow as tf
@@ -29,17 +32,10 @@ GARMENT_THRESHOLD = 0.1  # a pixel brighter than this (on the 0-1 scale) belongs
 DELETION_FRACTIONS = np.arange(21) / 20  # share of the 784 pixels blanked (or inserted) at each step
 
 
-def numpy_batch(images) -> np.ndarray:
-    images = np.asarray(images, dtype="float32")
-    if images.ndim != 4:
-        raise ValueError(f"expected a batch of images (n, height, width, channels), got shape {images.shape}")
-    return images
-
-
 def as_batch(images) -> tf.Tensor:
     import tensorflow as tf
 
-    return tf.convert_to_tensor(numpy_batch(images))
+    return tf.convert_to_tensor(image_batch(images))
 
 
 def forward(model: keras.Model, images: tf.Tensor, tap: str | None = None):
@@ -63,51 +59,9 @@ def forward(model: keras.Model, images: tf.Tensor, tap: str | None = None):
     return logits, tapped
 
 
-def normalise(maps) -> np.ndarray:
-    """Keep the positive evidence and scale each map to a peak of 1 (an all-zero map stays zero)."""
-    maps = np.maximum(np.asarray(maps, dtype="float32"), 0)
-    peak = maps.max(axis=(1, 2), keepdims=True)
-    return np.divide(maps, peak, out=np.zeros_like(maps), where=peak > 0)
-
-
 def predictor(model: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
     """Probabilities for a batch of images, for `occlusion` and the faithfulness measures."""
     return lambda images: np.asarray(model(as_batch(images), training=False), dtype="float32")
-
-
-def occlusion(predict: Callable, images, class_indices=None, patch: int = 2, stride: int = 1) -> np.ndarray:
-    """Average drop of the class probability when a `patch` × `patch` square covering the pixel is blanked.
-
-    `predict` maps a batch of images to probabilities: `explain.predictor(model)` for a Keras model, or the
-    API's TFLite classifier. A 28 × 28 image has 729 patches of 2 × 2; each that touches the garment takes one
-    prediction. Of the patches tried on 200 training images (1 to 4 pixels, stride 1 or 2), 2 × 2 ranked the
-    pixels whose deletion hurts the prediction most (`benchmarks/explanations.py`).
-    """
-    images = numpy_batch(images)
-    n, height, width, _ = images.shape
-    probabilities = predict(images)
-    if class_indices is None:
-        class_indices = probabilities.argmax(axis=1)
-    class_indices = np.asarray(class_indices, dtype=int)
-    patches = []  # one mask per patch position, True where the patch blanks the image
-    for top in range(0, height - patch + 1, stride):
-        for left in range(0, width - patch + 1, stride):
-            mask = np.zeros((height, width), bool)
-            mask[top : top + patch, left : left + patch] = True
-            patches.append(mask)
-    patches = np.stack(patches)
-    drops = np.zeros((n, height, width), "float32")
-    starts = probabilities[np.arange(n), class_indices]
-    for image, label, start, drop in zip(images, class_indices, starts, drops, strict=True):
-        # Blanking a patch that is already all background changes nothing: its drop is 0, with no prediction
-        # (predicting it would give rounding noise, since the batch differs from the one `start` came from).
-        changes = (patches & (image != 0).any(axis=-1)).any(axis=(1, 2))
-        scores = np.zeros(len(patches), "float32")
-        if changes.any():
-            occluded = np.where(patches[changes][..., np.newaxis], 0, image).astype("float32")
-            scores[changes] = start - predict(occluded)[:, label]
-        drop[:] = np.tensordot(scores, patches, axes=1)
-    return normalise(drops / patches.sum(axis=0))
 
 
 def integrated_gradients(model: keras.Model, images, class_indices=None, steps: int = 32) -> np.ndarray:
@@ -131,7 +85,7 @@ def integrated_gradients(model: keras.Model, images, class_indices=None, steps: 
             probabilities = tf.nn.softmax(forward(model, path)[0])
             scores = tf.gather(probabilities, class_indices, axis=1, batch_dims=1)
         total += tf.cast(tape.gradient(scores, path), "float32")
-    return normalise((images * total / steps)[..., 0])
+    return scale_to_peak((images * total / steps)[..., 0])
 
 
 def gradcam(
@@ -159,7 +113,7 @@ def gradcam(
         gradients = tf.reduce_mean(gradients, axis=(1, 2), keepdims=True)
     heatmaps = tf.nn.relu(tf.reduce_sum(gradients * tf.cast(activations, "float32"), axis=-1))
     heatmaps = tf.image.resize(heatmaps[..., tf.newaxis], images.shape[1:3], method="bilinear")[..., 0]
-    return normalise(heatmaps)
+    return scale_to_peak(heatmaps)
 
 
 METHODS = {
@@ -179,7 +133,7 @@ def pixel_order(maps, seed: int = 0) -> np.ndarray:
 
 def deletion_curve(predict: Callable, images, orders, class_indices) -> np.ndarray:
     """Class probability (n images × len(DELETION_FRACTIONS)) as pixels are blanked in `orders` order."""
-    images = numpy_batch(images)
+    images = image_batch(images)
     n, pixels = len(images), images[0].size
     flat = images.reshape(n, -1)
     curve = np.zeros((n, len(DELETION_FRACTIONS)), "float32")

@@ -8,8 +8,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from fmnist.core.runtime import OUTPUTS, TFLiteClassifier
 from fmnist.model import EMBEDDING_LAYER, with_outputs
-from fmnist.runtime import OUTPUTS, TFLiteClassifier
 
 
 def to_tflite(model: keras.Model, quantize: bool = False) -> bytes:

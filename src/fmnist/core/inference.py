@@ -2,8 +2,8 @@
 
 The inference core's one place for the review rule, the default paths and the answer's shape. The API
 (`fmnist.serve`), the batch tagger (`fmnist.tag`) and the benchmarks use it. It runs the exported TFLite
-model on LiteRT alone: nothing here, nor in `images`, `runtime` or `catalogue`, imports TensorFlow, so the
-serving install (`pip install fmnist[serve]`, README) holds none.
+model on LiteRT alone: nothing in `fmnist.core` imports TensorFlow, so the serving install
+(`pip install fmnist[serve]`, README) holds none.
 """
 
 import json
@@ -12,15 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from fmnist import CLASS_NAMES
-from fmnist.runtime import TFLiteClassifier
+from fmnist.core.runtime import TFLiteClassifier
 
-# Environment variables that point the API at its files, and the files `make run` writes.
-MODEL_ENV, CATALOGUE_ENV, REVIEW_ENV, TARGET_ENV = (
-    "FMNIST_MODEL",
-    "FMNIST_CATALOGUE",
-    "FMNIST_REVIEW_THRESHOLDS",
-    "FMNIST_TARGET_ACCURACY",
-)
+# The files `make run` writes, where the API and the tagger look for them unless told otherwise.
 DEFAULT_MODEL = Path("models/fashion_cnn.tflite")
 DEFAULT_CATALOGUE = Path("models/catalogue.npz")
 # The notebook chooses a margin threshold per target accuracy of the auto-accepted tags, on the validation split.
@@ -47,10 +41,9 @@ def load_threshold(path, target: str) -> float:
     try:
         thresholds = json.loads(Path(path).read_text())["thresholds"]
     except (OSError, ValueError, KeyError) as error:
-        message = f"cannot read the review thresholds {REVIEW_ENV}={path}: {error}; `make run` writes them"
-        raise RuntimeError(message) from None
+        raise RuntimeError(f"cannot read the review thresholds {path}: {error}; `make run` writes them") from None
     if target not in thresholds:
-        raise RuntimeError(f"{TARGET_ENV}={target} has no threshold in {path}; choose one of {sorted(thresholds)}")
+        raise RuntimeError(f"target accuracy {target} has no threshold in {path}; choose one of {sorted(thresholds)}")
     return float(thresholds[target])
 
 

@@ -35,11 +35,11 @@ DRAFT_SIZE = 224
 
 
 class InputError(ValueError):
-    """The input cannot be turned into an image; the message says why. `status` is the HTTP code."""
+    """The input cannot be turned into an image; the message says why."""
 
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.status = status
+
+class TooLargeError(InputError):
+    """The image is too large to decode safely: more than `MAX_PIXELS` pixels, or a decompression bomb."""
 
 
 def _to_8_bit(image: Image.Image) -> Image.Image:
@@ -67,14 +67,14 @@ def open_image(payload: bytes) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(payload))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise InputError(f"the image is too large to decode safely: {error}", 413) from None
+        raise TooLargeError(f"the image is too large to decode safely: {error}") from None
     except UnidentifiedImageError:  # its own message names a Python object, not the problem
         raise InputError("the data is not a readable image (PNG, JPEG, WebP, ...): its format is unknown") from None
     except (OSError, ValueError, SyntaxError, EOFError) as error:
         raise InputError(f"the data is not a readable image (PNG, JPEG, WebP, ...): {error}") from None
     width, height = image.size
     if width * height > MAX_PIXELS:
-        raise InputError(f"the image is {width}×{height} pixels; the limit is {MAX_PIXELS:,} pixels", 413)
+        raise TooLargeError(f"the image is {width}×{height} pixels; the limit is {MAX_PIXELS:,} pixels")
     return image
 
 

@@ -1,7 +1,7 @@
 """The exported TFLite model at inference time, on the LiteRT interpreter alone: no TensorFlow to load.
 
-The API (`fmnist.serve`) and the catalogue builder (`fmnist.catalogue`) use it, so that a server worker starts
-in about a second and holds a fraction of the memory that importing TensorFlow would cost.
+The API (`fmnist.serve`), the taggers and the catalogue (`fmnist.core.catalogue`) use it, so that a server
+worker starts in about a second and holds a fraction of the memory that importing TensorFlow would cost.
 """
 
 import numpy as np

@@ -1,0 +1,1 @@
+"""The API's endpoints, one router per tag: predictions, catalogue and health."""

@@ -1,0 +1,97 @@
+"""Tag a shop's product photos in bulk: a category for each, and whether a person should check it.
+
+    python -m fmnist.tag FOLDER_OR_CSV [--target-accuracy 0.995] [-o tags.csv] [--workers N]
+    python -m fmnist.tag SOURCE --ray [ADDRESS] [-o tags] [--embeddings FOLDER] [--format csv] [--actors 2]
+
+The source is a folder of images (the id is the path below the folder) or a CSV of `id,path[,title]` rows,
+listed as the catalogue lists it (`fmnist.core.sources`); on Ray, either may be in object storage. Each photo
+goes through the API's preprocessing and the exported, calibrated model; a row of tags.csv holds its id,
+label, calibrated confidence, `needs_review` (the margin over the runner-up is below the threshold the
+notebook chose on the validation split for the target accuracy), the runner-up class and that margin
+(`fmnist.tag.output`). A file that cannot be read is named and skipped. An interrupted run resumes where it
+stopped (`fmnist.tag.local`). With `--ray`, the tags go to a Parquet (or CSV) folder on a Ray cluster
+(`fmnist.tag.ray_pipeline`, docs/scale.md).
+"""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from fmnist.core.inference import DEFAULT_MODEL, DEFAULT_REVIEW, DEFAULT_TARGET, load_threshold
+from fmnist.tag import local, ray_pipeline
+from fmnist.tag.output import summary
+
+# The options that only the Ray pipeline takes, by flag, and the keyword of `ray_pipeline.run` each sets.
+RAY_ONLY = {"embeddings": "embeddings", "format": "output_format", "actors": "actors"}
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line's options; those only Ray takes are absent from the parsed arguments unless given."""
+    parser = argparse.ArgumentParser(prog="python -m fmnist.tag", description=__doc__.splitlines()[0])
+    parser.add_argument("source", help="a folder of images or a CSV of id,path[,title] rows (with --ray: or a URL)")
+    parser.add_argument("--target-accuracy", default=DEFAULT_TARGET, help="accuracy wanted of the automatic tags")
+    parser.add_argument("-o", "--output", help="default: tags.csv, with --ray the folder tags")
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--thresholds", type=Path, default=DEFAULT_REVIEW)
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="decoding processes (1: none)")
+    on_ray = parser.add_argument_group("on a Ray cluster (docs/scale.md)")
+    on_ray.add_argument("--ray", nargs="?", const="", metavar="ADDRESS", help="default: RAY_ADDRESS or a local one")
+    absent = argparse.SUPPRESS
+    help_text = "also write each photo's embedding there (Parquet)"
+    on_ray.add_argument("--embeddings", metavar="FOLDER", default=absent, help=help_text)
+    help_text = f"of the tags (default {ray_pipeline.DEFAULT_FORMAT})"
+    on_ray.add_argument("--format", choices=("parquet", "csv"), default=absent, help=help_text)
+    help_text = f"classifying actors, each on half a CPU (default {ray_pipeline.DEFAULT_ACTORS})"
+    on_ray.add_argument("--actors", type=int, default=absent, help=help_text)
+    return parser
+
+
+def main(argv=None) -> int:
+    """The command line: tag, print the problems and the summary; exit status 2 when nothing could be done."""
+    command = parser()
+    arguments = command.parse_args(argv)
+    ray_options = {keyword: getattr(arguments, flag) for flag, keyword in RAY_ONLY.items() if flag in arguments}
+    if arguments.ray is None and ray_options:
+        command.error("--embeddings, --format and --actors need --ray")
+    try:
+        threshold = load_threshold(arguments.thresholds, arguments.target_accuracy)
+        if arguments.ray is not None:
+            return on_cluster(arguments, threshold, ray_options)
+        output = Path(arguments.output or "tags.csv")
+        tags, problems = local.tag(
+            arguments.source, output, arguments.model, threshold, not arguments.quiet, arguments.workers
+        )
+    except (OSError, ValueError, RuntimeError) as error:
+        print(f"fmnist.tag: {error}", file=sys.stderr)
+        return 2
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    print(summary((tag.label, tag.needs_review) for tag in tags))
+    print(f"wrote {output}: {len(tags)} images, {len(problems)} skipped")
+    return 0
+
+
+def on_cluster(arguments, threshold: float, ray_options: dict) -> int:
+    """`main` on Ray: the tags in a Parquet (or CSV) folder, the problems in a file beside it."""
+    output = arguments.output or "tags"
+    result = ray_pipeline.run(
+        arguments.source,
+        output,
+        arguments.model,
+        threshold,
+        address=arguments.ray or None,
+        progress=not arguments.quiet,
+        **ray_options,
+    )
+    problems_file = ray_pipeline.write_problems(output, result["problems"])
+    for problem in result["problems"]:
+        print(problem, file=sys.stderr)
+    print(ray_pipeline.summary(output, ray_options.get("output_format", ray_pipeline.DEFAULT_FORMAT)))
+    print(f"wrote {output}: {result['tagged']} images tagged, {result['skipped']} skipped ({problems_file})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""The tagger's output: one `Tag` per photo, in the same columns from the local tagger and from Ray.
+
+A tag's values keep their types in the code (`needs_review` is a bool); only the CSV text spells them, as
+Python's `csv` module does ("True", "False"). Parquet keeps them typed, in the schema `arrow_schema` gives.
+"""
+
+import collections
+import csv
+import io
+from collections.abc import Iterable
+from typing import NamedTuple
+
+from fmnist import CLASS_NAMES
+from fmnist.core.inference import needs_review
+
+
+class Tag(NamedTuple):
+    """One photo's tags: the class, its calibrated confidence, whether a person should check it, the
+    runner-up class and the margin over it."""
+
+    id: str
+    label: str
+    confidence: float
+    needs_review: bool
+    runner_up: str
+    margin: float
+
+
+COLUMNS = Tag._fields
+
+
+def from_answer(item_id: str, answer: dict) -> Tag:
+    """The tag of a photo from its answer (`fmnist.core.inference.describe`)."""
+    return Tag(item_id, *(answer[name] for name in COLUMNS[1:]))
+
+
+def csv_text(tags: Iterable[Tag], header: bool = False) -> str:
+    """The CSV lines of `tags`, after the header line if asked for."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    if header:
+        writer.writerow(COLUMNS)
+    writer.writerows(tags)
+    return buffer.getvalue()
+
+
+def parse_row(row: dict, threshold: float) -> Tag | None:
+    """A tag read back from a CSV row, its `needs_review` decided again by `threshold`; None for a row cut
+    short by an interruption."""
+    try:
+        if None in row.values() or row["runner_up"] not in CLASS_NAMES:
+            return None
+        confidence, margin = float(row["confidence"]), float(row["margin"])
+    except (KeyError, ValueError):
+        return None
+    if margin < 0:
+        return None
+    return Tag(row["id"], row["label"], confidence, bool(needs_review(margin, threshold)), row["runner_up"], margin)
+
+
+def arrow_schema():
+    """The pyarrow schema of the tags, from `Tag`'s types: what Ray writes as Parquet."""
+    import pyarrow as pa
+
+    types = {str: pa.string(), float: pa.float64(), bool: pa.bool_()}
+    return pa.schema([(name, types[kind]) for name, kind in Tag.__annotations__.items()])
+
+
+def as_csv_text(table):
+    """A pyarrow table of tags with `needs_review` spelled as `csv_text` spells it: pyarrow would write "true"."""
+    import pyarrow.compute as pc
+
+    column = table.schema.get_field_index("needs_review")
+    spelled = pc.if_else(table["needs_review"], str(True), str(False))
+    return table.set_column(column, "needs_review", spelled)
+
+
+def summary(tags: Iterable[tuple[str, bool]]) -> str:
+    """Per class: how many images are tagged automatically and how many wait for review, from (label,
+    needs_review) pairs."""
+    counts = collections.Counter(tags)
+    lines = [f"{'class':<12} {'auto-tagged':>11} {'to review':>9}"]
+    for name in CLASS_NAMES:
+        lines.append(f"{name:<12} {counts[name, False]:>11} {counts[name, True]:>9}")
+    review = sum(count for (_, needs), count in counts.items() if needs)
+    total = sum(counts.values())
+    lines.append(f"{'all':<12} {total - review:>11} {review:>9}")
+    return "\n".join(lines)
