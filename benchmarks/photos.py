@@ -74,6 +74,7 @@ CONDITIONS = {
     "JPEG quality 75": {"quality": 75},
     "PNG": {"quality": None},
 }
+GENERAL_KINDS = list(CONDITIONS)  # framing, background, noise, texture, shape, size and format; shops' kinds follow
 # The kinds that shops' photos add (docs/photos.md: the tuning set, written before the conversion changed).
 SHADOW = (0.03, 0.03, 0.03, 0.3)
 CONDITIONS |= {
@@ -101,7 +102,6 @@ CONDITIONS |= {
     "two colours": TWO_COLOURS,
     "two colours, linear light": {**TWO_COLOURS, "linear": True},
 }
-TODAY = list(CONDITIONS)[:25]  # the conditions the conversion was tuned on before these
 
 
 def photo_pixels(garment: np.ndarray, condition: dict, rng: np.random.Generator) -> np.ndarray:
@@ -395,6 +395,15 @@ def set_report(photo_set: str, results: dict, native: float) -> dict:
     }
 
 
+def save_report(report: dict, output: str | None, committed: str | None) -> None:
+    """Write `report` as JSON to `output`, else to `committed`: the committed report's path where the run
+    measured all that it holds, None for a partial run, which then writes nothing."""
+    output = output or committed
+    if output:
+        Path(output).write_text(json.dumps(report, indent=2) + "\n")
+        print("wrote", output)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=5000)
@@ -438,10 +447,7 @@ def main(argv=None) -> None:
         "tagging": tagging,
     }
     whole = arguments.split == "test" and not arguments.set and not arguments.conditions
-    output = arguments.output or ("reports/photo_benchmark.json" if whole else None)
-    if output:
-        Path(output).write_text(json.dumps(report, indent=2) + "\n")
-        print("wrote", output)
+    save_report(report, arguments.output, "reports/photo_benchmark.json" if whole else None)
 
 
 if __name__ == "__main__":

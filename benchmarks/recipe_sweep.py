@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-# the notebook's recipe before this search (30 epochs); each variant below overrides some of it
+# what every variant starts from; each variant below overrides some of it
 BASE = {
     "filters": (32, 64),
     "dense": 256,

@@ -293,7 +293,7 @@ def arguments_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (one per core)")
     parser.add_argument("--fuzz-examples", type=int, default=200, help="examples per fuzz test")
     parser.add_argument("--models", default=str(ROOT / "models"), help="folder with the exported models")
-    # the last commit before the API became a package (settings, dependencies, routers), with the same endpoints
+    # the API as one module, with the same endpoints: the package must keep its throughput and p99
     parser.add_argument("--baseline", default="4707d16", help="the commit whose server to compare with")
     parser.add_argument("--output", default=str(ROOT / "reports" / "serving_benchmark.json"))
     return parser

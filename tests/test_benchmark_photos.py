@@ -15,7 +15,9 @@ def garment() -> np.ndarray:
     return image
 
 
-@pytest.mark.parametrize(("renderer", "name"), [(photos, n) for n in photos.CONDITIONS if n not in photos.TODAY])
+@pytest.mark.parametrize(
+    ("renderer", "name"), [(photos, n) for n in photos.CONDITIONS if n not in photos.GENERAL_KINDS]
+)
 def test_the_tuning_sets_new_kinds_show_the_garment_darker_than_its_background(renderer, name):
     condition = {**photos.DEFAULT, **photos.CONDITIONS[name], "size": 200}
     photo = photos.photo_pixels(garment(), condition, np.random.default_rng(0)).astype(float).mean(axis=-1)

@@ -205,7 +205,7 @@ def test_the_temperature_and_the_thresholds_come_from_the_validation_split_alone
         assert abs(calibrate.review_threshold(margins, right, float(target)) - threshold) < 1e-4, target
 
 
-# The figures: `plots.save` writes, beside each PNG, what the figure draws (`plots.drawn`). Each figure is
+# The figures: `plots.save` writes, beside each PNG, what the figure draws (`figure_data.drawn`). Each figure is
 # compared in two ways. Its layout against the committed run's: the same axes, lines, bars and images, the
 # same labels (digits masked) where they do not name the model's answers, and the same pixels where the images
 # come from the dataset. And its numbers against the re-executed run's own metrics, which the tests above hold

@@ -90,7 +90,7 @@ def synthetic_results(tmp_path):
             "learning_rate": 4e-3,
             "weight_decay": 1e-4,
             "label_smoothing": 0.1,
-            "max_shift": 1,
+            "augmentation": ["RandomFlip", "RandomTranslation"],
             "validation_size": 5000,
         },
         "train_seconds": 90.0,

@@ -2,21 +2,19 @@
 
 Every text is drawn at 14 pt or more (`STYLE`) and every grid holds at most 6 images, so that the slides can
 show the figures at a size that reads in a room. `save` writes, beside each PNG, the data that the figure
-draws (`drawn`), which the regression test compares between runs.
+draws (`figure_data.drawn`), which the regression test compares between runs.
 """
 
 import functools
-import hashlib
 import json
 from pathlib import Path
 
 import matplotlib.colors
 import matplotlib.pyplot as plt
-import matplotlib.text
 import matplotlib.ticker
 import numpy as np
 
-from fmnist import CLASS_NAMES
+from fmnist import CLASS_NAMES, figure_data
 
 RIGHT, WRONG = "tab:blue", "tab:red"
 METHOD_NAMES = {"occlusion": "occlusion", "integrated_gradients": "integrated gradients", "gradcam": "Grad-CAM"}
@@ -37,47 +35,13 @@ def styled(draw):
     return styled_draw
 
 
-def values(array) -> list | dict:
-    """Numbers as the regression test compares them: up to 100 as values to 4 decimals; more as their shape,
-    mean and a hash of the values to 3 decimals."""
-    array = np.ma.getdata(np.asarray(array, dtype="float64"))
-    if array.size <= 100:
-        return np.round(array, 4).tolist()
-    rounded = np.round(array, 3) + 0.0  # + 0.0: -0.0 hashes as 0.0
-    summary = {"shape": list(array.shape), "mean": round(float(array.mean()), 4)}
-    return summary | {"sha1": hashlib.sha1(rounded).hexdigest()}
-
-
-def bar_length(bar, orientation: str) -> float:
-    return bar.get_height() if orientation == "vertical" else bar.get_width()
-
-
-def drawn(figure) -> dict:
-    """What `figure` draws, read back from its matplotlib objects: per axes its labels (title, axis labels,
-    ticks), its other texts and the `values` of its lines, bars and images; and its smallest font."""
-    figure.canvas.draw()  # lays out the ticks and their labels
-    axes = []
-    for axis in figure.axes:
-        labels = [axis.title, axis.xaxis.label, axis.yaxis.label, *axis.get_xticklabels(), *axis.get_yticklabels()]
-        axes.append(
-            {
-                "labels": [text.get_text() for text in labels if text.get_text()],
-                "texts": [text.get_text() for text in axis.texts],
-                "lines": [values(line.get_ydata()) for line in axis.get_lines()],
-                "bars": [values([bar_length(bar, bars.orientation) for bar in bars]) for bars in axis.containers],
-                "images": [values(image.get_array()) for image in axis.get_images()],
-            }
-        )
-    texts = [text for text in figure.findobj(matplotlib.text.Text) if text.get_visible() and text.get_text()]
-    return {"axes": axes, "smallest_font": min(text.get_fontsize() for text in texts)}
-
-
 def save(figure, path) -> Path:
     """Save `figure` as a PNG at 150 dpi, sharp on a 16:9 slide, and the data it draws as JSON beside it
-    (`drawn`); the PNG's metadata holds its smallest font and its number of images. Return the PNG's path."""
+    (`figure_data.drawn`); the PNG's metadata holds its smallest font and its number of images. Return the PNG's
+    path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = drawn(figure)
+    data = figure_data.drawn(figure)
     images = sum(len(axis["images"]) > 0 for axis in data["axes"])
     metadata = {"Smallest font (pt)": str(data["smallest_font"]), "Images": str(images)}
     figure.savefig(path, dpi=DPI, bbox_inches="tight", facecolor="white", metadata=metadata)
