@@ -1,6 +1,8 @@
 """The tagging pipeline on Ray Data (`fmnist.tag --ray`, `fmnist.tag.ray_pipeline`): the local tagger's answers, from a
-folder, a CSV or object storage, with the catalogue's embeddings, on a local cluster and as a submitted job."""
+folder, a CSV or object storage, with the catalogue's embeddings, on a local cluster and as a job submitted to two
+nodes started with `ray start`."""
 
+import contextlib
 import csv
 import json
 import os
@@ -17,10 +19,11 @@ import numpy as np
 import pytest
 
 from fmnist.core.catalogue import Catalogue
+from fmnist.tag import ray_pipeline
 from fmnist.tag.__main__ import main as tag_main
 from fmnist.tag.catalogue import main as catalogue_main
 
-from .helpers import free_port, garment_photo
+from .helpers import free_port
 
 ray = pytest.importorskip("ray", reason="Ray is not installed: the `ray` extra (make setup) installs it")
 pq = pytest.importorskip("pyarrow.parquet", reason="pyarrow is not installed: the `ray` extra installs it")
@@ -151,16 +154,23 @@ def object_store(monkeypatch):
     server.stop()
 
 
+def uploaded(shop, object_store, bucket="shop"):
+    """The shop's files copied to s3://BUCKET/photos on the object store (moto keeps one store for the whole test
+    run); its pyarrow filesystem."""
+    from pyarrow import fs
+
+    files, _ = fs.FileSystem.from_uri(f"s3://{bucket}?{object_store}")
+    files.create_dir(bucket)
+    for path in sorted(p for p in shop.rglob("*") if p.is_file()):
+        with files.open_output_stream(f"{bucket}/photos/{path.relative_to(shop).as_posix()}") as stream:
+            stream.write(path.read_bytes())
+    return files
+
+
 def test_photos_in_object_storage_are_tagged_into_object_storage(
     serving_artifacts, shop, tmp_path, local_cluster, object_store
 ):
-    from pyarrow import fs
-
-    files, _ = fs.FileSystem.from_uri(f"s3://shop?{object_store}")
-    files.create_dir("shop")
-    for path in sorted(p for p in shop.rglob("*") if p.is_file()):
-        with files.open_output_stream(f"shop/photos/{path.relative_to(shop).as_posix()}") as stream:
-            stream.write(path.read_bytes())
+    files = uploaded(shop, object_store)
     source, output = f"s3://shop/photos?{object_store}", f"s3://shop/tags?{object_store}"
     assert tag_main([source, "--ray", "-o", output, *options(serving_artifacts)]) == 0
     local = local_rows(serving_artifacts, shop, tmp_path / "local.csv")
@@ -169,62 +179,150 @@ def test_photos_in_object_storage_are_tagged_into_object_storage(
         assert "shop/photos/broken.png" in stream.read().decode()
 
 
+def test_the_reads_go_into_the_actors_where_the_actors_could_leave_no_node_a_whole_cpu():
+    """A read task asks for a whole CPU while some node keeps one beside its actors wherever Ray places them;
+    else the actors' share, on which Ray fuses the reads into the actors. Nodes given by their CPUs."""
+    whole, shared = 1.0, 0.5
+    assert ray_pipeline.read_cpus([2], 2, 0.5) == whole  # the benchmark's cluster: one CPU left for the reads
+    assert ray_pipeline.read_cpus([2], 3, 0.5) == shared
+    assert ray_pipeline.read_cpus([1, 1], 1, 0.5) == whole  # the node without the actor has its CPU free
+    assert ray_pipeline.read_cpus([1, 1], 2, 0.5) == shared  # an actor on each node: half a CPU left on each
+    assert ray_pipeline.read_cpus([1, 1], 4, 0.5) == shared  # the actors fill both nodes
+    assert ray_pipeline.read_cpus([2, 2], 4, 0.5) == whole  # two actors on each node leave a CPU on each
+    assert ray_pipeline.read_cpus([2, 2], 6, 0.5) == shared
+    assert ray_pipeline.read_cpus([0, 4], 6, 0.5) == whole  # a head of no CPU holds nothing
+    assert ray_pipeline.read_cpus([0, 4], 7, 0.5) == shared
+    assert ray_pipeline.read_cpus([1.5, 3], 4, 0.5) == whole and ray_pipeline.read_cpus([1.5, 3], 7, 0.5) == shared
+    assert ray_pipeline.read_cpus([4], 12, 0.25) == whole and ray_pipeline.read_cpus([4], 13, 0.25) == 0.25
+    assert ray_pipeline.read_cpus([], 2, 0.5) == shared  # no node yet (an autoscaling cluster): the actors read
+
+
+def start_node(command: list[str], env: dict, log) -> subprocess.Popen:
+    """A Ray node started by `command` (`ray start ... --block`) in a process group of its own, once it says it
+    is up; once more when it fails, for a loaded machine can miss Ray's fixed 30 s for a node to register."""
+    for _ in range(2):
+        with open(log, "w") as file:
+            node = subprocess.Popen(command, env=env, start_new_session=True, stdout=file, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 180
+        while node.poll() is None and "will now block" not in log.read_text():
+            if time.monotonic() > deadline:  # neither up nor failed: stopped, and counted as a failed start
+                stop_nodes(node)
+            time.sleep(0.5)
+        if node.poll() is None:
+            return node
+    pytest.fail(f"the node did not start: {command}\n{log.read_text()[-3000:]}")
+
+
+def stop_nodes(*nodes: subprocess.Popen) -> None:
+    """`ray start --block` stops what it started on SIGTERM; what is left of its process group after 20 s is
+    killed."""
+    for node in nodes:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(node.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    while any(node.poll() is None or group_alive(node.pid) for node in nodes) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for node in nodes:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(node.pid, signal.SIGKILL)
+        node.wait(timeout=20)
+
+
+def group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+# A node that joins the head: `ray start`'s own command line, with its one guess of this machine's address answered
+# 127.0.0.1. Left to guess, it replaces 127.0.0.1 in `--address` by the machine's network address, for other
+# machines to reach, and the node's servers then listen on every interface.
+JOIN = (
+    "import ray._private.services as services, ray.scripts.scripts as scripts; "
+    "services.get_node_ip_address = lambda *_: '127.0.0.1'; scripts.main()"
+)
+
+
 @pytest.fixture
-def ray_head(tmp_path):
-    """A cluster started by `ray start --head --block`, every server on 127.0.0.1, token authentication on:
-    (the `ray` command, the dashboard's address, the environment that holds the token, the head's log)."""
-    ray_command = shutil.which("ray", path=os.path.dirname(sys.executable))
+def two_nodes(tmp_path):
+    """Two Ray nodes of one CPU each on 127.0.0.1, started with `ray start` (the head, then a node that joins it
+    with `--address`), each with a temp dir of its own, as from an activated venv, token authentication on:
+    (the `ray` command, the dashboard's address, the environment that holds the token). Stopped at the end."""
+    bin_dir = os.path.dirname(sys.executable)
+    ray_command = shutil.which("ray", path=bin_dir)
     if ray_command is None:
         pytest.skip("the `ray` command is not in the venv")
+    # Activated: the venv's `python` and `ray` come first on PATH, so `python -m fmnist.tag` finds the project.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "VIRTUAL_ENV"))} | S3_KEYS
+    env |= {"PATH": bin_dir + os.pathsep + env.get("PATH", ""), "VIRTUAL_ENV": os.path.dirname(bin_dir)}
     # A client that does not set RAY_AUTH_MODE=token sends no token, and a head with one refuses it.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")} | {"RAY_USAGE_STATS_ENABLED": "0"}
-    env |= {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
-    # `ray start` replaces 127.0.0.1 by the machine's address, for other nodes to reach; Ray's switch for a
-    # cluster of one machine (its default on macOS and Windows) keeps every server on 127.0.0.1.
-    env |= {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
-    dashboard, log = free_port(), tmp_path / "head.log"
-    for _ in range(2):  # a loaded machine can miss Ray's fixed 30 s for the node to register: once more
-        temp = tempfile.mkdtemp(prefix="ray-")  # short: a Unix socket's path holds at most 107 bytes
-        head = [ray_command, "start", "--head", "--block", "--port", str(free_port()), "--num-cpus", "2"]
-        head += ["--dashboard-host", "127.0.0.1", "--dashboard-port", str(dashboard), "--temp-dir", temp]
-        head += ["--include-dashboard", "true", "--ray-client-server-port", str(free_port())]
-        # Ports of its own where Ray's defaults are fixed: the session's local cluster holds them already.
-        head += ["--dashboard-agent-listen-port", str(free_port())]
-        with open(log, "w") as file:
-            cluster = subprocess.Popen(head, env=env, start_new_session=True, stdout=file, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 180
-        while cluster.poll() is None and "will now block" not in log.read_text():
-            if time.monotonic() > deadline:  # neither up nor failed: stopped, and counted as a failed start
-                os.killpg(cluster.pid, signal.SIGTERM)
-                cluster.wait(timeout=60)
-            time.sleep(0.5)
-        if cluster.poll() is None:
-            break
-        shutil.rmtree(temp, ignore_errors=True)
-    assert cluster.poll() is None, log.read_text()[-3000:]
-    yield ray_command, f"http://127.0.0.1:{dashboard}", env, log
-    os.killpg(cluster.pid, signal.SIGTERM)  # `ray start --block` stops what it started
-    cluster.wait(timeout=60)
-    shutil.rmtree(temp, ignore_errors=True)
+    env |= {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32), "RAY_USAGE_STATS_ENABLED": "0"}
+    # Ray Data starts tagging with the first actor that is up; here it waits for the whole pool, so that a job of a
+    # few photos places both actors before it ends, and the test can check where they were placed.
+    env |= {"RAY_DATA_DEFAULT_WAIT_FOR_MIN_ACTORS_S": "100"}
+    # Ray's switch for a cluster of one machine keeps the head's servers, and the job's driver, on 127.0.0.1.
+    head_env = env | {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+    port, dashboard = free_port(), free_port()
+    temps = [tempfile.mkdtemp(prefix="ray-") for _ in range(2)]  # short: a Unix socket's path holds 107 bytes
+    head = [ray_command, "start", "--head", "--block", "--port", str(port), "--num-cpus", "1", "--temp-dir", temps[0]]
+    head += ["--dashboard-host", "127.0.0.1", "--dashboard-port", str(dashboard), "--include-dashboard", "true"]
+    # Ports of their own where Ray's defaults are fixed: the session's local cluster holds them already.
+    head += ["--ray-client-server-port", str(free_port()), "--dashboard-agent-listen-port", str(free_port())]
+    worker = [sys.executable, "-c", JOIN, "start", "--block", "--address", f"127.0.0.1:{port}", "--num-cpus", "1"]
+    worker += ["--temp-dir", temps[1], "--dashboard-agent-listen-port", str(free_port())]
+    nodes = []
+    try:
+        nodes.append(start_node(head, head_env, tmp_path / "head.log"))
+        nodes.append(start_node(worker, env, tmp_path / "worker.log"))
+        yield ray_command, f"http://127.0.0.1:{dashboard}", env
+    finally:
+        stop_nodes(*nodes)
+        for temp in temps:
+            shutil.rmtree(temp, ignore_errors=True)
 
 
-def test_a_job_submitted_to_a_cluster_started_with_ray_start(serving_artifacts, tmp_path, ray_head):
-    """`ray job submit --working-dir` to a cluster started with `ray start --head`: the job's output checked."""
-    ray_command, address, env, log = ray_head
-    work = tmp_path / "job"
-    work.mkdir()
-    shutil.copy(serving_artifacts / "model.tflite", work / "model.tflite")
-    shutil.copy(serving_artifacts / "review_thresholds.json", work / "review_thresholds.json")
-    garment_photo(work / "photos" / "one.png", 120)
-    garment_photo(work / "photos" / "two.png", 200)
-    entrypoint = [sys.executable, "-m", "fmnist.tag", "photos", "--ray", "-o", str(tmp_path / "tags")]
-    entrypoint += ["--model", "model.tflite", "--thresholds", "review_thresholds.json", "--quiet"]
-    submit = [ray_command, "job", "submit", "--address", address, "--working-dir", str(work), "--", *entrypoint]
+def submitted(command: list[str], env: dict, seconds: float) -> subprocess.CompletedProcess:
+    """`ray job submit ...` run to its end within `seconds`, once the dashboard's job server answers."""
     for _ in range(120):  # the dashboard's job server and its agent take some seconds to come up
-        done = subprocess.run(submit, env=env, capture_output=True, text=True, timeout=300)
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=seconds)
         if done.returncode == 0 or not re.search("Failed to connect|try again later", done.stdout + done.stderr):
-            break
+            return done
         time.sleep(1)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:] + log.read_text()[-3000:]
-    assert "2 images tagged, 0 skipped" in done.stdout
-    assert sorted(ray_rows(tmp_path / "tags")) == ["one", "two"]
+    return done
+
+
+def test_a_job_submitted_as_docs_scale_md_writes_it_tags_on_two_nodes_of_one_cpu(
+    serving_artifacts, shop, tmp_path, object_store, two_nodes
+):
+    """docs/scale.md's `ray job submit` on two nodes of one CPU, each of which holds one actor of half a CPU:
+    the shape in which a read task of a whole CPU found no node and the job hung. It ends within 2 minutes with
+    the local tagger's tags and the catalogue's embeddings, and the actors were placed on both nodes."""
+    ray_command, address, env = two_nodes
+    files = uploaded(shop, object_store, bucket="nodes")  # a bucket of its own: the other tests wrote to "shop"
+    models = tmp_path / "models"  # the model files, as `make run` leaves them
+    models.mkdir()
+    shutil.copy(serving_artifacts / "model.tflite", models / "fashion_cnn.tflite")
+    shutil.copy(serving_artifacts / "review_thresholds.json", models / "review_thresholds.json")
+    tags, vectors = f"s3://nodes/tags?{object_store}", f"s3://nodes/embeddings?{object_store}"
+    entrypoint = ["python", "-m", "fmnist.tag", f"s3://nodes/photos?{object_store}", "--ray", "-o", tags]
+    entrypoint += ["--embeddings", vectors, "--model", "fashion_cnn.tflite", "--thresholds", "review_thresholds.json"]
+    submit = [ray_command, "job", "submit", "--address", address, "--working-dir", str(models), "--"]
+    started = time.monotonic()
+    try:
+        done = submitted([*submit, *entrypoint, "--actors", "2"], env, seconds=120)
+    except subprocess.TimeoutExpired as timeout:
+        pytest.fail(f"the job ran past 2 minutes: {(timeout.stdout or b'').decode()[-3000:]}")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "6 images tagged, 1 skipped" in done.stdout, done.stdout[-3000:]
+    assert time.monotonic() - started < 120
+    assert_same_tags(local_rows(serving_artifacts, shop, tmp_path / "local.csv"), ray_rows("nodes/tags", files))
+    model = ["--model", str(serving_artifacts / "model.tflite")]
+    assert catalogue_main(["--catalogue", str(tmp_path / "here.npz"), *model, "build", str(shop)]) == 0
+    here, on_ray = Catalogue.load(tmp_path / "here.npz"), ray_pipeline.read_embeddings(vectors)
+    np.testing.assert_allclose(on_ray.vectors[[on_ray.rows[item_id] for item_id in here.ids]], here.vectors, atol=1e-6)
+    listing = [ray_command, "list", "actors", "--address", address, "--detail", "--format", "json", "--limit", "1000"]
+    actors = json.loads(subprocess.run(listing, env=env, capture_output=True, text=True, timeout=60, check=True).stdout)
+    taggers = [actor for actor in actors if "Tagger" in actor["class_name"]]
+    assert len(taggers) == 2 and len({actor["node_id"] for actor in taggers} - {None}) == 2, taggers

@@ -5,7 +5,8 @@ Ray Data runs the pipeline that its batch-inference guide describes: list → re
 are read by tasks, through pyarrow's filesystems (a local or shared folder, or object storage:
 `s3://bucket/prefix/`). A pool of actors decodes, converts and classifies them (`map_batches` with an
 `ActorPoolStrategy`): each actor loads the exported TFLite model and the review threshold once, with LiteRT on
-one thread. Each actor asks for a fraction of a CPU, so the read and write tasks always find one. The tags are
+one thread. Each actor asks for a fraction of a CPU, so that the read and write tasks find one; on a cluster
+whose actors could leave no node a whole CPU, the reads run inside the actors instead (`read_cpus`). The tags are
 written as Parquet, or CSV on request, in the local tagger's columns (`fmnist.tag.output`) and with the same
 values. The embeddings go to a second Parquet output, which `python -m fmnist.tag.catalogue build` indexes. A
 file that cannot be read or decoded is named, with the reason, in `OUTPUT.problems.csv`. A rerun skips the ids
@@ -14,6 +15,7 @@ already in the output. docs/scale.md says how to run it on a real cluster.
 
 import csv
 import io
+import math
 import urllib.parse
 from pathlib import Path
 
@@ -154,6 +156,22 @@ def write_problems(location: str, problems: list[str]) -> str:
     return f"{urllib.parse.urlsplit(location).scheme}://{path}" if sources.is_url(location) else path
 
 
+def read_cpus(node_cpus: list[float], actors: int, actor_cpus: float) -> float:
+    """The CPUs a read task asks for: a whole one while, wherever Ray places the actors, some node keeps a whole
+    CPU beside them; else the actors' own share, on which Ray fuses the reads into the actors, so that the pipeline
+    needs no CPU beyond theirs. A read task that no node has room for would wait for ever, and the run with it."""
+    # The fewest actors that can leave a node less than a whole CPU (none, on a node of less than one CPU).
+    crowding = sum(math.floor((cpus - 1) / actor_cpus + 1e-9) + 1 for cpus in node_cpus if cpus >= 1)
+    return 1.0 if actors < crowding else actor_cpus
+
+
+def node_cpus() -> list[float]:
+    """The CPUs of each live node of the cluster that this process is connected to."""
+    import ray
+
+    return [node["Resources"].get("CPU", 0.0) for node in ray.nodes() if node["Alive"]]
+
+
 def tagged_dataset(todo: list, files, model: Path, threshold: float, embeddings: bool, actors: int, actor_cpus: float):
     """The pipeline over `todo` [sources.Item]: read tasks, then the actor pool; its results materialized."""
     import pyarrow as pa
@@ -161,9 +179,10 @@ def tagged_dataset(todo: list, files, model: Path, threshold: float, embeddings:
 
     table = pa.Table.from_pylist([item._asdict() for item in todo])
     blocks = [table.slice(start, BLOCK_ROWS) for start in range(0, len(table), BLOCK_ROWS)]
+    reading = read_cpus(node_cpus(), actors, actor_cpus)
     return (
         ray.data.from_arrow(blocks)
-        .map_batches(read_bytes, fn_kwargs={"files": files}, batch_format="numpy")
+        .map_batches(read_bytes, fn_kwargs={"files": files}, num_cpus=reading, batch_format="numpy")
         .map_batches(
             Tagger,
             fn_constructor_kwargs={"model": Path(model).read_bytes(), "threshold": threshold, "embeddings": embeddings},
