@@ -53,7 +53,7 @@ def one_seed(seed: int) -> dict:
     (x, y), (x_val, y_val) = data.split_validation(
         data.scale_images(images), keras.utils.to_categorical(labels), recipe.VALIDATION_SIZE, recipe.SEED
     )
-    dataset = train.make_dataset(x, y, recipe.BATCH_SIZE, shuffle_seed=seed, augment=recipe.random_shift)
+    dataset = train.make_dataset(x, y, recipe.BATCH_SIZE, shuffle_seed=seed, augment=recipe.build_augmentation(seed))
     network = recipe.build_model(seed=seed)
     recipe.compile_model(network, recipe.EPOCHS * len(dataset))
     network.fit(dataset, epochs=recipe.EPOCHS, verbose=0, shuffle=False)

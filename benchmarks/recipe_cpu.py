@@ -18,6 +18,7 @@ import os
 import time
 from pathlib import Path
 
+from benchmarks import training
 from benchmarks.machine import processor_name
 
 REPORT = Path(__file__).resolve().parent.parent / "reports" / "recipe_cpu_runs.jsonl"
@@ -61,8 +62,8 @@ def main():
     (x_train, y_train), (x_val, y_val) = data.split_validation(
         data.scale_images(images), keras.utils.to_categorical(labels), 5000, arguments.seed
     )
-    augment = functools.partial(recipe.random_shift, max_shift=arguments.max_shift)
-    dataset = train.make_dataset(x_train, y_train, arguments.batch_size, shuffle_seed=arguments.seed, augment=augment)
+    augment = functools.partial(training.random_shift, max_shift=arguments.max_shift)
+    dataset = training.seeded_dataset(x_train, y_train, arguments.batch_size, arguments.seed, augment)
     model = recipe.build_model(dense_units=arguments.dense, seed=arguments.seed)
     if arguments.freeze_first:
         first = model.get_layer("conv_1")

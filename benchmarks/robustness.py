@@ -5,7 +5,7 @@
 Each condition changes the 28 × 28 images (garment light on black, as Fashion-MNIST draws them), seeded per
 condition and image. Every condition is measured twice: the changed 28 × 28 arrays through the exported TFLite
 model, and each changed image rendered as a product photo (`benchmarks.photos`' default photo), JPEG-encoded,
-and converted back by `fmnist.images`, the path of the API and the tagger. Per condition: the accuracy, its
+and converted back by `fmnist.core.images`, the path of the API and the tagger. Per condition: the accuracy, its
 standard error paired against the unchanged images, per-class accuracy, and the auto-tag rule at each target
 (the share tagged without review, and how many of those are right). `--split validation` measures the
 notebook's validation split instead, for choosing a recipe; the test split gives the final figures only.
@@ -27,8 +27,9 @@ from scipy import ndimage
 
 from benchmarks import photos
 from benchmarks.machine import processor_name
-from fmnist import CLASS_NAMES, images, inference
-from fmnist.runtime import TFLiteClassifier
+from fmnist import CLASS_NAMES
+from fmnist.core import images, inference
+from fmnist.core.runtime import TFLiteClassifier
 
 CENTRE = np.array([13.5, 13.5])
 
@@ -145,7 +146,7 @@ def changed(garments: np.ndarray, name: str, seed: int = 0) -> np.ndarray:
 
 def photo_inputs(garments: np.ndarray, first: int, seed: int) -> np.ndarray:
     """Each garment rendered as the photo benchmark's default product photo, as JPEG, and converted back by
-    `fmnist.images`: the model inputs that the API would compute. Noise seeded by the image's place in the run."""
+    `fmnist.core.images`: the model inputs that the API would compute. Noise seeded by the image's place in the run."""
     inputs = []
     for index, garment in enumerate(garments, start=first):
         pixels = photos.photo_pixels(garment, photos.DEFAULT, np.random.default_rng((seed, index)))
@@ -223,11 +224,9 @@ def summary(results: dict) -> dict:
         worst = min(changes, key=lambda name: changes[name]["accuracy"])
         tagged = {
             target: min(
-                (
-                    r["auto_tagging"][target]["accuracy"]
-                    for r in conditions.values()
-                    if r["auto_tagging"][target]["accuracy"] is not None
-                ),
+                r["auto_tagging"][target]["accuracy"]
+                for r in conditions.values()
+                if r["auto_tagging"][target]["accuracy"] is not None
             )
             for target in conditions["unchanged"]["auto_tagging"]
         }
@@ -248,12 +247,13 @@ def figure(garment: np.ndarray, path: Path) -> None:
     columns = 8
     rows = -(-len(names) // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(2 * columns, 2.3 * rows))
-    for axis in axes.flat:
+    for axis in axes.flat[len(names) :]:
         axis.axis("off")
-    for axis, name in zip(axes.flat, names):
+    for axis, name in zip(axes.flat[: len(names)], names, strict=True):
         picture = garment if name == "unchanged" else changed(garment[None], name)[0]
         axis.imshow(picture, cmap="gray", vmin=0, vmax=255)
         axis.set_title(name, fontsize=10)
+        axis.axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=100, facecolor="white")
     print("wrote", path)
@@ -302,10 +302,7 @@ def main(argv=None) -> None:
             )
     print(json.dumps(report["summary"], indent=1))
     whole = arguments.split == "test" and arguments.images == 10_000
-    output = arguments.output or ("reports/robustness.json" if whole else None)
-    if output:
-        Path(output).write_text(json.dumps(report, indent=2) + "\n")
-        print("wrote", output)
+    photos.save_report(report, arguments.output, "reports/robustness.json" if whole else None)
 
 
 if __name__ == "__main__":

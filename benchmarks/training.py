@@ -73,17 +73,41 @@ def previous_model(filters=(32, 64), seed=None):
     )
 
 
+def random_shift(images, seed, max_shift=1):
+    """The shift of up to `max_shift` pixels that the notebook used before Keras's preprocessing layers: pad
+    with black, then cut each image's 28 × 28 window at a random offset drawn from `seed`."""
+    import tensorflow as tf
+
+    batch, height, width = tf.shape(images)[0], images.shape[1], images.shape[2]
+    padded = tf.pad(images, [[0, 0], [max_shift, max_shift], [max_shift, max_shift], [0, 0]])
+    offsets = tf.random.stateless_uniform([2, batch], tf.stack([seed, 0]), maxval=2 * max_shift + 1, dtype="int32")
+    rows = offsets[0][:, None] + tf.range(height)[None, :]
+    columns = offsets[1][:, None] + tf.range(width)[None, :]
+    images = tf.gather(padded, rows, axis=1, batch_dims=1)
+    return tf.gather(images, columns, axis=2, batch_dims=1)
+
+
+def seeded_dataset(images, targets, batch_size: int, seed: int, augment):
+    """The earlier recipes' pipeline: `train.make_dataset` without augmentation, then `augment(batch, random
+    seed)` on every batch, its seeds drawn from `seed` afresh each epoch."""
+    import tensorflow as tf
+
+    from fmnist import train
+
+    dataset = train.make_dataset(images, targets, batch_size, shuffle_seed=seed)
+    randomness = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    return tf.data.Dataset.zip(dataset, randomness).map(lambda batch, draw: (augment(batch[0], draw), batch[1]))
+
+
 def previous_augmentation(images, random_seed, max_shift=2, erase_probability=0.5, erase_sides=(4, 14)):
     """The previous recipe's augmentation: a random left-right flip, a shift of up to `max_shift` pixels, and
     with `erase_probability` a blanked rectangle whose sides lie in `erase_sides` (random erasing)."""
     import tensorflow as tf
 
-    from fmnist import recipe
-
     batch, height, width = tf.shape(images)[0], images.shape[1], images.shape[2]
     seeds = tf.random.experimental.stateless_split(tf.stack([random_seed, 0]), 3)
     flip = tf.random.stateless_uniform([batch, 1, 1, 1], seeds[0]) < 0.5
-    images = recipe.random_shift(tf.where(flip, tf.reverse(images, axis=[2]), images), seeds[1][0], max_shift)
+    images = random_shift(tf.where(flip, tf.reverse(images, axis=[2]), images), seeds[1][0], max_shift)
     draws = tf.random.stateless_uniform([5, batch, 1], seeds[2])
     smallest, largest = erase_sides
     sides = smallest + tf.floor(draws[1:3] * (largest - smallest + 1))  # rectangle height, width
@@ -141,7 +165,7 @@ def measure_throughput(variant: str, epochs: int) -> dict:
     else:
         keras.mixed_precision.set_global_policy(train.precision_policy())
         network = seed_model() if variant == "project" else recipe.build_model(seed=0)
-        augment = recipe.random_shift if variant == "notebook_model" else None
+        augment = recipe.build_augmentation(seed=0) if variant == "notebook_model" else None
         dataset = train.make_dataset(x, y, 256, shuffle_seed=0, augment=augment)
         recipe.compile_model(network, (1 + epochs) * len(dataset))
         seconds = seconds_per_epoch(network, (dataset,), epochs, shuffle=False)
@@ -176,9 +200,12 @@ def time_recipe_epochs(name: str, epochs: int, seed: int = 42) -> dict:
             previous_model(previous["filters"], seed),
             {key: previous[key] for key in ("learning_rate", "warmup_fraction", "weight_decay")},
         )
+        dataset = seeded_dataset(x, y, settings["batch_size"], seed, augment)
     else:
-        augment, network, optimizer = recipe.random_shift, recipe.build_model(seed=seed), {}
-    dataset = train.make_dataset(x, y, settings["batch_size"], shuffle_seed=seed, augment=augment)
+        network, optimizer = recipe.build_model(seed=seed), {}
+        dataset = train.make_dataset(
+            x, y, settings["batch_size"], shuffle_seed=seed, augment=recipe.build_augmentation(seed)
+        )
     recipe.compile_model(network, settings["epochs"] * len(dataset), **optimizer)
     per_epoch = seconds_per_epoch(network, (dataset,), epochs, shuffle=False)
     return {

@@ -31,9 +31,10 @@ def test_the_searchs_variants_change_only_their_layers():
     assert network.get_layer("conv_1").filters == 32 and network.get_layer("dropout").rate == COMMITTED["dropout"]
 
 
-def test_the_searchs_committed_recipe_is_the_notebooks():
+def test_the_searchs_committed_recipe_holds_the_notebooks_schedule():
+    # the notebook keeps the schedule this search chose; its augmentation comes from docs/robustness.md's search
     settings = {"epochs": recipe.EPOCHS, "batch_size": recipe.BATCH_SIZE, "learning_rate": recipe.LEARNING_RATE}
-    settings |= {"label_smoothing": recipe.LABEL_SMOOTHING, "max_shift": recipe.MAX_SHIFT}
+    settings |= {"label_smoothing": recipe.LABEL_SMOOTHING}
     assert {name: COMMITTED[name] for name in settings} == settings
 
 

@@ -5,6 +5,7 @@ import re
 
 from cogapp import Cog
 
+from fmnist import zalando_benchmark
 from fmnist.core import catalogue, images
 from tests.committed import ROOT, report
 
@@ -50,3 +51,36 @@ def test_the_photos_doc_quotes_the_conversions_settings():
         f"radius {images.SHARPEN_RADIUS} pixel at {images.SHARPEN_PERCENT} %",
     ):
         assert setting in text, setting
+
+
+def quotes(text: str, figure: float) -> bool:
+    """Whether `text` quotes `figure` as 0.939 or as 93.9 %, not as a longer number that starts alike."""
+    return bool(re.search(rf"(?<![\d.]){figure}(?!\d)|(?<![\d.]){figure * 100:.1f} %", text))
+
+
+def test_wherever_the_docs_quote_zalandos_misquoted_row_its_authors_figure_and_issues_stand_beside_it():
+    """Per paragraph or table row; the mutation table of docs/reproducibility.md quotes failed tests' output."""
+    for entry in (entry for entry in zalando_benchmark.TWO_CONVOLUTIONS if entry.corrected):
+        for path in DOCS:
+            for block in re.split(r"\n\s*\n|\n(?=\|)", path.read_text()):
+                if quotes(block, entry.listed) and "AssertionError" not in block:
+                    assert f"{entry.author:.4f}" in block or f"{entry.author * 100:.2f} %" in block, path.name
+                    assert all(f"#{number}" in block for number in entry.issues), path.name
+
+
+def test_only_the_benchmark_module_holds_zalandos_figures():
+    modules = sorted((ROOT / "src" / "fmnist").rglob("*.py"))
+    holding = {
+        path.name
+        for path in modules
+        for entry in zalando_benchmark.TWO_CONVOLUTIONS
+        if quotes(path.read_text(), entry.listed)
+    }
+    assert holding == {"zalando_benchmark.py"}
+
+
+def test_the_readme_claims_the_lead_over_the_benchmark_only_where_the_committed_seeds_support_it():
+    mean = report("training_benchmark.json")["accuracy_seeds"]["mean"]
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert ("is above every two-convolution entry" in readme) == zalando_benchmark.above_every_entry(mean)
+    assert f"{mean:.4f}, is" in readme

@@ -2,6 +2,7 @@
 network (an edited cell), and a cell run twice. Each run trains on a few thousand images, a minute or two."""
 
 import json
+import re
 
 import nbformat
 import papermill
@@ -61,3 +62,24 @@ def test_a_network_with_another_width_and_an_extra_dense_layer_runs_to_the_end(t
     layers = {layer["name"]: layer for layer in metrics["architecture"]}
     assert layers["extra"]["output_shape"] == "64" and layers["conv_2"]["output_shape"] == "14×14×32"
     assert (tmp_path / "results" / "models" / "fashion_cnn.tflite").is_file()
+
+
+def test_running_the_fit_cell_again_stops_with_a_sentence_and_a_rebuilt_network_trains_afresh(tmp_path):
+    from nbclient.exceptions import CellExecutionError
+
+    notebook = parameterised(tmp_path, **QUICK)
+    fit = next(i for i, cell in enumerate(notebook.cells) if "model.fit(" in cell.source)
+    build = next(i for i, cell in enumerate(notebook.cells) if cell.source.startswith("def build_model("))
+    client = NotebookClient(notebook, timeout=900, kernel_name="python3", resources={"metadata": {"path": tmp_path}})
+    with client.setup_kernel():
+        for index in range(fit + 1):
+            client.execute_cell(notebook.cells[index], index)
+        trained = notebook.cells[fit].outputs[0]["text"]
+        with pytest.raises(CellExecutionError, match="trained already: to train afresh, run the cells from"):
+            client.execute_cell(notebook.cells[fit], fit)
+        for index in range(build, fit + 1):  # what the sentence says: build_model's cell on
+            client.execute_cell(notebook.cells[index], index)
+    again = notebook.cells[fit].outputs[0]["text"]
+    losses = [[float(loss) for loss in re.findall(r" - loss: ([\d.]+)", text)] for text in (trained, again)]
+    assert len(losses[0]) == len(losses[1]) == QUICK["EPOCHS"]
+    assert losses[1][0] > losses[0][-1]  # the second training started from fresh weights, not the trained ones

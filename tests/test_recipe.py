@@ -2,22 +2,26 @@
 train, is generated from its cells tagged `recipe` (`fmnist.notebook_recipe`)."""
 
 import json
+from pathlib import Path
 
 import keras
 import numpy as np
 
 from fmnist import notebook_recipe, recipe
 
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK, MODULE = ROOT / "Fashion_MNIST_model_training.ipynb", ROOT / "src" / "fmnist" / "recipe.py"
+
 
 def test_the_recipe_module_is_generated_from_the_notebook_as_it_stands():
-    assert notebook_recipe.MODULE.read_text(encoding="utf-8") == notebook_recipe.recipe_source(), (
-        "src/fmnist/recipe.py is stale: run `python -m fmnist.notebook_recipe` (make run does)"
+    assert MODULE.read_text(encoding="utf-8") == notebook_recipe.recipe_source(NOTEBOOK), (
+        "src/fmnist/recipe.py is stale: run `make recipe` (make run does)"
     )
 
 
 def edited_recipe(tmp_path, old: str, new: str) -> dict:
     """The recipe module of a copy of the notebook with one edit, executed: its names."""
-    notebook = json.loads(notebook_recipe.NOTEBOOK.read_text(encoding="utf-8"))
+    notebook = json.loads(NOTEBOOK.read_text(encoding="utf-8"))
     cells = [cell for cell in notebook["cells"] if old in "".join(cell["source"])]
     assert len(cells) == 1, f"{old!r} should be in one cell"
     cells[0]["source"] = "".join(cells[0]["source"]).replace(old, new)

@@ -12,7 +12,7 @@ from pptx import Presentation
 from pptx.enum.shapes import MSO_SHAPE_TYPE
 from pptx.util import Inches
 
-from fmnist import CLASS_NAMES, plots, slides
+from fmnist import CLASS_NAMES, plots, slides, zalando_benchmark
 
 from .helpers import require
 
@@ -48,6 +48,8 @@ def check_deck(path: Path, results: Path):
     metrics = json.loads((results / "reports/metrics.json").read_text())
     deck = Presentation(path)
     assert [slide.name for slide in deck.slides] == TITLES
+    titles = [slide.shapes.title for slide in deck.slides]  # the layout's title placeholder, or None
+    assert [title.text if title is not None else None for title in titles] == TITLES
     assert deck.slide_width * 9 == deck.slide_height * 16
     figure_hashes = {hashlib.sha1(p.read_bytes()).hexdigest() for p in (results / "reports/figures").glob("*.png")}
     pictures = [shape for slide in deck.slides for shape in slide.shapes if shape.shape_type == 13]
@@ -140,21 +142,81 @@ def test_the_committed_presentation_converts_to_pdf_with_libreoffice(tmp_path):
     assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == len(TITLES)
 
 
-def test_speed_text_reads_the_training_benchmark_and_is_empty_before_it_ran(tmp_path):
-    path = tmp_path / "training_benchmark.json"
-    assert slides.speed_text(path) == ""
-    path.write_text(json.dumps({"ratio": 2.5}))  # an older benchmark, without the time to accuracy
-    assert slides.speed_text(path) == ""
+def test_speed_text_reads_the_training_benchmark_and_is_empty_before_it_ran():
+    assert slides.speed_text({}) == ""
+    assert slides.speed_text({"ratio": 2.5}) == ""  # an older benchmark, without the time to accuracy
     speed = {"previous_recipe_seconds": 1800.0, "project_seconds": 600.0, "ratio": 3.0}
-    path.write_text(json.dumps({"time_to_accuracy": speed}))
-    assert (
-        slides.speed_text(path)
-        == "Previous 60-epoch recipe: 30.0 min; this one: 10.0 min (3.0× faster, same machine, one benchmark run). "
-        "Anchor: airbench, 94 % on CIFAR-10 in 3.29 s on an A100, with short schedules and light augmentation"
+    text = slides.speed_text({"time_to_accuracy": speed})
+    assert "3.0× faster" in text and not re.search(r"\d min", text)  # the slide gives one training time
+
+
+@pytest.mark.parametrize("precision", ["mixed_bfloat16", "float32"])
+def test_the_training_slide_gives_one_training_time_and_notes_that_read(synthetic_results, precision):
+    speed = {"previous_recipe_seconds": 1800.0, "project_seconds": 600.0, "ratio": 3.0}
+    benchmark = {"time_to_accuracy": speed, "accuracy_seeds": {"values": [0.94] * 3, "mean": 0.94}}
+    (synthetic_results / "reports/training_benchmark.json").write_text(json.dumps(benchmark))
+    metrics = json.loads((synthetic_results / "reports/metrics.json").read_text())
+    (synthetic_results / "reports/metrics.json").write_text(json.dumps(metrics | {"training_precision": precision}))
+    training = Presentation(slides.build(synthetic_results)).slides[TITLES.index("Training")]
+    assert len(re.findall(r"\d min", slide_texts(training))) == 1
+    assert "CIFAR" not in slide_texts(training)
+    notes = training.notes_slide.notes_text_frame.text
+    assert "computed:" not in notes and ("bfloat16" in notes) == (precision == "mixed_bfloat16")
+
+
+def zalando_row(deck, entry) -> str:
+    results = deck.slides[TITLES.index("Results")]
+    (table,) = [shape.table for shape in results.shapes if shape.has_table]
+    (row,) = [row for row in table.rows if row.cells[0].text == entry.model]
+    return row.cells[1].text
+
+
+def test_the_results_slide_gives_each_benchmark_row_at_its_authors_figure_beside_the_listed_one(synthetic_results):
+    deck = Presentation(slides.build(synthetic_results))
+    notes = deck.slides[TITLES.index("Results")].notes_slide.notes_text_frame.text
+    for entry in zalando_benchmark.TWO_CONVOLUTIONS:
+        figure = zalando_row(deck, entry)
+        assert figure.startswith(f"{entry.reported * 100:.1f} %")
+        assert (f"listed: {entry.listed * 100:.1f} %" in figure) == entry.corrected
+        assert not entry.corrected or all(f"#{number}" in notes for number in entry.issues)
+
+
+@pytest.mark.parametrize("accuracy", [0.93456, 0.945])
+def test_the_results_slide_claims_the_lead_only_where_the_figures_support_it(synthetic_results, accuracy):
+    metrics = json.loads((synthetic_results / "reports/metrics.json").read_text())
+    (synthetic_results / "reports/metrics.json").write_text(json.dumps(metrics | {"test_accuracy": accuracy}))
+    deck = Presentation(slides.build(synthetic_results))
+    claimed = "above every two-convolution entry" in slide_texts(deck.slides[TITLES.index("Results")])
+    assert claimed == zalando_benchmark.above_every_entry(accuracy)
+
+
+def explained(text: str, metric: str) -> bool:
+    """Whether the line naming `metric` goes on, after its figures, to say in a few words what it means."""
+    (line,) = [line for line in text.split("\n") if metric in line.lower()]
+    return len(re.sub(r".*\d", "", line).split()) >= 4
+
+
+def test_the_calibration_figures_are_explained_and_a_missed_target_said(synthetic_results):
+    metrics = json.loads((synthetic_results / "reports/metrics.json").read_text())
+    metrics["auto_tagging"]["0.995"]["accuracy"] = 0.993  # under its target
+    (synthetic_results / "reports/metrics.json").write_text(json.dumps(metrics))
+    deck = Presentation(slides.build(synthetic_results))
+    results, review = (deck.slides[TITLES.index(name)] for name in ("Results", "Auto-tag or review"))
+    captions = [shape.text_frame.text for slide in (results, review) for shape in slide.shapes if shape.has_text_frame]
+    assert explained("\n".join(captions), "negative log-likelihood") and explained(
+        "\n".join(captions), "calibration error"
     )
-    seeds = {"values": [0.94, 0.9401, 0.9403], "mean": 0.94012}
-    path.write_text(json.dumps({"time_to_accuracy": speed, "accuracy_seeds": seeds}))
-    assert "one benchmark run, mean over 3 seeds 94.01 %). Anchor" in slides.speed_text(path)
+    lines = [line for line in slide_texts(review).split("\n") if line.startswith("Target")]
+    assert ["short of" in line for line in lines] == [False, True]
+
+
+def test_the_confused_pairs_heading_sits_above_its_items(synthetic_results):
+    deck = Presentation(slides.build(synthetic_results))
+    errs = deck.slides[TITLES.index("Where the model errs")]
+    (frame,) = [shape.text_frame for shape in errs.shapes if shape.has_text_frame and "↔" in shape.text_frame.text]
+    heading, *items = frame.paragraphs
+    assert "↔" not in heading.text and heading.runs[0].font.bold and len(items) == 3
+    assert all(item.level > heading.level and "↔" in item.text for item in items)
 
 
 def pictures_as_placed(deck) -> list:

@@ -10,8 +10,9 @@ def train_tiny_model(images, labels, seed, policy="float32"):
     """Two epochs of the project's pipeline on a small model and small data; returns the weights."""
     train.make_deterministic(seed)
     keras.mixed_precision.set_global_policy(policy)
+    augment = recipe.build_augmentation(seed)
     dataset = train.make_dataset(
-        data.scale_images(images), keras.utils.to_categorical(labels), 8, seed, augment=recipe.random_shift
+        data.scale_images(images), keras.utils.to_categorical(labels), 8, seed, augment=augment
     )
     network = recipe.build_model(filters=(4, 8), dense_units=16, seed=seed)
     network.compile(optimizer=keras.optimizers.Adam(1e-3, use_ema=True), loss="categorical_crossentropy")
@@ -75,33 +76,26 @@ def test_precision_policy_follows_the_environment_and_rejects_typos(monkeypatch,
         train.precision_policy()
 
 
-@pytest.mark.parametrize("max_shift", [1, 2])
-def test_random_shift_moves_each_image_by_at_most_max_shift_pixels(max_shift):
-    images = np.zeros((400, 28, 28, 1), dtype="float32")
-    images[:, 10, 5, 0] = 1.0
-    shifted = np.asarray(recipe.random_shift(tf.constant(images), tf.constant(7, tf.int64), max_shift))
-    assert shifted.shape == images.shape
-    positions = [tuple(np.argwhere(image[..., 0] == 1)[0]) for image in shifted]  # the pixel is never lost
-    offsets = {(row - 10, column - 5) for row, column in positions}
-    assert all(max(abs(dy), abs(dx)) <= max_shift for dy, dx in offsets)
-    assert len(offsets) == (2 * max_shift + 1) ** 2  # 400 draws hit every one of the 9 or 25 offsets
-    again = np.asarray(recipe.random_shift(tf.constant(images), tf.constant(7, tf.int64), max_shift))
-    np.testing.assert_array_equal(shifted, again)
+def test_the_augmentation_mirrors_about_half_the_images_and_keeps_their_shape():
+    images = np.zeros((200, 28, 28, 1), dtype="float32")
+    images[:, 8:20, 2:9] = 1.0  # a block on the left: mirrored, it lies on the right
+    augmented = np.asarray(recipe.build_augmentation(seed=3)(images, training=True))
+    assert augmented.shape == images.shape
+    on_the_right = augmented[:, :, 14:].sum(axis=(1, 2, 3)) > augmented[:, :, :14].sum(axis=(1, 2, 3))
+    assert 0.35 < on_the_right.mean() < 0.65
 
 
-def test_random_shift_fills_with_black_and_keeps_the_pixels():
-    images = tf.ones((32, 28, 28, 1))
-    shifted = np.asarray(recipe.random_shift(images, tf.constant(11, tf.int64), max_shift=1))[..., 0]
-    # a shifted all-white image has one black row and/or column at most, on the side it moved away from
-    assert set(np.unique(shifted)) <= {0.0, 1.0}
-    assert all(28 * 26 <= image.sum() <= 28 * 28 for image in shifted)
+def test_the_augmentation_changes_nothing_outside_training():
+    images = np.random.default_rng(0).random((4, 28, 28, 1), dtype="float32")
+    np.testing.assert_array_equal(recipe.build_augmentation()(images, training=False), images)
 
 
 def test_augmented_dataset_differs_between_epochs_but_not_between_runs():
     images = np.random.default_rng(0).random((16, 28, 28, 1), dtype="float32")
 
     def two_epochs():
-        dataset = train.make_dataset(images, np.zeros(16), batch_size=16, shuffle_seed=5, augment=recipe.random_shift)
+        augment = recipe.build_augmentation(seed=5)
+        dataset = train.make_dataset(images, np.zeros(16), batch_size=16, shuffle_seed=5, augment=augment)
         return [np.concatenate([batch for batch, _ in dataset]) for _ in range(2)]
 
     first_run, second_run = two_epochs(), two_epochs()
@@ -109,4 +103,4 @@ def test_augmented_dataset_differs_between_epochs_but_not_between_runs():
     np.testing.assert_array_equal(first_run[0], second_run[0])
     np.testing.assert_array_equal(first_run[1], second_run[1])
     with pytest.raises(ValueError, match="shuffle_seed"):
-        train.make_dataset(images, np.zeros(16), batch_size=4, augment=recipe.random_shift)
+        train.make_dataset(images, np.zeros(16), batch_size=4, augment=recipe.build_augmentation())

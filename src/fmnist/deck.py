@@ -7,7 +7,7 @@ from pathlib import Path
 from PIL import Image
 from pptx import Presentation
 from pptx.dml.color import RGBColor
-from pptx.enum.text import PP_ALIGN
+from pptx.enum.text import MSO_ANCHOR, MSO_AUTO_SIZE, PP_ALIGN
 from pptx.util import Emu, Inches, Pt
 
 from fmnist import plots
@@ -23,6 +23,7 @@ FONT = "DejaVu Sans"
 WIDTH, HEIGHT = Emu(12_192_000), Emu(6_858_000)  # 13.333 × 7.5 inches, the standard 16:9
 TOP = Inches(1.35)  # below the title band
 MARGIN, BODY_WIDTH = Inches(0.7), Inches(12)
+TITLE_ONLY = 5  # the default template's layout with a title placeholder and nothing else
 
 
 class Deck:
@@ -34,12 +35,20 @@ class Deck:
         self.presentation.slide_width, self.presentation.slide_height = WIDTH, HEIGHT
 
     def slide(self, title: str, notes: str):
-        slide = self.presentation.slides.add_slide(self.presentation.slide_layouts[6])  # blank
-        band = slide.shapes.add_shape(1, 0, 0, WIDTH, Inches(1.1))
+        """A new slide whose title sits in the layout's title placeholder, which the outline view and screen
+        readers read, drawn as the navy band across the top."""
+        slide = self.presentation.slides.add_slide(self.presentation.slide_layouts[TITLE_ONLY])
+        band = slide.shapes.title
+        band.left, band.top, band.width, band.height = 0, 0, WIDTH, Inches(1.1)
         band.fill.solid()
         band.fill.fore_color.rgb = NAVY
-        band.line.fill.background()
-        self.text(slide, title, Inches(0.5), Inches(0.18), Inches(12.3), Inches(0.8), size=30, color=PAPER, bold=True)
+        frame = band.text_frame
+        frame.text, frame.word_wrap, frame.auto_size = title, True, MSO_AUTO_SIZE.NONE
+        frame.margin_left, frame.vertical_anchor = Inches(0.5), MSO_ANCHOR.MIDDLE
+        paragraph = frame.paragraphs[0]
+        paragraph.alignment = PP_ALIGN.LEFT
+        paragraph.runs[0].font.size, paragraph.runs[0].font.bold, paragraph.runs[0].font.name = Pt(30), True, FONT
+        paragraph.runs[0].font.color.rgb = PAPER
         slide.name = title
         slide.notes_slide.notes_text_frame.text = notes
         return slide
@@ -59,8 +68,16 @@ class Deck:
                 run.font.color.rgb = color
         return box
 
-    def bullets(self, slide, items, left=MARGIN, top=TOP, width=BODY_WIDTH, size=22):
-        return self.text(slide, "\n".join(f"•  {item}" for item in items), left, top, width, HEIGHT - top, size=size)
+    def bullets(self, slide, items, left=MARGIN, top=TOP, width=BODY_WIDTH, size=22, heading=""):
+        """The items as bullets; under a `heading`, a bold line without a bullet, the items one level in."""
+        lines = [heading] * bool(heading) + [f"•  {item}" for item in items]
+        box = self.text(slide, "\n".join(lines), left, top, width, HEIGHT - top, size=size)
+        if heading:
+            first, *others = box.text_frame.paragraphs
+            first.runs[0].font.bold = True
+            for paragraph in others:
+                paragraph.level = 1
+        return box
 
     def picture(self, slide, name, left, top, max_width, max_height):
         """Place `reports/figures/<name>` as large as fits the box, centred in it, and never so small that its
@@ -114,6 +131,7 @@ class Slide:
     table: list[tuple] = dataclasses.field(default_factory=list)  # the first row is the header
     headline: str = ""  # one big figure, with `caption` below it
     caption: str = ""
+    heading: str = ""  # a heading above the bullets
 
 
 def place_visuals(deck: Deck, slide, spec: Slide) -> int:
@@ -140,7 +158,10 @@ def place_text(deck: Deck, slide, spec: Slide, left: int) -> None:
     """Put the bullets, the headline and the caption in the column that starts at `left`."""
     width, wide = WIDTH - left - Inches(0.3), left == MARGIN
     if spec.bullets:
-        deck.bullets(slide, spec.bullets, left=left, top=TOP + Inches(0.2), width=width, size=22 if wide else 16)
+        size = 22 if wide else 16
+        deck.bullets(
+            slide, spec.bullets, left=left, top=TOP + Inches(0.2), width=width, size=size, heading=spec.heading
+        )
     top = Inches(2.0)
     if spec.headline:
         deck.text(

@@ -34,6 +34,45 @@ def weights_digest(weights) -> str:
     return digest.hexdigest()
 
 
+def training_batches(strategy, images: int, global_batch: int, seed: int):
+    """The notebook's training split, its first `images`, augmented and batched; each worker keeps its own
+    shard (`AutoShardPolicy.DATA`). Return an endless iterator of distributed batches."""
+    (train_images, train_labels), _ = data.load_data()
+    (x, y), _ = data.split_validation(  # the notebook's split: its validation images are not trained on
+        data.scale_images(train_images), keras.utils.to_categorical(train_labels), recipe.VALIDATION_SIZE, seed
+    )
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    dataset = (
+        train.make_dataset(
+            x[:images], y[:images], global_batch, shuffle_seed=seed, augment=recipe.build_augmentation(seed)
+        )
+        .repeat()
+        .with_options(options)
+    )
+    return iter(strategy.experimental_distribute_dataset(dataset))
+
+
+def training_step(strategy, network, global_batch: int):
+    """One step of the custom loop, as a `tf.function` that returns the loss over the global batch: each replica
+    averages its loss over the global batch, and the optimizer applies the gradients summed over the workers."""
+    cross_entropy = network.loss.__class__.from_config({**network.loss.get_config(), "reduction": None})
+
+    def replica_step(images, targets):
+        with tf.GradientTape() as tape:
+            losses = cross_entropy(targets, network(images, training=True))
+            loss = tf.nn.compute_average_loss(losses, global_batch_size=global_batch)
+        variables = network.trainable_variables
+        network.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+        return loss
+
+    @tf.function
+    def step(batch):
+        return strategy.reduce("SUM", strategy.run(replica_step, args=batch), axis=None)
+
+    return step
+
+
 def run(steps: int, images: int, batch_per_worker: int, seed: int) -> dict:
     """Train for `steps` steps under MultiWorkerMirroredStrategy; return the losses and the weights' digest.
 
@@ -42,38 +81,13 @@ def run(steps: int, images: int, batch_per_worker: int, seed: int) -> dict:
     """
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
     train.make_deterministic(seed)
-    (train_images, train_labels), _ = data.load_data()
-    (x, y), _ = data.split_validation(  # the notebook's split: its validation images are not trained on
-        data.scale_images(train_images), keras.utils.to_categorical(train_labels), recipe.VALIDATION_SIZE, seed
-    )
     global_batch = batch_per_worker * strategy.num_replicas_in_sync
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    dataset = (
-        train.make_dataset(x[:images], y[:images], global_batch, shuffle_seed=seed, augment=recipe.random_shift)
-        .repeat()
-        .with_options(options)
-    )
-    batches = iter(strategy.experimental_distribute_dataset(dataset))
+    batches = training_batches(strategy, images, global_batch, seed)
     with strategy.scope():  # the notebook's network, optimizer and loss (`fmnist.recipe`)
         network = recipe.build_model(seed=seed)
         recipe.compile_model(network, steps)
-        optimizer = network.optimizer
-        optimizer.build(network.trainable_variables)
-    cross_entropy = network.loss.__class__.from_config({**network.loss.get_config(), "reduction": None})
-
-    def replica_step(images, targets):
-        with tf.GradientTape() as tape:
-            losses = cross_entropy(targets, network(images, training=True))
-            loss = tf.nn.compute_average_loss(losses, global_batch_size=global_batch)
-        variables = network.trainable_variables
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
-        return loss
-
-    @tf.function
-    def step(batch):
-        return strategy.reduce("SUM", strategy.run(replica_step, args=batch), axis=None)
-
+        network.optimizer.build(network.trainable_variables)
+    step = training_step(strategy, network, global_batch)
     losses = [float(step(next(batches))) for _ in range(steps)]
     return {
         "workers": strategy.num_replicas_in_sync,

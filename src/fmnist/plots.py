@@ -6,10 +6,11 @@ draws (`figure_data.drawn`), which the regression test compares between runs.
 """
 
 import functools
-import json
 from pathlib import Path
 
+import matplotlib.cm
 import matplotlib.colors
+import matplotlib.patches
 import matplotlib.pyplot as plt
 import matplotlib.ticker
 import numpy as np
@@ -17,7 +18,9 @@ import numpy as np
 from fmnist import CLASS_NAMES, figure_data
 
 RIGHT, WRONG = "tab:blue", "tab:red"
+SCORES = {"precision": ("precision", ""), "recall": ("recall", "//"), "f1-score": ("F1", "..")}  # label, hatch
 METHOD_NAMES = {"occlusion": "occlusion", "integrated_gradients": "integrated gradients", "gradcam": "Grad-CAM"}
+HEAT = "Reds"  # the explanation maps' colours
 SMALLEST_FONT = 14  # points
 STYLE = {key: SMALLEST_FONT for key in ("font.size", "axes.labelsize", "xtick.labelsize", "ytick.labelsize")}
 STYLE |= {"legend.fontsize": SMALLEST_FONT, "axes.titlesize": 16, "figure.titlesize": 17}
@@ -36,17 +39,8 @@ def styled(draw):
 
 
 def save(figure, path) -> Path:
-    """Save `figure` as a PNG at 150 dpi, sharp on a 16:9 slide, and the data it draws as JSON beside it
-    (`figure_data.drawn`); the PNG's metadata holds its smallest font and its number of images. Return the PNG's
-    path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = figure_data.drawn(figure)
-    images = sum(len(axis["images"]) > 0 for axis in data["axes"])
-    metadata = {"Smallest font (pt)": str(data["smallest_font"]), "Images": str(images)}
-    figure.savefig(path, dpi=DPI, bbox_inches="tight", facecolor="white", metadata=metadata)
-    path.with_suffix(".json").write_text(json.dumps(data) + "\n")
-    return path
+    """Save `figure` as a PNG at `DPI`, sharp on a 16:9 slide, and what it draws beside it (`figure_data.save`)."""
+    return figure_data.save(figure, path, DPI)
 
 
 def _image_grid(count, columns, cell=2.0):
@@ -75,39 +69,36 @@ def sample_grid(images, labels, per_class=5, classes=None):
 
 
 @styled
-def augmentation_pairs(originals, shifted):
-    """Each image as it is, after the augmentation, and the difference: red where the garment moved in,
-    blue where it moved out."""
-    figure, axes = plt.subplots(3, len(originals), figsize=(len(originals) * 1.8, 6.2), squeeze=False)
-    for row, (name, images) in enumerate((("original", originals), ("augmented", shifted))):
+def augmentation_pairs(originals, augmented):
+    """Each image as it is, after the augmentation, and the difference after − before: blue where the garment
+    moved in (it covers what was background), red where it moved out (it left background behind)."""
+    figure, axes = plt.subplots(3, len(originals), figsize=(len(originals) * 1.8 + 1.6, 6.2), squeeze=False)
+    figure.set_layout_engine("constrained")  # leaves room for the colour bar
+    for row, (name, images) in enumerate((("original", originals), ("augmented", augmented))):
         for axis, image in zip(axes[row], images, strict=True):
             axis.imshow(np.squeeze(image), cmap="gray_r", vmin=0, vmax=1)
         axes[row, 0].set_ylabel(name)
-    for axis, before, after in zip(axes[2], originals, shifted, strict=True):
-        axis.imshow(np.squeeze(after) - np.squeeze(before), cmap="bwr_r", vmin=-1, vmax=1)
+    for axis, before, after in zip(axes[2], originals, augmented, strict=True):
+        difference = axis.imshow(np.squeeze(after) - np.squeeze(before), cmap="bwr_r", vmin=-1, vmax=1)
     axes[2, 0].set_ylabel("difference")
     for axis in axes.flat:
         axis.set(xticks=[], yticks=[])
-    figure.suptitle("The augmentation: each training image moved by up to a pixel")
-    figure.tight_layout()
+    figure.suptitle("The augmentation: each training image changed at random")
+    bar = figure.colorbar(difference, ax=axes.ravel().tolist(), shrink=0.3, anchor=(0, 0), ticks=[-1, 0, 1])
+    bar.ax.set_yticklabels(["moved out", "no change", "moved in"])
     return figure
 
 
 @styled
 def training_curves(history: dict):
-    """Plot training and validation accuracy and loss per epoch from `History.history`."""
+    """Training and validation accuracy and loss per epoch from `History.history`, every epoch on the chart."""
     epochs = np.arange(1, len(history["loss"]) + 1)
-    figure, (accuracy_axis, loss_axis) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for axis, metric, title in ((accuracy_axis, "accuracy", "Accuracy"), (loss_axis, "loss", "Loss")):
+    figure, (accuracy_axis, loss_axis) = plt.subplots(1, 2, figsize=(11, 4.8))
+    for axis, metric, better in ((accuracy_axis, "accuracy", "higher"), (loss_axis, "loss", "lower")):
         axis.plot(epochs, history[metric], "o-", label="training")
         axis.plot(epochs, history[f"val_{metric}"], "s-", label="validation")
-        axis.set(title=title, xlabel="epoch")
-        if len(epochs) > 2:  # scaled to the epochs after the first, whose validation is far off (see the notebook)
-            later = np.concatenate([history[metric][1:], history[f"val_{metric}"][1:]])
-            pad = 0.1 * (later.max() - later.min()) or 0.01
-            axis.set_ylim(later.min() - pad, later.max() + pad)
-            axis.set_title(f"{title} (the scale fits epochs 2 on)")
-        axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        axis.set(title=f"{metric.capitalize()}: {better} is better", xlabel="epoch", ylabel=metric)
+        axis.set_xticks(np.unique([1, *epochs[4::5], epochs[-1]]))  # the first, every fifth and the last
         axis.grid(alpha=0.3)
         axis.legend()
     figure.tight_layout()
@@ -139,8 +130,8 @@ def prediction_grid(images, true_labels, probabilities, columns=3, title="Test p
 @styled
 def confusion_matrix(true_labels, predicted_labels):
     """Row-normalised confusion matrix in per cent: each row shows where the images of one true class went.
-    Shares under 0.5 % are left blank, and the colour scale stretches the small shares, so the confusions
-    stand out."""
+    Shares under 0.5 % are left blank, and the colour scale, drawn beside it, stretches the small shares, so the
+    confusions stand out."""
     from sklearn.metrics import ConfusionMatrixDisplay
 
     figure, axis = plt.subplots(figsize=(6.8, 6.0))
@@ -156,11 +147,14 @@ def confusion_matrix(true_labels, predicted_labels):
         ax=axis,
     )
     for text, share in zip(display.text_.flat, display.confusion_matrix.flat, strict=True):
-        text.set_text(f"{share * 100:.0f}" if share >= 0.005 else "")
+        text.set_text(f"{int(share * 100 + 0.5)}" if share >= 0.005 else "")  # 0.5 % rounds up, to 1
         text.set_color("white" if share >= 0.4 else "black")
     axis.set_title("Confusion matrix (% of each true class)")
     plt.setp(axis.get_xticklabels(), rotation=40, ha="right")
     figure.tight_layout()
+    bar = figure.colorbar(display.im_, ax=axis, shrink=0.8, ticks=[0, 0.01, 0.05, 0.2, 0.5, 1])
+    bar.ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1, decimals=0))
+    bar.set_label("share of the true class")
     return figure
 
 
@@ -169,12 +163,13 @@ def per_class_scores(report: dict):
     """Grouped bars of precision, recall and F1 per class, from `evaluate.per_class_report`."""
     figure, axis = plt.subplots(figsize=(10, 4.5))
     positions = np.arange(len(CLASS_NAMES))
-    for offset, metric in zip((-0.27, 0, 0.27), ("precision", "recall", "f1-score"), strict=True):
-        axis.bar(positions + offset, [report[name][metric] for name in CLASS_NAMES], width=0.27, label=metric)
+    for offset, (metric, (label, hatch)) in zip((-0.28, 0, 0.28), SCORES.items(), strict=True):
+        heights = [report[name][metric] for name in CLASS_NAMES]
+        axis.bar(positions + offset, heights, width=0.28, label=label, hatch=hatch, edgecolor="white")
     axis.set_xticks(positions, CLASS_NAMES, rotation=40, ha="right")
     axis.set_ylim(0, 1.0)
     axis.set_ylabel("score")
-    axis.set_title("Precision, recall and F1 per class (test set)")
+    axis.set_title("Precision, recall and F1 per class (test set; 1 is perfect)")
     axis.grid(axis="y", alpha=0.3)
     axis.legend(loc="lower center", bbox_to_anchor=(0.5, 1.08), ncols=3, frameon=False)
     figure.tight_layout()
@@ -183,31 +178,35 @@ def per_class_scores(report: dict):
 
 @styled
 def explanation_grid(images, heatmaps, true_labels, probabilities, columns=3, title="Explanations"):
-    """Each image with its map laid over it in red, titled right or wrong, and a colour bar for the map."""
+    """Each image with its map laid over it in red, titled right or wrong, and a colour bar for the map. The red
+    is as opaque as the pixel is important, so the garment shows through wherever the map is low."""
     figure, axes = _image_grid(len(images), columns, cell=2.2)
     for axis, image, heatmap, truth, probs in zip(axes, images, heatmaps, true_labels, probabilities, strict=False):
-        axis.imshow(np.squeeze(image), cmap="gray_r", vmin=0, vmax=1)
-        shown = axis.imshow(heatmap, cmap="Reds", alpha=0.6, vmin=0, vmax=1)
+        axis.imshow(np.squeeze(image), cmap="gray_r", vmin=0, vmax=2)  # at most mid-grey: the red stands out
+        importance = np.clip(np.asarray(heatmap, dtype="float64"), 0, 1)
+        axis.imshow(importance, cmap=HEAT, vmin=0, vmax=1, alpha=importance)
         _prediction_title(axis, probs, truth)
     figure.suptitle(title)
     figure.tight_layout()
-    figure.colorbar(shown, ax=list(figure.axes), shrink=0.7, label="importance (1: the most)")
+    scale = matplotlib.cm.ScalarMappable(matplotlib.colors.Normalize(0, 1), HEAT)  # opaque, unlike the maps
+    figure.colorbar(scale, ax=list(figure.axes), shrink=0.7, label="importance (1: the most)")
     return figure
 
 
 @styled
 def deletion_curves(fractions, curves: dict, baseline):
-    """Class probability as the pixels each method ranks highest are blanked, beside random garment pixels."""
-    figure, axis = plt.subplots(figsize=(5.7, 4.0))
+    """Class probability as the pixels each method ranks highest are blanked, beside random garment pixels; the
+    lower a method's curve, the more its first pixels matter. A grey line marks the 10 % where drops are quoted."""
+    figure, axis = plt.subplots(figsize=(6.0, 4.0))
     for name, curve in curves.items():
         axis.plot(100 * np.asarray(fractions), curve, marker=".", label=METHOD_NAMES.get(name, name))
     axis.plot(100 * np.asarray(fractions), baseline, "k--", label="random garment pixels")
-    axis.axvline(10, color="gray", lw=0.8)
+    axis.axvline(10, color="gray", lw=0.8, label="10 %: the drop quoted")
     axis.set_xlabel("pixels blanked, most important first (%)")
     axis.set_ylabel("probability of the answer")
-    axis.set_title("Deletion test: the pixels a map ranks first matter most")
+    axis.set_title("Deletion test: the lower, the more faithful")
     axis.grid(alpha=0.3)
-    axis.legend()
+    axis.legend(labelspacing=0.3, borderpad=0.3)  # packed: its five rows stay above the curves
     figure.tight_layout()
     return figure
 
@@ -230,22 +229,28 @@ def similar_items_grid(query_images, query_labels, catalogue_images, catalogue_l
             axis.axis("off")
     figure.suptitle("Similar items: the nearest in the model's embedding")
     figure.tight_layout()
+    same, other = (matplotlib.patches.Patch(color=colour) for colour in (RIGHT, WRONG))
+    labels = ["the query's class", "another class"]
+    figure.legend([same, other], labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=2, frameon=False)
     return figure
 
 
 @styled
 def reliability_diagram(tables: dict):
-    """Accuracy against mean confidence per bin, one line per model (`calibrate.reliability` tables), and below
-    it how many images each bin holds: the ECE weighs each bin's gap by that count."""
-    figure, (axis, counts) = plt.subplots(2, 1, figsize=(5.6, 6.0), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    """Accuracy against mean confidence per bin, one line per model (`calibrate.reliability` tables), each bin's
+    dot as large as its share of the images; below, how many images each bin holds: the ECE weighs each bin's gap
+    by that count. Above the diagonal, the model is right more often than it says: under-confident."""
+    figure, (axis, counts) = plt.subplots(2, 1, figsize=(5.6, 6.4), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     axis.plot([0, 1], [0, 1], ":", color="gray", label="perfect calibration")
     for name, table in tables.items():
-        line = axis.plot(table["confidence"], table["accuracy"], "o-", label=name)[0]
+        line = axis.plot(table["confidence"], table["accuracy"], "-", alpha=0.5, label=name)[0]
+        share = np.asarray(table["count"]) / np.sum(table["count"])
+        axis.scatter(table["confidence"], table["accuracy"], s=300 * np.sqrt(share), color=line.get_color())
         counts.plot(table["confidence"], table["count"], "o-", color=line.get_color())
-    axis.set(xlim=(0, 1), ylim=(0, 1), ylabel="accuracy in the bin")
-    axis.set_title("Reliability on the test set")
+    axis.set(xlim=(0, 1), ylim=(0, 1.04), ylabel="accuracy in the bin")
+    axis.set_title("Reliability on the test set\nabove the diagonal: under-confident")
     axis.grid(alpha=0.3)
-    axis.legend(loc="upper left")
+    axis.legend(loc="lower right")
     counts.set(yscale="log", xlabel="confidence (mean per bin)", ylabel="images")
     counts.grid(alpha=0.3)
     figure.tight_layout()
@@ -273,17 +278,18 @@ def probability_bars(image, probabilities, truth: int):
 
 @styled
 def risk_coverage(curve: dict, chosen: dict):
-    """Accuracy of the auto-accepted tags against the share accepted, with the chosen operating points."""
-    figure, axis = plt.subplots(figsize=(6.0, 4.0))
-    axis.plot(curve["coverage"], curve["accuracy"], label="the clearest first")
+    """Accuracy of the auto-accepted tags against the share accepted (the coverage), with each target accuracy
+    as a dashed line and the point its threshold reached: a point under its line misses its target."""
+    figure, axis = plt.subplots(figsize=(6.4, 4.4))
+    handles, labels = axis.plot(curve["coverage"], curve["accuracy"]), ["the clearest first"]
     for target, point in chosen.items():
-        axis.plot(
-            point["coverage"], point["accuracy"], "o", label=f"target {float(target):.1%}: {point['coverage']:.0%}"
-        )
-    axis.set(xlim=(0, 1), ylim=(0.9, 1.0), xlabel="share tagged without review")
+        labels.append(f"target {float(target):.1%}: coverage {point['coverage']:.0%}")
+        dot = axis.plot(point["coverage"], point["accuracy"], "o", label=labels[-1])[0]
+        handles.append((axis.hlines(float(target), 0, 1, colors=dot.get_color(), linestyles="--", lw=1.2), dot))
+    axis.set(xlim=(0, 1), ylim=(0.9, 1.0), xlabel="coverage: share tagged without review")
     axis.set_ylabel("accuracy of those tags")
-    axis.set_title("Auto-tag or review (test set)")
+    axis.set_title("Auto-tag or review (test set)\na dot under its dashed target misses it")
     axis.grid(alpha=0.3)
-    axis.legend(loc="lower left")
+    axis.legend(handles, labels, loc="lower left")
     figure.tight_layout()
     return figure

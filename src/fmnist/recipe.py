@@ -1,15 +1,13 @@
-"""The training recipe, generated from the notebook's cells tagged `recipe` by `python -m
-fmnist.notebook_recipe` (`make run` runs it). Do not edit: edit the notebook, Fashion_MNIST_model_training.ipynb."""
+"""The training recipe, generated from the notebook's cells tagged `recipe` by `make recipe`.
+
+Do not edit: edit the notebook, Fashion_MNIST_model_training.ipynb."""
 
 import os
-import time
-from pathlib import Path
+
 import keras
-import matplotlib.pyplot as plt
-import numpy as np
-import tensorflow as tf
 from keras import layers
-from fmnist import CLASS_NAMES, data, evaluate, plots, train
+
+from fmnist import IMAGE_SHAPE, NUM_CLASSES
 from fmnist.model import FusedBatchNormalization
 
 SEED = 42
@@ -17,27 +15,22 @@ EPOCHS = 20
 BATCH_SIZE = 256
 LEARNING_RATE = 6e-3
 LABEL_SMOOTHING = 0.1
-MAX_SHIFT = 1
 VALIDATION_SIZE = 5_000
 TRAIN_IMAGES = None
 RESULTS_DIR = os.environ.get("FMNIST_RESULTS_DIR", ".")
 
 
-def random_shift(images, seed, max_shift=MAX_SHIFT):
-    # pad with black, then cut each image's 28 x 28 window at a random offset
-    batch, height, width = tf.shape(images)[0], images.shape[1], images.shape[2]
-    padded = tf.pad(images, [[0, 0], [max_shift, max_shift], [max_shift, max_shift], [0, 0]])
-    offsets = tf.random.stateless_uniform([2, batch], tf.stack([seed, 0]), maxval=2 * max_shift + 1, dtype="int32")
-    rows = offsets[0][:, None] + tf.range(height)[None, :]
-    columns = offsets[1][:, None] + tf.range(width)[None, :]
-    images = tf.gather(padded, rows, axis=1, batch_dims=1)
-    return tf.gather(images, columns, axis=2, batch_dims=1)
+def build_augmentation(seed=SEED):
+    mirror = layers.RandomFlip("horizontal", seed=seed)  # a shoe may point left or right
+    shift = layers.RandomTranslation(1 / 28, 1 / 28, fill_mode="constant", seed=seed)  # by up to a pixel
+    return keras.Sequential([mirror, shift], name="augmentation")
 
 
 def build_model(filters=(32, 64), dense_units=256, dropout=0.2, seed=SEED):
     keras.utils.set_random_seed(seed)  # the same starting weights each time you build it
-    return keras.Sequential([
-        keras.Input(shape=(28, 28, 1), name="image"),
+    network = [
+        keras.Input(shape=IMAGE_SHAPE, name="image"),
+        layers.LayerNormalization(axis=(1, 2, 3), center=False, scale=False, name="levels"),  # per image
         layers.Conv2D(filters[0], 3, padding="same", use_bias=False, name="conv_1"),
         layers.MaxPooling2D(name="pool_1"),
         FusedBatchNormalization(name="norm_1"),
@@ -49,8 +42,9 @@ def build_model(filters=(32, 64), dense_units=256, dropout=0.2, seed=SEED):
         layers.Flatten(name="flatten"),
         layers.Dense(dense_units, activation="relu", name="embedding"),
         layers.Dropout(dropout, seed=seed, name="dropout"),
-        layers.Dense(10, activation="softmax", dtype="float32", name="probabilities"),  # float32: sums to 1
-    ], name="fashion_cnn")
+        layers.Dense(NUM_CLASSES, activation="softmax", dtype="float32", name="probabilities"),  # sums to 1
+    ]
+    return keras.Sequential(network, name="fashion_cnn")
 
 
 def compile_model(model, total_steps, learning_rate=LEARNING_RATE, warmup_fraction=0.05, weight_decay=1e-4):

@@ -53,18 +53,16 @@ def has_bfloat16_units(flags: set[str] | None = None) -> bool:
 def make_dataset(images, targets, batch_size: int, shuffle_seed=None, augment=None) -> tf.data.Dataset:
     """Return a cached, batched, prefetched `tf.data` pipeline.
 
-    With `shuffle_seed` it reshuffles every epoch. `augment`, a function of (batch of images, random seed) such
-    as the recipe's `random_shift`, is applied to every training batch afresh each epoch, seeded from `shuffle_seed`.
+    With `shuffle_seed` it reshuffles every epoch. `augment`, a Keras layer such as the recipe's augmentation
+    (`build_augmentation`), changes every training batch afresh each epoch, drawn from its own seeds: two runs
+    draw the same changes.
     """
     if augment is not None and shuffle_seed is None:
-        raise ValueError("augment needs a shuffle_seed: the augmentation is seeded from it")
+        raise ValueError("augment is for training batches, which need a shuffle_seed")
     dataset = tf.data.Dataset.from_tensor_slices((images, targets)).cache()
     if shuffle_seed is not None:
         dataset = dataset.shuffle(len(images), seed=shuffle_seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size)
     if augment is not None:
-        randomness = tf.data.Dataset.random(seed=shuffle_seed, rerandomize_each_iteration=True)
-        dataset = tf.data.Dataset.zip(dataset, randomness).map(
-            lambda batch, random_seed: (augment(batch[0], random_seed), batch[1])
-        )
+        dataset = dataset.map(lambda batch, batch_targets: (augment(batch, training=True), batch_targets))
     return dataset.prefetch(tf.data.AUTOTUNE)

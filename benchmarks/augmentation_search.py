@@ -1,0 +1,225 @@
+"""The augmentation search of issue 48 (docs/robustness.md, "How the recipe is chosen"): candidates trained
+with the notebook's network and schedule, judged on the validation split, clean and under every condition of
+the robustness benchmark.
+
+    python -m benchmarks.augmentation_search --candidates all --seeds 42 --train-images 20000 --epochs 10 \
+        --output build/screening.jsonl
+    python -m benchmarks.augmentation_search --summarise build/screening.jsonl
+
+Each run trains in a fresh process (Keras's dtype policy is global), in the processor's precision
+(`train.precision_policy`), and appends one JSON line: the validation accuracy clean and per condition,
+their mean and worst, and the training time. "today" is the recipe committed before this search, with its
+hand-written shift of up to 1 pixel; every other candidate augments with Keras's preprocessing layers.
+"""
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import robustness, training
+
+# name: the augmentation's settings (a mirror, a shift in pixels, a tilt in degrees, a zoom as a share of the
+# side, a sideways shear, a contrast change, Gaussian noise) and any change of epochs
+CANDIDATES = {
+    "today": None,
+    "flip": {"flip": True, "shift": 1},
+    "flip, tilt 10°, zoom 10 %": {"flip": True, "shift": 1, "tilt": 10, "zoom": 0.1},
+    "flip, tilt 15°, zoom 20 %": {"flip": True, "shift": 1, "tilt": 15, "zoom": 0.2},
+    "flip, tilt 10°, zoom 10 %, shear 0.2": {"flip": True, "shift": 1, "tilt": 10, "zoom": 0.1, "shear": 0.2},
+    "flip, tilt 10°, zoom 10 %, contrast 0.5, noise 0.05": {
+        "flip": True, "shift": 1, "tilt": 10, "zoom": 0.1, "contrast": 0.5, "noise": 0.05,
+    },
+    "flip, tilt 15°, zoom 20 %, shear 0.2, contrast 0.5, noise 0.08": {
+        "flip": True, "shift": 1, "tilt": 15, "zoom": 0.2, "shear": 0.2, "contrast": 0.5, "noise": 0.08,
+    },
+    "flip, tilt 5°, zoom 5 %, contrast 0.5, noise 0.05": {
+        "flip": True, "shift": 1, "tilt": 5, "zoom": 0.05, "contrast": 0.5, "noise": 0.05,
+    },
+    "flip, tilt 10°, zoom in 15 % to out 50 %, contrast 0.5, noise 0.08": {
+        "flip": True, "shift": 1, "tilt": 10, "zoom": (-0.15, 0.5), "contrast": 0.5, "noise": 0.08,
+    },
+    "flip, tilt 15°, zoom in 20 % to out 70 %, shear 0.2, contrast 0.5, noise 0.1, blur": {
+        "flip": True, "shift": 1, "tilt": 15, "zoom": (-0.2, 0.7), "shear": 0.2, "contrast": 0.5, "noise": 0.1,
+        "blur": 1.0,
+    },
+    "flip, contrast 0.5, noise 0.08": {"flip": True, "shift": 1, "contrast": 0.5, "noise": 0.08},
+    "flip, zoom out to 50 %, contrast 0.5, noise 0.08": {
+        "flip": True, "shift": 1, "zoom": (0.0, 0.5), "contrast": 0.5, "noise": 0.08,
+    },
+    "flip, tilt 10°, contrast 0.5, noise 0.08": {"flip": True, "shift": 1, "tilt": 10, "contrast": 0.5, "noise": 0.08},
+    # with each image's levels standardised first (LayerNormalization over the image): exposure and contrast cancel
+    "levels, flip": {"levels": True, "flip": True, "shift": 1},
+    "levels, flip, zoom out to 60 %, noise 0.08": {
+        "levels": True, "flip": True, "shift": 1, "zoom": (0.0, 0.67), "noise": 0.08,
+    },
+    "levels, flip, tilt 10°, zoom in 15 % to out 60 %, noise 0.08": {
+        "levels": True, "flip": True, "shift": 1, "tilt": 10, "zoom": (-0.15, 0.67), "noise": 0.08,
+    },
+    "levels, flip, tilt 15°, zoom in 20 % to out 60 %, noise 0.1": {
+        "levels": True, "flip": True, "shift": 1, "tilt": 15, "zoom": (-0.2, 0.67), "noise": 0.1,
+    },
+}  # fmt: skip
+
+
+CANDIDATES_BY_SLUG = {name: f"candidate-{number}" for number, name in enumerate(CANDIDATES)}
+
+
+def augmentation(settings: dict, seed: int):
+    """Keras's preprocessing layers for `settings`, in one Sequential."""
+    import keras
+    from keras import layers
+
+    constant = {"fill_mode": "constant", "seed": seed}
+    chosen = [layers.RandomFlip("horizontal", seed=seed)] if settings.get("flip") else []
+    if settings.get("shift"):
+        chosen.append(layers.RandomTranslation(settings["shift"] / 28, settings["shift"] / 28, **constant))
+    if settings.get("tilt"):
+        chosen.append(layers.RandomRotation(settings["tilt"] / 360, **constant))
+    if settings.get("zoom"):
+        chosen.append(layers.RandomZoom(settings["zoom"], **constant))
+    if settings.get("shear"):
+        chosen.append(layers.RandomShear(settings["shear"], **constant))
+    if settings.get("contrast"):
+        chosen.append(layers.RandomContrast(settings["contrast"], value_range=(0, 1), seed=seed))
+    if settings.get("blur"):
+        chosen.append(layers.RandomGaussianBlur(1.0, 5, settings["blur"], value_range=(0, 1), seed=seed))
+    if settings.get("noise"):
+        chosen.append(layers.GaussianNoise(settings["noise"], seed=seed))
+    return keras.Sequential(chosen, name="augmentation")
+
+
+def train_candidate(name: str, seed: int, train_images, epochs: int, save=None) -> dict:
+    """Train one candidate and judge it on the validation split; with `save`, keep the model in that folder."""
+    import keras
+
+    from fmnist import data, recipe, train
+
+    (train_x, train_y), _ = data.load_data()
+    x_all, y_all = data.scale_images(train_x), keras.utils.to_categorical(train_y)
+    (x_train, y_train), (x_val, y_val) = data.split_validation(x_all, y_all, recipe.VALIDATION_SIZE, seed)
+    x_train, y_train = x_train[:train_images], y_train[:train_images]
+    train.make_deterministic(seed)
+    keras.mixed_precision.set_global_policy(train.precision_policy())
+    settings = CANDIDATES[name]
+    if settings is None:
+        dataset = training.seeded_dataset(x_train, y_train, recipe.BATCH_SIZE, seed, training.random_shift)
+    else:
+        dataset = train.make_dataset(x_train, y_train, recipe.BATCH_SIZE, seed, augment=augmentation(settings, seed))
+    epochs = (settings or {}).get("epochs", epochs)
+    model = recipe.build_model(seed=seed)
+    network = [layer for layer in model.layers if layer.name != "levels"]  # the network before this search
+    if (settings or {}).get("levels"):
+        network.insert(0, keras.layers.LayerNormalization(axis=(1, 2, 3), center=False, scale=False, name="levels"))
+    model = keras.Sequential([keras.Input(shape=(28, 28, 1)), *network], name=model.name)
+    recipe.compile_model(model, epochs * len(dataset))
+    start = time.perf_counter()
+    model.fit(dataset, epochs=epochs, verbose=0, shuffle=False)
+    seconds = time.perf_counter() - start
+    if save:
+        Path(save).mkdir(parents=True, exist_ok=True)
+        model.save(Path(save, f"{CANDIDATES_BY_SLUG[name]}-{seed}.keras"))
+    labels = y_val.argmax(axis=1)
+    garments = (x_val[..., 0] * 255).round().astype(np.uint8)
+    accuracy = {}
+    for condition in ["unchanged", *robustness.CONDITIONS]:
+        pictures = garments if condition == "unchanged" else robustness.changed(garments, condition)
+        probabilities = model.predict(pictures[..., None].astype("float32") / 255, batch_size=1000, verbose=0)
+        accuracy[condition] = round(float((probabilities.argmax(axis=1) == labels).mean()), 4)
+    changes = [value for key, value in accuracy.items() if key != "unchanged"]
+    return {
+        "candidate": name,
+        "seed": seed,
+        "train_images": len(x_train),
+        "epochs": epochs,
+        "train_seconds": round(seconds, 1),
+        "clean": accuracy["unchanged"],
+        "mean": round(float(np.mean(changes)), 4),
+        "worst": min(changes),
+        "conditions": accuracy,
+    }
+
+
+def test_accuracy(folder: Path, output: Path) -> None:
+    """After the choice, once: the test accuracy of every model that `--save` kept in `folder`, one JSON line each."""
+    import keras
+
+    from fmnist import data, model
+
+    _, (images, labels) = data.load_data()
+    slugs = {slug: name for name, slug in CANDIDATES_BY_SLUG.items()}
+    lines = []
+    for path in sorted(folder.glob("*.keras")):
+        slug, seed = path.stem.rsplit("-", 1)
+        network = model.float32_copy(keras.models.load_model(path))
+        predicted = network.predict(data.scale_images(images), batch_size=1000, verbose=0).argmax(axis=1)
+        run = {
+            "candidate": slugs[slug],
+            "seed": int(seed),
+            "test_accuracy": round(float((predicted == labels).mean()), 4),
+        }
+        print(json.dumps(run), flush=True)
+        lines.append(json.dumps(run) + "\n")
+    output.write_text("".join(lines))
+
+
+def summarise(paths) -> None:
+    """Per candidate, over its seeds: clean accuracy, mean and worst over the conditions, training time."""
+    runs = [json.loads(line) for path in paths for line in Path(path).read_text().splitlines() if line]
+    for name in dict.fromkeys(run["candidate"] for run in runs):
+        mine = [run for run in runs if run["candidate"] == name]
+        figures = {
+            key: statistics.mean(run[key] for run in mine) for key in ("clean", "mean", "worst", "train_seconds")
+        }
+        print(
+            f"{name:<64} seeds {len(mine)}  clean {figures['clean']:.4f}  mean {figures['mean']:.4f}  "
+            f"worst {figures['worst']:.4f}  {figures['train_seconds']:.0f} s"
+        )
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--candidates", nargs="+", default=["all"], help=f"'all' or names of {list(CANDIDATES)}")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[42])
+    parser.add_argument("--train-images", type=int, default=None)
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--output", type=Path)
+    parser.add_argument("--save", type=Path, help="keep each trained model in this folder")
+    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # a child process: one run
+    parser.add_argument("--summarise", nargs="+", metavar="JSONL")
+    parser.add_argument("--test-models", type=Path, metavar="FOLDER", help="the test accuracy of the kept models")
+    arguments = parser.parse_args(argv)
+    if arguments.summarise:
+        summarise(arguments.summarise)
+        return
+    if arguments.test_models:
+        test_accuracy(arguments.test_models, arguments.output)
+        return
+    names = list(CANDIDATES) if arguments.candidates == ["all"] else arguments.candidates
+    unknown = sorted(set(names) - set(CANDIDATES))
+    if unknown:
+        parser.error(f"no such candidate: {', '.join(unknown)}")
+    if arguments.one:
+        run = train_candidate(names[0], arguments.seeds[0], arguments.train_images, arguments.epochs, arguments.save)
+        with arguments.output.open("a") as output:
+            output.write(json.dumps(run) + "\n")
+        print(json.dumps({key: value for key, value in run.items() if key != "conditions"}), flush=True)
+        return
+    for seed in arguments.seeds:
+        for name in names:
+            command = [sys.executable, "-m", "benchmarks.augmentation_search", "--one", "--candidates", name]
+            command += ["--seeds", str(seed), "--epochs", str(arguments.epochs), "--output", str(arguments.output)]
+            if arguments.train_images:
+                command += ["--train-images", str(arguments.train_images)]
+            if arguments.save:
+                command += ["--save", str(arguments.save)]
+            subprocess.run(command, check=True)
+
+
+if __name__ == "__main__":
+    main()

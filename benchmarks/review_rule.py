@@ -1,0 +1,140 @@
+"""Which review rule holds off Fashion-MNIST's conventions (docs/robustness.md, "How the recipe is chosen",
+step 4 and its amendment), chosen on the validation split.
+
+    python -m benchmarks.review_rule MODEL.keras --seed 42 [--output build/review_rule.json]
+
+A trained model's temperature and margin thresholds are fitted on the notebook's validation split as drawn;
+on it with one copy drawn by the recipe's augmentation (`fmnist.recipe.build_augmentation`); or on it with
+one copy drawn by a stronger augmentation used for calibration only. A fourth rule keeps the first one's
+thresholds and adds a novelty score: one minus the embedding's cosine similarity to the nearest class mean
+of the training images, above the 99th percentile of the clean validation images' scores going to review.
+Each is judged on the validation split under every condition of the robustness benchmark: the share tagged
+without review at each target, and the accuracy among those. The test split is not read.
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import robustness
+
+NOVELTY_PERCENTILE = 99
+
+
+def calibration_augmentation(seed: int):
+    """The stronger augmentation of rule (c): for calibration only, never for training."""
+    import keras
+    from keras import layers
+
+    constant = {"fill_mode": "constant", "seed": seed}
+    return keras.Sequential([
+        layers.RandomFlip("horizontal", seed=seed),
+        layers.RandomRotation(15 / 360, **constant),
+        layers.RandomZoom((-0.3, 0.7), **constant),
+        layers.RandomContrast(0.5, value_range=(0, 1), seed=seed),
+        layers.GaussianNoise(0.1, seed=seed),
+    ])  # fmt: skip
+
+
+def fit(probabilities, labels) -> tuple[float, dict]:
+    """The temperature and the margin threshold of each target, fitted on `probabilities` of `labels`."""
+    from fmnist import calibrate
+
+    temperature = calibrate.fit_temperature(probabilities, labels)
+    scaled = calibrate.apply_temperature(probabilities, temperature)
+    right = scaled.argmax(axis=1) == labels
+    targets = {str(t): calibrate.review_threshold(calibrate.margin(scaled), right, t) for t in calibrate.REVIEW_TARGETS}
+    return temperature, targets
+
+
+def novelty(embeddings, centroids) -> np.ndarray:
+    """One minus the cosine similarity to the nearest of the unit-length `centroids`."""
+    unit = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
+    return 1 - (unit @ centroids.T).max(axis=1)
+
+
+def judged(probabilities, novelties, labels, temperature, thresholds, novelty_limit) -> dict:
+    """The auto-tag figures of one condition: accepted where the margin clears the threshold and, with a
+    novelty limit, the novelty score stays under it."""
+    from fmnist import calibrate
+
+    scaled = calibrate.apply_temperature(probabilities, temperature)
+    right, margins = scaled.argmax(axis=1) == labels, calibrate.margin(scaled)
+    result = {}
+    for target, threshold in thresholds.items():
+        accepted = (margins >= threshold) & (novelties <= novelty_limit)
+        result[target] = {
+            "coverage": round(float(accepted.mean()), 4),
+            "accuracy": round(float(right[accepted].mean()), 4) if accepted.any() else None,
+        }
+    return result
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", type=Path)
+    parser.add_argument("--seed", type=int, default=42, help="the seed the model was trained with (its split)")
+    parser.add_argument("--output", type=Path)
+    arguments = parser.parse_args(argv)
+
+    import keras
+
+    from fmnist import data, model, recipe, similar
+
+    (images, labels), _ = data.load_data()
+    (x_train, y_train), (x_val, y_val) = data.split_validation(images, labels, recipe.VALIDATION_SIZE, arguments.seed)
+    served = model.float32_copy(keras.models.load_model(arguments.model))
+    both = similar.embedding_model(served)
+
+    def outputs(pictures):
+        embeddings, probabilities = both.predict(np.asarray(pictures), batch_size=1000, verbose=0)
+        return probabilities, embeddings
+
+    train_embeddings = outputs(data.scale_images(x_train))[1]
+    means = np.stack([train_embeddings[y_train == k].mean(axis=0) for k in range(10)])
+    centroids = means / np.linalg.norm(means, axis=1, keepdims=True)
+    clean = outputs(data.scale_images(x_val))
+    copies = {
+        "training augmentation": recipe.build_augmentation(arguments.seed),
+        "calibration augmentation": calibration_augmentation(arguments.seed),
+    }
+    augmented = {name: outputs(layer(data.scale_images(x_val), training=True)) for name, layer in copies.items()}
+    twice = np.concatenate([y_val, y_val])
+    fits = {
+        "(a) validation as drawn": (*fit(clean[0], y_val), np.inf),
+        "(b) with the training augmentation": (
+            *fit(np.concatenate([clean[0], augmented["training augmentation"][0]]), twice),
+            np.inf,
+        ),
+        "(c) with the calibration augmentation": (
+            *fit(np.concatenate([clean[0], augmented["calibration augmentation"][0]]), twice),
+            np.inf,
+        ),
+    }
+    fits["(d) margin and novelty"] = (
+        *fits["(a) validation as drawn"][:2],
+        float(np.percentile(novelty(clean[1], centroids), NOVELTY_PERCENTILE)),
+    )
+    conditions = {"unchanged": x_val} | {name: robustness.changed(x_val, name) for name in robustness.CONDITIONS}
+    predicted = {name: outputs(data.scale_images(p)) for name, p in conditions.items()}
+    report = {}
+    for name, (temperature, thresholds, limit) in fits.items():
+        tagged = {
+            condition: judged(p, novelty(e, centroids), y_val, temperature, thresholds, limit)
+            for condition, (p, e) in predicted.items()
+        }
+        worst = {t: min(r[t]["accuracy"] for r in tagged.values() if r[t]["accuracy"] is not None) for t in thresholds}
+        clean_coverage = {t: tagged["unchanged"][t]["coverage"] for t in thresholds}
+        report[name] = {"temperature": round(temperature, 4), "thresholds": thresholds}
+        report[name]["novelty_limit"] = None if np.isinf(limit) else round(limit, 4)
+        report[name] |= {"clean_coverage": clean_coverage, "worst_accuracy": worst, "conditions": tagged}
+        print(f"{name}: T {temperature:.3f}, novelty limit {report[name]['novelty_limit']}")
+        print(f"  clean coverage {clean_coverage}, worst accuracy among the tagged {worst}")
+    if arguments.output:
+        arguments.output.write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
