@@ -59,7 +59,7 @@ MUTATIONS = [
         "review rule",
         "the temperature and review thresholds fitted on the validation photos as drawn, without their augmented copy",
         NOTEBOOK,
-        "x_review = np.concatenate([x_val, augmentation(x_val, training=True)])",
+        "x_review = np.concatenate([x_val, build_augmentation()(x_val, training=True)])",
         "x_review = np.concatenate([x_val, x_val])",
     ),
     (

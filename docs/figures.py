@@ -74,7 +74,8 @@ def accuracy_table() -> str:
             *map(zalando_row, zalando_benchmark.TWO_CONVOLUTIONS),
             f"| **this project**, seed {recipe['seed']} ({metrics['parameters']:,} parameters, {recipe['epochs']} "
             f"epochs) | **{metrics['test_accuracy']:.4f}** |",
-            f"| this project, seeds {seed_list}: mean ± sample std, bfloat16 "
+            f"| this project's recipe before the mirror and levels (issue 48), seeds {seed_list}: mean ± sample std, "
+            "bfloat16 "
             f"| {seeds['mean']:.4f} ± {seeds['std']:.4f} |",
             f"| the same seeds in float32 (a CPU without bfloat16 units) "
             f"| {float32['mean']:.4f} ± {float32['std']:.4f} |",
@@ -88,7 +89,8 @@ def anchor_claim() -> str:
     mean, best = report("training_benchmark.json")["accuracy_seeds"]["mean"], zalando_benchmark.best_reported()
     where = "above every" if zalando_benchmark.above_every_entry(mean) else "not above the best"
     return (
-        f"The 3-seed mean in bfloat16, {mean:.4f}, is {where} two-convolution entry of Zalando's benchmark, at the "
+        f"The 3-seed mean in bfloat16 of the recipe before the mirror and levels (`make benchmark-training` has not "
+        f"run since), {mean:.4f}, is {where} two-convolution entry of Zalando's benchmark, at the "
         f"figure its author reports (the best: {best.model}, {best.reported:.4f}).\n"
     )
 
@@ -161,7 +163,7 @@ def figures_table() -> str:
     rows = [
         (
             "calibrated confidence ([how](docs/photos.md))",
-            f"fitted on the validation split, temperature "
+            f"fitted on the validation split as drawn and once augmented, temperature "
             f"{calibration['temperature']:.2f}: expected calibration error {calibration['test_ece_before']:.3f} → "
             f"{calibration['test_ece_after']:.3f}, negative log-likelihood {calibration['test_nll_before']:.3f} → "
             f"{calibration['test_nll_after']:.3f} (test set)",
@@ -647,7 +649,7 @@ def robustness_table() -> str:
         photo, tags = results["photo"][name], native["auto_tagging"]["0.99"]
         rows.append(
             f"| {name} | {native['accuracy']:.4f} ± {native['standard_error']:.4f} | {photo['accuracy']:.3f} | "
-            f"{tags['coverage']:.0%} | {tags['accuracy'] or 0:.1%} |"
+            f"{tags['coverage']:.0%} | {'–' if tags['accuracy'] is None else format(tags['accuracy'], '.1%')} |"
         )
     header = ["Condition", "28 × 28 (± SE against unchanged)", "Photo path", "Tagged alone at 99 %", "Right"]
     return table(header, rows)

@@ -23,7 +23,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(case_sensitive=True, frozen=True)
 
     model: Path = Field(DEFAULT_MODEL, validation_alias="FMNIST_MODEL", description="the exported TFLite model")
-    catalogue: Path = Field(DEFAULT_CATALOGUE, validation_alias="FMNIST_CATALOGUE", description="`make catalogue`")
+    catalogue: Path = Field(
+        DEFAULT_CATALOGUE,
+        validation_alias="FMNIST_CATALOGUE",
+        description="the notebook's (`make run`) or a shop's own",
+    )
     review_thresholds: Path = Field(
         DEFAULT_REVIEW, validation_alias="FMNIST_REVIEW_THRESHOLDS", description="the notebook's margin thresholds"
     )
