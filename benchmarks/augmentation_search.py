@@ -94,6 +94,31 @@ def augmentation(settings: dict, seed: int):
     return keras.Sequential(chosen, name="augmentation")
 
 
+def candidate_network(settings: dict, seed: int):
+    """The notebook's network as it stood before this search, with each image's levels standardised first
+    where the candidate asks for it."""
+    import keras
+
+    from fmnist import recipe
+
+    model = recipe.build_model(seed=seed)
+    network = [layer for layer in model.layers if layer.name != "levels"]
+    if settings.get("levels"):
+        network.insert(0, keras.layers.LayerNormalization(axis=(1, 2, 3), center=False, scale=False, name="levels"))
+    return keras.Sequential([keras.Input(shape=(28, 28, 1)), *network], name=model.name)
+
+
+def condition_accuracy(model, images, labels) -> dict:
+    """The model's accuracy on `images` (levels 0 to 1) unchanged and under every robustness condition."""
+    garments = (images[..., 0] * 255).round().astype(np.uint8)
+    accuracy = {}
+    for condition in ["unchanged", *robustness.CONDITIONS]:
+        pictures = garments if condition == "unchanged" else robustness.changed(garments, condition)
+        probabilities = model.predict(pictures[..., None].astype("float32") / 255, batch_size=1000, verbose=0)
+        accuracy[condition] = round(float((probabilities.argmax(axis=1) == labels).mean()), 4)
+    return accuracy
+
+
 def train_candidate(name: str, seed: int, train_images, epochs: int, save=None) -> dict:
     """Train one candidate and judge it on the validation split; with `save`, keep the model in that folder."""
     import keras
@@ -112,11 +137,7 @@ def train_candidate(name: str, seed: int, train_images, epochs: int, save=None) 
     else:
         dataset = train.make_dataset(x_train, y_train, recipe.BATCH_SIZE, seed, augment=augmentation(settings, seed))
     epochs = (settings or {}).get("epochs", epochs)
-    model = recipe.build_model(seed=seed)
-    network = [layer for layer in model.layers if layer.name != "levels"]  # the network before this search
-    if (settings or {}).get("levels"):
-        network.insert(0, keras.layers.LayerNormalization(axis=(1, 2, 3), center=False, scale=False, name="levels"))
-    model = keras.Sequential([keras.Input(shape=(28, 28, 1)), *network], name=model.name)
+    model = candidate_network(settings or {}, seed)
     recipe.compile_model(model, epochs * len(dataset))
     start = time.perf_counter()
     model.fit(dataset, epochs=epochs, verbose=0, shuffle=False)
@@ -124,13 +145,7 @@ def train_candidate(name: str, seed: int, train_images, epochs: int, save=None) 
     if save:
         Path(save).mkdir(parents=True, exist_ok=True)
         model.save(Path(save, f"{CANDIDATES_BY_SLUG[name]}-{seed}.keras"))
-    labels = y_val.argmax(axis=1)
-    garments = (x_val[..., 0] * 255).round().astype(np.uint8)
-    accuracy = {}
-    for condition in ["unchanged", *robustness.CONDITIONS]:
-        pictures = garments if condition == "unchanged" else robustness.changed(garments, condition)
-        probabilities = model.predict(pictures[..., None].astype("float32") / 255, batch_size=1000, verbose=0)
-        accuracy[condition] = round(float((probabilities.argmax(axis=1) == labels).mean()), 4)
+    accuracy = condition_accuracy(model, x_val, y_val.argmax(axis=1))
     changes = [value for key, value in accuracy.items() if key != "unchanged"]
     return {
         "candidate": name,

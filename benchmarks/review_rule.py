@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import robustness
+from fmnist.core import search
 
 NOVELTY_PERCENTILE = 99
 
@@ -51,8 +52,7 @@ def fit(probabilities, labels) -> tuple[float, dict]:
 
 def novelty(embeddings, centroids) -> np.ndarray:
     """One minus the cosine similarity to the nearest of the unit-length `centroids`."""
-    unit = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
-    return 1 - (unit @ centroids.T).max(axis=1)
+    return 1 - (search.normalize(embeddings) @ centroids.T).max(axis=1)
 
 
 def judged(probabilities, novelties, labels, temperature, thresholds, novelty_limit) -> dict:
@@ -70,6 +70,34 @@ def judged(probabilities, novelties, labels, temperature, thresholds, novelty_li
             "accuracy": round(float(right[accepted].mean()), 4) if accepted.any() else None,
         }
     return result
+
+
+def fitted_rules(clean, augmented: dict, labels, centroids) -> dict:
+    """Each rule's temperature, thresholds and novelty limit (infinite: none), from the validation split's
+    (probabilities, embeddings) as drawn and in each augmented copy."""
+    twice = np.concatenate([labels, labels])
+    fits = {"(a) validation as drawn": (*fit(clean[0], labels), np.inf)}
+    for rule, copy in (("(b)", "training augmentation"), ("(c)", "calibration augmentation")):
+        fits[f"{rule} with the {copy}"] = (*fit(np.concatenate([clean[0], augmented[copy][0]]), twice), np.inf)
+    limit = float(np.percentile(novelty(clean[1], centroids), NOVELTY_PERCENTILE))
+    fits["(d) margin and novelty"] = (*fits["(a) validation as drawn"][:2], limit)
+    return fits
+
+
+def rule_report(name, temperature, thresholds, limit, predicted: dict, centroids, labels) -> dict:
+    """One rule judged under every condition's (probabilities, embeddings), printed as well."""
+    tagged = {
+        condition: judged(p, novelty(e, centroids), labels, temperature, thresholds, limit)
+        for condition, (p, e) in predicted.items()
+    }
+    worst = {t: min(r[t]["accuracy"] for r in tagged.values() if r[t]["accuracy"] is not None) for t in thresholds}
+    clean_coverage = {t: tagged["unchanged"][t]["coverage"] for t in thresholds}
+    report = {"temperature": round(temperature, 4), "thresholds": thresholds}
+    report["novelty_limit"] = None if np.isinf(limit) else round(limit, 4)
+    report |= {"clean_coverage": clean_coverage, "worst_accuracy": worst, "conditions": tagged}
+    print(f"{name}: T {temperature:.3f}, novelty limit {report['novelty_limit']}")
+    print(f"  clean coverage {clean_coverage}, worst accuracy among the tagged {worst}")
+    return report
 
 
 def main(argv=None) -> None:
@@ -94,44 +122,17 @@ def main(argv=None) -> None:
 
     train_embeddings = outputs(data.scale_images(x_train))[1]
     means = np.stack([train_embeddings[y_train == k].mean(axis=0) for k in range(10)])
-    centroids = means / np.linalg.norm(means, axis=1, keepdims=True)
+    centroids = search.normalize(means)
     clean = outputs(data.scale_images(x_val))
     copies = {
         "training augmentation": recipe.build_augmentation(arguments.seed),
         "calibration augmentation": calibration_augmentation(arguments.seed),
     }
     augmented = {name: outputs(layer(data.scale_images(x_val), training=True)) for name, layer in copies.items()}
-    twice = np.concatenate([y_val, y_val])
-    fits = {
-        "(a) validation as drawn": (*fit(clean[0], y_val), np.inf),
-        "(b) with the training augmentation": (
-            *fit(np.concatenate([clean[0], augmented["training augmentation"][0]]), twice),
-            np.inf,
-        ),
-        "(c) with the calibration augmentation": (
-            *fit(np.concatenate([clean[0], augmented["calibration augmentation"][0]]), twice),
-            np.inf,
-        ),
-    }
-    fits["(d) margin and novelty"] = (
-        *fits["(a) validation as drawn"][:2],
-        float(np.percentile(novelty(clean[1], centroids), NOVELTY_PERCENTILE)),
-    )
+    fits = fitted_rules(clean, augmented, y_val, centroids)
     conditions = {"unchanged": x_val} | {name: robustness.changed(x_val, name) for name in robustness.CONDITIONS}
     predicted = {name: outputs(data.scale_images(p)) for name, p in conditions.items()}
-    report = {}
-    for name, (temperature, thresholds, limit) in fits.items():
-        tagged = {
-            condition: judged(p, novelty(e, centroids), y_val, temperature, thresholds, limit)
-            for condition, (p, e) in predicted.items()
-        }
-        worst = {t: min(r[t]["accuracy"] for r in tagged.values() if r[t]["accuracy"] is not None) for t in thresholds}
-        clean_coverage = {t: tagged["unchanged"][t]["coverage"] for t in thresholds}
-        report[name] = {"temperature": round(temperature, 4), "thresholds": thresholds}
-        report[name]["novelty_limit"] = None if np.isinf(limit) else round(limit, 4)
-        report[name] |= {"clean_coverage": clean_coverage, "worst_accuracy": worst, "conditions": tagged}
-        print(f"{name}: T {temperature:.3f}, novelty limit {report[name]['novelty_limit']}")
-        print(f"  clean coverage {clean_coverage}, worst accuracy among the tagged {worst}")
+    report = {name: rule_report(name, *rule, predicted, centroids, y_val) for name, rule in fits.items()}
     if arguments.output:
         arguments.output.write_text(json.dumps(report, indent=2) + "\n")
 

@@ -259,6 +259,18 @@ def figure(garment: np.ndarray, path: Path) -> None:
     print("wrote", path)
 
 
+def print_results(results: dict) -> None:
+    """Each path's conditions: accuracy, its paired standard error, and the auto-tag rule at the 99 % target."""
+    for path, conditions in results.items():
+        print(f"{path}:")
+        for name, result in conditions.items():
+            tags = result["auto_tagging"]["0.99"]
+            print(
+                f"  {name:<26} {result['accuracy']:.4f} ± {result['standard_error']:.4f}   "
+                f"tagged alone at 99 %: {tags['coverage']:.0%}, right {tags['accuracy'] or 0:.1%}"
+            )
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=10_000, help="test images on the 28 × 28 path")
@@ -292,14 +304,7 @@ def main(argv=None) -> None:
         "summary": summary(results),
         "conditions": results,
     }
-    for path, conditions in results.items():
-        print(f"{path}:")
-        for name, result in conditions.items():
-            tags = result["auto_tagging"]["0.99"]
-            print(
-                f"  {name:<26} {result['accuracy']:.4f} ± {result['standard_error']:.4f}   "
-                f"tagged alone at 99 %: {tags['coverage']:.0%}, right {tags['accuracy'] or 0:.1%}"
-            )
+    print_results(results)
     print(json.dumps(report["summary"], indent=1))
     whole = arguments.split == "test" and arguments.images == 10_000
     photos.save_report(report, arguments.output, "reports/robustness.json" if whole else None)
