@@ -12,7 +12,7 @@ ENSURE_VENV = $(PYTHON) -c "import ensurepip" 2>/dev/null || { $(APT_INSTALL) \
 export TF_CPP_MIN_LOG_LEVEL := 3
 export TF_ENABLE_ONEDNN_OPTS := 1
 
-.PHONY: setup data docs recipe run test test-serving test-tools lock check-lock lint slides export serve fuzz catalogue screenshot benchmark-similar benchmark-training benchmark-serving benchmark-explanations benchmark-photos benchmark-robustness benchmark-scale benchmark-setup benchmark-tolerances benchmark-regression determinism clean
+.PHONY: setup data docs recipe run test test-serving test-tools lock check-lock lint slides export serve fuzz catalogue screenshot benchmark-similar benchmark-training benchmark-batch-norm benchmark-serving benchmark-explanations benchmark-photos benchmark-robustness benchmark-scale benchmark-setup benchmark-tolerances benchmark-regression determinism clean
 
 setup: $(VENV)/.installed data
 
@@ -131,6 +131,11 @@ fuzz: setup
 
 benchmark-training: setup
 	$(BIN)/python -m benchmarks.training --seeds 43 44 --committed-seed --float32-seeds 42 43 44
+
+# The notebook's whole training with its fused batch norm and with Keras's BatchNormalization, alternating:
+# reports/batch_norm_timing.json (the lesson keeps the fused layer only where it saves at least 15 %).
+benchmark-batch-norm: setup
+	$(BIN)/python -m benchmarks.batch_norm_timing --rounds 2
 
 benchmark-serving: setup
 	$(BIN)/python -m benchmarks.serving

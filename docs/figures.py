@@ -417,6 +417,21 @@ def more_images() -> str:
     )
 
 
+def batch_norm_timing() -> str:
+    """docs/training.md: the whole training with the fused batch norm and with Keras's, side by side."""
+    timing = report("batch_norm_timing.json")
+    medians, runs = timing["median_seconds"], timing["runs"]
+    saved = 1 - medians["fused"] / medians["stock"]
+    accuracy = {kind: sorted({run["validation_accuracy"] for run in runs if run["kind"] == kind}) for kind in medians}
+    return (
+        f"Measured side by side (`make benchmark-batch-norm`, {len(runs)} alternating runs of the whole training, "
+        f"{timing['processor']}): median {medians['fused']:.0f} s with the fused layer against "
+        f"{medians['stock']:.0f} s with `keras.layers.BatchNormalization`, {saved * 100:.0f} % of the time saved "
+        f"({'kept' if saved >= 0.15 else 'not worth keeping'}: the bar is 15 %); validation accuracy "
+        f"{', '.join(map(str, accuracy['fused']))} against {', '.join(map(str, accuracy['stock']))}.\n"
+    )
+
+
 def precise_bn() -> str:
     """docs/training.md: the precise batch-norm trial, seed by seed."""
     trial = report("recipe_precise_bn.json")
