@@ -266,8 +266,9 @@ def test_a_missing_model_stops_startup_with_a_clear_message_and_its_cause(servin
     assert "FMNIST_MODEL=" in str(stopped.value) and isinstance(stopped.value.__cause__, (OSError, ValueError))
 
 
-def test_the_settings_read_the_documented_variables_and_default_to_make_runs_files(monkeypatch):
+def test_the_settings_read_the_documented_variables_and_default_to_make_runs_folder(monkeypatch, tmp_path):
     variables = {
+        "FMNIST_MODEL_DIR": str(tmp_path),
         "FMNIST_MODEL": "a.tflite",
         "FMNIST_CATALOGUE": "b.npz",
         "FMNIST_REVIEW_THRESHOLDS": "c.json",
@@ -277,13 +278,17 @@ def test_the_settings_read_the_documented_variables_and_default_to_make_runs_fil
     for name in variables:
         monkeypatch.delenv(name, raising=False)
     defaults = settings.Settings()
-    assert (defaults.model, defaults.catalogue) == (inference.DEFAULT_MODEL, inference.DEFAULT_CATALOGUE)
-    assert (defaults.review_thresholds, defaults.target_accuracy) == (inference.DEFAULT_REVIEW, "0.99")
-    assert defaults.drain_seconds == 0
+    assert (defaults.model_dir, defaults.model, defaults.catalogue) == (inference.DEFAULT_MODEL_DIR, None, None)
+    assert (defaults.review_thresholds, defaults.target_accuracy, defaults.drain_seconds) == (None, "0.99", 0)
+    for name in ("shop.tflite", "shop_int8.tflite"):  # the folder's model, and its int8 copy beside it
+        (tmp_path / name).touch()
+    monkeypatch.setenv("FMNIST_MODEL_DIR", str(tmp_path))
+    folder = settings.files(settings.Settings())
+    assert folder == (tmp_path / "shop.tflite", tmp_path / "review_thresholds.json", tmp_path / "catalogue.npz")
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
     read = settings.Settings()
-    assert (str(read.model), str(read.catalogue), str(read.review_thresholds)) == ("a.tflite", "b.npz", "c.json")
+    assert tuple(map(str, settings.files(read))) == ("a.tflite", "c.json", "b.npz")
     assert (read.target_accuracy, read.drain_seconds) == ("0.995", 2.5)
 
 

@@ -8,13 +8,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from fmnist.core.model_folder import FASHION_MNIST_SPEC, Spec, pack
 from fmnist.core.runtime import OUTPUTS, TFLiteClassifier
 from fmnist.model import EMBEDDING_LAYER, with_outputs
 
 
-def to_tflite(model: keras.Model, quantize: bool = False) -> bytes:
+def to_tflite(model: keras.Model, quantize: bool = False, spec: Spec = FASHION_MNIST_SPEC) -> bytes:
     """Convert the model to a TFLite flatbuffer whose signature names its input and outputs as
-    `runtime.INPUT` and `runtime.OUTPUTS`: the image in, the embedding and the probabilities out.
+    `runtime.INPUT` and `runtime.OUTPUTS`: the image in, the embedding and the probabilities out. Its class
+    names and input (`spec`) are packed inside (`fmnist.core.model_folder`).
 
     `quantize` stores the weights as int8 (dynamic-range quantisation). The converter's report of its
     temporary SavedModel is swallowed: it names a random folder and says nothing useful here.
@@ -25,26 +27,26 @@ def to_tflite(model: keras.Model, quantize: bool = False) -> bytes:
     if quantize:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     with contextlib.redirect_stdout(io.StringIO()):
-        return converter.convert()
+        return pack(converter.convert(), spec)
 
 
-def export_all(model: keras.Model, folder) -> dict:
-    """Write the four artifacts under `folder` and return their paths by format name."""
+def export_all(model: keras.Model, folder, spec: Spec = FASHION_MNIST_SPEC, name: str = "fashion_cnn") -> dict:
+    """Write the four artifacts under `folder`, each file named `name`, and return their paths by format."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = {
-        "keras": folder / "fashion_cnn.keras",
+        "keras": folder / f"{name}.keras",
         "saved_model": folder / "saved_model",
-        "tflite": folder / "fashion_cnn.tflite",
-        "tflite_int8": folder / "fashion_cnn_int8.tflite",
+        "tflite": folder / f"{name}.tflite",
+        "tflite_int8": folder / f"{name}_int8.tflite",
     }
     logger, level = tf.get_logger(), tf.get_logger().level
     logger.setLevel("ERROR")  # the SavedModel writer logs its temporary asset folders at INFO
     try:
         model.save(paths["keras"])
         model.export(str(paths["saved_model"]), format="tf_saved_model", verbose=False)
-        paths["tflite"].write_bytes(to_tflite(model))
-        paths["tflite_int8"].write_bytes(to_tflite(model, quantize=True))
+        paths["tflite"].write_bytes(to_tflite(model, spec=spec))
+        paths["tflite_int8"].write_bytes(to_tflite(model, quantize=True, spec=spec))
     finally:
         logger.setLevel(level)
     return paths

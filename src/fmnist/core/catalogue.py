@@ -1,8 +1,8 @@
-"""A shop's catalogue for similar-item search: ids, titles, 28 × 28 thumbnails and embeddings, in one file.
+"""A shop's catalogue for similar-item search: ids, titles, classes, thumbnails and embeddings, in one file.
 
 A catalogue is built from photos (`from_source`, `from_pictures`: each through the API's own preprocessing,
-`fmnist.core.images`, and the exported model, `models/fashion_cnn.tflite`, so a query photo and a catalogue
-photo are embedded the same way) or from embeddings computed elsewhere (`from_embeddings`: the notebook's
+`fmnist.core.images`, and the exported model, by default `models/fashion_cnn.tflite`, so a query photo and a
+catalogue photo are embedded the same way; the model serving queries must be the one that built it) or from embeddings computed elsewhere (`from_embeddings`: the notebook's
 Keras model, or the Ray tagger's output). `Catalogue.save` writes a temporary file that then replaces the old
 one in one step (`os.replace`): an interrupted write leaves the previous catalogue as it was, and a running
 server (`fmnist.serve`) picks the new one up without a restart. Its command line is `python -m
@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from fmnist import CLASS_NAMES
-from fmnist.core import sources
+from fmnist.core import model_folder, sources
 from fmnist.core.files import write_atomically
 from fmnist.core.inference import DEFAULT_CATALOGUE, DEFAULT_MODEL
 from fmnist.core.runtime import TFLiteClassifier
@@ -42,8 +42,8 @@ class Catalogue:
 
     ids: np.ndarray  # str
     titles: np.ndarray  # str
-    labels: np.ndarray  # the model's class for each item
-    thumbnails: np.ndarray  # uint8 (n, 28, 28): what the model sees, a light garment on black
+    labels: np.ndarray  # str: the model's class name for each item
+    thumbnails: np.ndarray  # uint8 (n, side, side[, 3]): what the model sees (Fashion-MNIST's: light on black)
     vectors: np.ndarray  # float32 (n, d), unit length
     ann: object = None  # a FAISS index over `vectors` (`indexed`, `save`), else None: exact search
 
@@ -73,13 +73,13 @@ class Catalogue:
         return rows, similarities
 
     def thumbnail_png(self, item_id: str) -> bytes:
-        """The item's 28 × 28 thumbnail as PNG bytes; `KeyError` for an unknown id."""
+        """The item's thumbnail as PNG bytes; `KeyError` for an unknown id."""
         buffer = io.BytesIO()
         Image.fromarray(self.thumbnails[self.rows[item_id]]).save(buffer, format="PNG")
         return buffer.getvalue()
 
     def item(self, row: int) -> dict:
-        return {"id": str(self.ids[row]), "title": str(self.titles[row]), "label": CLASS_NAMES[int(self.labels[row])]}
+        return {"id": str(self.ids[row]), "title": str(self.titles[row]), "label": str(self.labels[row])}
 
     def indexed(self) -> "Catalogue":
         """This catalogue with an ANN index when it holds more than `ANN_THRESHOLD` items, else searched exactly."""
@@ -128,6 +128,8 @@ class Catalogue:
         missing = set(FIELDS) - arrays.keys()
         if missing:
             raise ValueError(f"{path} is not a catalogue file: it has no {', '.join(sorted(missing))}")
+        if arrays["labels"].dtype.kind in "iu":  # written before catalogues held class names: Fashion-MNIST's
+            arrays["labels"] = np.asarray(CLASS_NAMES)[arrays["labels"]]
         ann = arrays.pop("ann", None)
         if ann is not None:
             import faiss
@@ -147,12 +149,13 @@ def hnsw_index(vectors: np.ndarray):
     return index
 
 
-def from_embeddings(ids, titles, labels, thumbnails, embeddings) -> Catalogue:
-    """A catalogue of items whose embeddings are already computed (by the notebook's Keras model, say)."""
+def from_embeddings(ids, titles, labels, thumbnails, embeddings, classes=CLASS_NAMES) -> Catalogue:
+    """A catalogue of items whose embeddings are already computed (by the notebook's Keras model, say); `labels`
+    are indices into the model's class names, `classes`."""
     return Catalogue(
         ids=np.asarray(ids, dtype=str),
         titles=np.asarray(titles, dtype=str),
-        labels=np.asarray(labels),
+        labels=np.asarray(classes, dtype=str)[np.asarray(labels, dtype=int)],
         thumbnails=np.asarray(thumbnails, dtype=np.uint8),
         vectors=normalize(embeddings),
     )
@@ -166,7 +169,7 @@ def fashion_mnist_names(labels) -> tuple[list[str], list[str]]:
 
 
 def embed(pictures: np.ndarray, model_path=DEFAULT_MODEL) -> tuple[np.ndarray, np.ndarray]:
-    """(embeddings, predicted classes) of model inputs (n, 28, 28, 1), by the exported model."""
+    """(embeddings, predicted class indices) of model inputs, by the exported model."""
     classifier = TFLiteClassifier(model_path, num_threads=os.cpu_count() or 1)
     vectors, labels = [], []
     for start in range(0, len(pictures), EMBED_BATCH):
@@ -177,15 +180,17 @@ def embed(pictures: np.ndarray, model_path=DEFAULT_MODEL) -> tuple[np.ndarray, n
 
 
 def from_pictures(ids, titles, pictures: np.ndarray, model_path=DEFAULT_MODEL) -> Catalogue:
-    """A catalogue of model inputs (n, 28, 28, 1) in [0, 1], as `images.decode` gives them, embedded by the
+    """A catalogue of model inputs in [0, 1], as the model's `Spec.prepare` gives them, embedded by the
     exported model."""
     vectors, labels = embed(pictures, model_path)
-    return from_embeddings(ids, titles, labels, thumbnails(pictures), vectors)
+    classes = model_folder.read_spec(model_path).labels
+    return from_embeddings(ids, titles, labels, thumbnails(pictures), vectors, classes)
 
 
 def thumbnails(pictures: np.ndarray) -> np.ndarray:
-    """The 28 × 28 uint8 thumbnails (n, 28, 28) of model inputs (n, 28, 28, 1) in [0, 1]."""
-    return (pictures[..., 0] * 255).round().astype(np.uint8)
+    """The uint8 thumbnails, (n, side, side) or (n, side, side, 3), of model inputs (n, side, side, 1 or 3)."""
+    pixels = pictures[..., 0] if pictures.shape[-1] == 1 else pictures
+    return (pixels * 255).round().astype(np.uint8)
 
 
 def id_problem(item: sources.Item, taken: set[str]) -> str:
@@ -200,14 +205,15 @@ def from_source(source, problems: list, model_path=DEFAULT_MODEL) -> Catalogue:
     of its own; each other item's problem is appended to `problems`, and `ValueError` says when none is left."""
     items, listing_problems = sources.list_source(source)
     problems.extend(listing_problems)
+    spec = model_folder.read_spec(model_path)
     results, taken = [], set()
     for item in items:
         problem = id_problem(item, taken)
-        result = sources.Decoded(problem=problem) if problem else sources.read_photo(item.path)
+        result = sources.Decoded(problem=problem) if problem else sources.read_photo(item.path, spec)
         if not result.problem:
             taken.add(item.id)
         results.append(result)
-    kept, pictures = sources.decoded_items(items, results, problems)
+    kept, pictures = sources.decoded_items(items, results, problems, spec.shape)
     if not kept:
         raise ValueError(f"no readable image in {source}; the catalogue is unchanged")
     return from_pictures([item.id for item in kept], [item.title for item in kept], pictures, model_path)

@@ -79,20 +79,41 @@ def open_image(payload: bytes) -> Image.Image:
 
 
 def decode(image: Image.Image) -> np.ndarray:
-    """Decode an image from `open_image` into a float32 array (28, 28, 1) in [0, 1]; raise `InputError`.
+    """Decode an image from `open_image` into a float32 array (28, 28, 1) in [0, 1]; raise `InputError`."""
+    return to_model_input(pixels(image))
 
-    A JPEG decodes straight at a reduced scale (1/2 to 1/8, at least `DRAFT_SIZE` pixels a side): the model
+
+def pixels(image: Image.Image, draft_size: int = DRAFT_SIZE) -> np.ndarray:
+    """Decode an image from `open_image`, upright, into 8-bit pixels, gray (h, w) or colour (h, w, 3).
+
+    A JPEG decodes straight at a reduced scale (1/2 to 1/8, at least `draft_size` pixels a side): the model
     sees 28 × 28, and decoding a phone photo at full size costs many times more.
     """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image.draft(image.mode, (DRAFT_SIZE, DRAFT_SIZE))
+            image.draft(image.mode, (draft_size, draft_size))
             image.load()
             image = ImageOps.exif_transpose(image)
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombWarning) as error:
         raise InputError(f"the data is not a readable image (PNG, JPEG, WebP, ...): {error}") from None
-    return to_model_input(np.asarray(_to_8_bit(image), dtype=np.uint8))
+    return np.asarray(_to_8_bit(image), dtype=np.uint8)
+
+
+def fit(pixels: np.ndarray, size: int, channels: int) -> np.ndarray:
+    """A model trained on photos sees them so, in training and in serving: the photo kept in proportion,
+    padded to a square with its own background colour (the median of its border ring), resized to `size`;
+    float32 (size, size, channels) in [0, 1]."""
+    colour = np.repeat(pixels[..., np.newaxis], 3, axis=2) if pixels.ndim == 2 else pixels
+    height, width = colour.shape[:2]
+    side = max(height, width)
+    square = np.empty((side, side, 3), dtype=np.uint8)
+    square[:] = np.median(border_ring(colour), axis=0).round().astype(np.uint8)
+    top, left = (side - height) // 2, (side - width) // 2
+    square[top : top + height, left : left + width] = colour
+    resized = Image.fromarray(square).resize((size, size), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    picture = resized if channels == 3 else resized.convert("L")
+    return np.asarray(picture, dtype=np.float32).reshape(size, size, channels) / 255.0
 
 
 def to_model_input(pixels: np.ndarray) -> np.ndarray:

@@ -12,13 +12,16 @@ from pathlib import Path
 import numpy as np
 
 from fmnist import CLASS_NAMES
+from fmnist.core import model_folder
 from fmnist.core.runtime import TFLiteClassifier
 
-# The files `make run` writes, where the API and the tagger look for them unless told otherwise.
-DEFAULT_MODEL = Path("models/fashion_cnn.tflite")
-DEFAULT_CATALOGUE = Path("models/catalogue.npz")
+# The model folder `make run` writes (`fmnist.core.model_folder`), where the API and the tagger look unless told
+# otherwise, and its files.
+DEFAULT_MODEL_DIR = Path("models")
+DEFAULT_MODEL = DEFAULT_MODEL_DIR / "fashion_cnn.tflite"
+DEFAULT_CATALOGUE = DEFAULT_MODEL_DIR / model_folder.CATALOGUE
 # The notebook chooses a margin threshold per target accuracy of the auto-accepted tags, on the validation split.
-DEFAULT_REVIEW = Path("models/review_thresholds.json")
+DEFAULT_REVIEW = DEFAULT_MODEL_DIR / model_folder.THRESHOLDS
 DEFAULT_TARGET = "0.99"
 
 
@@ -47,30 +50,32 @@ def load_threshold(path, target: str) -> float:
     return float(thresholds[target])
 
 
-def describe(probabilities: np.ndarray, threshold: float) -> dict:
-    """The answer for one image: class, calibrated confidence, runner-up, all ten probabilities, and whether a
-    person should review the tag."""
+def describe(probabilities: np.ndarray, threshold: float, labels=CLASS_NAMES) -> dict:
+    """The answer for one image: class, calibrated confidence, runner-up, every class's probability, and whether
+    a person should review the tag; `labels` are the model's class names."""
     index, runner_up = (int(i) for i in np.argsort(-probabilities, kind="stable")[:2])
     score = float(margin(probabilities[np.newaxis])[0])
     return {
         "class_index": index,
-        "label": CLASS_NAMES[index],
+        "label": labels[index],
         "confidence": round(float(probabilities[index]), 6),
-        "runner_up": CLASS_NAMES[runner_up],
+        "runner_up": labels[runner_up],
         "margin": round(score, 6),
         "needs_review": bool(needs_review(score, threshold)),
-        "probabilities": {name: round(float(p), 6) for name, p in zip(CLASS_NAMES, probabilities, strict=True)},
+        "probabilities": {name: round(float(p), 6) for name, p in zip(labels, probabilities, strict=True)},
     }
 
 
 class Predictor:
-    """The exported model and a review threshold: a batch of decoded photos in, embeddings and answers out."""
+    """The exported model, what it says about itself (`spec`) and a review threshold: a batch of prepared
+    photos in, embeddings and answers out."""
 
     def __init__(self, model_path, threshold: float, num_threads: int = 1):
+        self.spec = model_folder.read_spec(model_path)
         self.classifier = TFLiteClassifier(model_path, num_threads=num_threads)
         self.threshold = threshold
 
     def __call__(self, pictures: np.ndarray) -> tuple[np.ndarray, list[dict]]:
-        """`pictures`: float32 (n, 28, 28, 1) in [0, 1], as `images.decode` returns them."""
+        """`pictures`: float32 (n, *spec.shape) in [0, 1], as `spec.prepare` returns them."""
         embeddings, probabilities = self.classifier(pictures)
-        return embeddings, [describe(row, self.threshold) for row in probabilities]
+        return embeddings, [describe(row, self.threshold, self.spec.labels) for row in probabilities]

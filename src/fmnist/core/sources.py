@@ -17,6 +17,7 @@ from typing import NamedTuple
 import numpy as np
 
 from fmnist.core import images
+from fmnist.core.model_folder import FASHION_MNIST_SPEC, Spec
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
 
@@ -117,26 +118,28 @@ def csv_items(file, name, locate: Callable[[str], str]) -> tuple[list[Item], lis
     return items, problems
 
 
-def decode_photo(data: bytes) -> Decoded:
-    """A photo file's bytes through the API's own preprocessing (`images`)."""
+def decode_photo(data: bytes, spec: Spec = FASHION_MNIST_SPEC) -> Decoded:
+    """A photo file's bytes through the API's own preprocessing for the model that `spec` describes."""
     try:
-        return Decoded(picture=images.decode(images.open_image(data)))
+        return Decoded(picture=spec.prepare(images.open_image(data)))
     except images.InputError as error:
         return Decoded(problem=f"skipped, {error}")
 
 
-def read_photo(path: str) -> Decoded:
+def read_photo(path: str, spec: Spec = FASHION_MNIST_SPEC) -> Decoded:
     """A local photo file read and decoded: what each of the local tagger's decoding processes runs."""
     try:
         data = Path(path).read_bytes()
     except OSError as error:
         return Decoded(problem=f"skipped, {error}")
-    return decode_photo(data)
+    return decode_photo(data, spec)
 
 
-def decoded_items(items: Sequence[Item], results: Iterable[Decoded], problems: list) -> tuple[list, np.ndarray]:
-    """The items whose photo decoded and their model inputs (n, 28, 28, 1), in order; each other item's
-    problem is appended to `problems` as "path: problem"."""
+def decoded_items(
+    items: Sequence[Item], results: Iterable[Decoded], problems: list, shape=FASHION_MNIST_SPEC.shape
+) -> tuple[list, np.ndarray]:
+    """The items whose photo decoded and their model inputs (n, *shape), in order; each other item's problem
+    is appended to `problems` as "path: problem"."""
     kept, pictures = [], []
     for item, result in zip(items, results, strict=True):
         if result.problem:
@@ -144,5 +147,4 @@ def decoded_items(items: Sequence[Item], results: Iterable[Decoded], problems: l
         else:
             kept.append(item)
             pictures.append(result.picture)
-    shape = (images.SIZE, images.SIZE, 1)
     return kept, np.asarray(pictures, dtype=np.float32).reshape(-1, *shape)

@@ -13,7 +13,7 @@ from fastapi import Depends, File, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
-from fmnist.core.images import decode, open_image
+from fmnist.core.images import open_image
 from fmnist.serve.schemas import ImagesBody, PixelsBody
 from fmnist.serve.service import Service
 from fmnist.serve.settings import INLINE_PIXELS, MAX_BATCH
@@ -41,10 +41,10 @@ async def decoded(service: Service, payload: bytes) -> np.ndarray:
 
     Decoding a 6000 × 6000 PNG takes a fifth of a second: in the event loop it would stall every other request.
     """
-    image = open_image(payload)  # reads the header only
+    image, prepare = open_image(payload), service.predictor.spec.prepare  # reads the header only
     if image.width * image.height <= INLINE_PIXELS:
-        return decode(image)
-    return await anyio.to_thread.run_sync(decode, image, limiter=service.heavy_decodes)
+        return prepare(image)
+    return await anyio.to_thread.run_sync(prepare, image, limiter=service.heavy_decodes)
 
 
 def media_type(request: Request) -> str:
@@ -61,8 +61,13 @@ async def json_body(request: Request, model: type[BaseModel]) -> BaseModel:
         raise RequestValidationError([{**problem, "loc": ("body", *problem["loc"])} for problem in problems]) from None
 
 
-def from_pixels(grid: list[list[float]]) -> np.ndarray:
-    """The model's input (28, 28, 1) in [0, 1] from validated JSON pixels."""
+def from_pixels(service: Service, grid: list[list[float]]) -> np.ndarray:
+    """The model's input (28, 28, 1) in [0, 1] from validated JSON pixels; a model of another input takes
+    image files only (HTTP 415)."""
+    if service.predictor.spec.shape != (28, 28, 1):
+        raise UnsupportedMediaType(
+            "application/json", f"an image file: this model takes {service.predictor.spec.shape}"
+        )
     return np.asarray(grid, np.float32)[..., np.newaxis] / 255
 
 
@@ -80,7 +85,7 @@ async def single_image(
             raise HTTPException(422, "this endpoint takes one image; send several to /predict/batch")
         picture = await decoded(service, await file.read())
     elif kind == "application/json":
-        picture = from_pixels((await json_body(request, PixelsBody)).pixels)
+        picture = from_pixels(service, (await json_body(request, PixelsBody)).pixels)
     elif kind in IMAGE_TYPES or kind == "application/octet-stream":
         picture = await decoded(service, await request.body())
     else:
@@ -102,7 +107,7 @@ async def image_batch(
             raise HTTPException(413, f"a batch holds at most {MAX_BATCH} images")
         pictures = [await decoded(service, await upload.read()) for upload in files]
     elif kind == "application/json":
-        pictures = [from_pixels(grid) for grid in (await json_body(request, ImagesBody)).images]
+        pictures = [from_pixels(service, grid) for grid in (await json_body(request, ImagesBody)).images]
     else:
         raise UnsupportedMediaType(kind, "a batch as multipart `files` fields or as JSON images")
     return np.stack(pictures)

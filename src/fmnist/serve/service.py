@@ -16,27 +16,29 @@ import anyio
 from fmnist.core.catalogue import Catalogue
 from fmnist.core.inference import Predictor, load_threshold
 from fmnist.core.runtime import TFLiteClassifier
-from fmnist.serve.settings import CATALOGUE_POLL_SECONDS, HEAVY_DECODES, Settings, variable
+from fmnist.core.model_folder import Files
+from fmnist.serve.settings import CATALOGUE_POLL_SECONDS, HEAVY_DECODES, Settings, files, variable
 
 logger = logging.getLogger(__name__)
 
 
 class Service:
     """The predictor, a second interpreter for explanations, the catalogue (swapped whole when its file
-    changes), the settings it was loaded with, and whether to take new traffic."""
+    changes), the settings it was loaded with, the files they name, and whether to take new traffic."""
 
     def __init__(self, settings: Settings):
-        self.predictor, self.explainer, self.catalogue = load(settings)
+        self.files = where(settings)
+        self.predictor, self.explainer, self.catalogue = load(settings, self.files)
         self.settings = settings
-        self.catalogue_file = file_signature(settings.catalogue)
-        self.sha256 = hashlib.sha256(settings.model.read_bytes()).hexdigest()
+        self.catalogue_file = file_signature(self.files.catalogue)
+        self.sha256 = hashlib.sha256(self.files.model.read_bytes()).hexdigest()
         self.heavy_decodes = anyio.CapacityLimiter(HEAVY_DECODES)
         self.explanations = anyio.CapacityLimiter(1)  # one at a time: they share one interpreter
         self.ready = True
 
     async def watch_catalogue(self) -> None:
         """Swap in the catalogue file whenever it changes; a file that fails to load leaves the current one."""
-        path = self.settings.catalogue
+        path = self.files.catalogue
         while True:
             await asyncio.sleep(CATALOGUE_POLL_SECONDS)
             signature = file_signature(path)
@@ -52,24 +54,28 @@ class Service:
             self.catalogue_file = signature
 
 
-def load(settings: Settings) -> tuple[Predictor, TFLiteClassifier, Catalogue]:
+def where(settings: Settings) -> Files:
+    """The files to serve; a model folder without its model stops the start with the variable that names it."""
+    try:
+        return files(settings)
+    except ValueError as error:
+        raise RuntimeError(f"cannot start the API: {error} ({variable('model_dir')}={settings.model_dir})") from error
+
+
+def load(settings: Settings, paths: Files) -> tuple[Predictor, TFLiteClassifier, Catalogue]:
     """The predictor, the explanations' interpreter and the catalogue; a failure names the file, the variable
     that sets it and the command that creates it."""
     try:
-        threshold = load_threshold(settings.review_thresholds, settings.target_accuracy)
+        threshold = load_threshold(paths.thresholds, settings.target_accuracy)
     except RuntimeError as error:
-        where = f"{variable('review_thresholds')}={settings.review_thresholds}, {variable('target_accuracy')}"
+        where = f"{variable('review_thresholds')}={paths.thresholds}, {variable('target_accuracy')}"
         raise RuntimeError(f"cannot start the API: {error} ({where}={settings.target_accuracy})") from error
     try:
-        return (
-            Predictor(settings.model, threshold),
-            TFLiteClassifier(settings.model),
-            Catalogue.load(settings.catalogue),
-        )
+        return Predictor(paths.model, threshold), TFLiteClassifier(paths.model), Catalogue.load(paths.catalogue)
     except (OSError, ValueError, KeyError) as error:
         raise RuntimeError(
-            f"cannot start the API: {error}. It needs the TFLite model ({variable('model')}={settings.model}) "
-            f"and the catalogue ({variable('catalogue')}={settings.catalogue}); run `make run` to create both, "
+            f"cannot start the API: {error}. It needs the TFLite model ({variable('model')}={paths.model}) "
+            f"and the catalogue ({variable('catalogue')}={paths.catalogue}); run `make run` to create both, "
             "or `python -m fmnist.tag.catalogue build FOLDER` for a catalogue of your own images."
         ) from error
 

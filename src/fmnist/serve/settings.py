@@ -6,7 +6,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from fmnist.core.inference import DEFAULT_CATALOGUE, DEFAULT_MODEL, DEFAULT_REVIEW, DEFAULT_TARGET
+from fmnist.core import model_folder
+from fmnist.core.inference import DEFAULT_MODEL_DIR, DEFAULT_TARGET
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # a larger body is refused while it arrives, before it is buffered
 MAX_BATCH = 64  # images in one /predict/batch request
@@ -22,14 +23,19 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(case_sensitive=True, frozen=True)
 
-    model: Path = Field(DEFAULT_MODEL, validation_alias="FMNIST_MODEL", description="the exported TFLite model")
-    catalogue: Path = Field(
-        DEFAULT_CATALOGUE,
-        validation_alias="FMNIST_CATALOGUE",
-        description="the notebook's (`make run`) or a shop's own",
+    model_dir: Path = Field(
+        DEFAULT_MODEL_DIR,
+        validation_alias="FMNIST_MODEL_DIR",
+        description="a model folder (`make run`'s, or `python -m fmnist.train_photos`'s): the three files below",
     )
-    review_thresholds: Path = Field(
-        DEFAULT_REVIEW, validation_alias="FMNIST_REVIEW_THRESHOLDS", description="the notebook's margin thresholds"
+    model: Path | None = Field(
+        None, validation_alias="FMNIST_MODEL", description="the exported TFLite model; default: the folder's"
+    )
+    catalogue: Path | None = Field(
+        None, validation_alias="FMNIST_CATALOGUE", description="default: the folder's catalogue.npz, or a shop's own"
+    )
+    review_thresholds: Path | None = Field(
+        None, validation_alias="FMNIST_REVIEW_THRESHOLDS", description="default: the folder's margin thresholds"
     )
     target_accuracy: str = Field(
         DEFAULT_TARGET, validation_alias="FMNIST_TARGET_ACCURACY", description="a target of that file: 0.99"
@@ -39,6 +45,11 @@ class Settings(BaseSettings):
         validation_alias="FMNIST_DRAIN_SECONDS",
         description="between SIGTERM (readiness turns 503) and the server's graceful shutdown",
     )
+
+
+def files(settings: Settings) -> model_folder.Files:
+    """The model, review thresholds and catalogue that `settings` name, or else their model folder's."""
+    return model_folder.files(settings.model_dir, settings.model, settings.review_thresholds, settings.catalogue)
 
 
 def variable(field: str) -> str:

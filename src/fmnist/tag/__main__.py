@@ -1,11 +1,12 @@
 """Tag a shop's product photos in bulk: a category for each, and whether a person should check it.
 
-    python -m fmnist.tag FOLDER_OR_CSV [--target-accuracy 0.995] [-o tags.csv] [--workers N]
+    python -m fmnist.tag FOLDER_OR_CSV [--target-accuracy 0.995] [-o tags.csv] [--workers N] [--model-dir DIR]
     python -m fmnist.tag SOURCE --ray [ADDRESS] [-o tags] [--embeddings FOLDER] [--format csv] [--actors 2]
 
 The source is a folder of images (the id is the path below the folder) or a CSV of `id,path[,title]` rows,
 listed as the catalogue lists it (`fmnist.core.sources`); on Ray, either may be in object storage. Each photo
-goes through the API's preprocessing and the exported, calibrated model; a row of tags.csv holds its id,
+goes through the API's preprocessing and the exported, calibrated model of a model folder (`models/`, which
+`make run` writes, unless `--model-dir` names another: `fmnist.core.model_folder`); a row of tags.csv holds its id,
 label, calibrated confidence, `needs_review` (the margin over the runner-up is below the threshold the
 notebook chose on the validation split for the target accuracy), the runner-up class and that margin
 (`fmnist.tag.output`). A file that cannot be read is named and skipped. An interrupted run resumes where it
@@ -18,7 +19,8 @@ import os
 import sys
 from pathlib import Path
 
-from fmnist.core.inference import DEFAULT_MODEL, DEFAULT_REVIEW, DEFAULT_TARGET, load_threshold
+from fmnist.core import model_folder
+from fmnist.core.inference import DEFAULT_MODEL_DIR, DEFAULT_TARGET, load_threshold
 from fmnist.tag import local, ray_pipeline
 from fmnist.tag.output import summary
 
@@ -32,8 +34,9 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("source", help="a folder of images or a CSV of id,path[,title] rows (with --ray: or a URL)")
     parser.add_argument("--target-accuracy", default=DEFAULT_TARGET, help="accuracy wanted of the automatic tags")
     parser.add_argument("-o", "--output", help="default: tags.csv, with --ray the folder tags")
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
-    parser.add_argument("--thresholds", type=Path, default=DEFAULT_REVIEW)
+    parser.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR, help="a model folder (%(default)s)")
+    parser.add_argument("--model", type=Path, help="the TFLite model, if not the model folder's")
+    parser.add_argument("--thresholds", type=Path, help="the review thresholds, if not the model folder's")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="decoding processes (1: none)")
     on_ray = parser.add_argument_group("on a Ray cluster (docs/scale.md)")
@@ -56,30 +59,32 @@ def main(argv=None) -> int:
     if arguments.ray is None and ray_options:
         command.error("--embeddings, --format and --actors need --ray")
     try:
-        threshold = load_threshold(arguments.thresholds, arguments.target_accuracy)
+        paths = model_folder.files(arguments.model_dir, arguments.model, arguments.thresholds)
+        threshold = load_threshold(paths.thresholds, arguments.target_accuracy)
+        labels = model_folder.read_spec(paths.model).labels
         if arguments.ray is not None:
-            return on_cluster(arguments, threshold, ray_options)
+            return on_cluster(arguments, paths.model, threshold, ray_options)
         output = Path(arguments.output or "tags.csv")
         tags, problems = local.tag(
-            arguments.source, output, arguments.model, threshold, not arguments.quiet, arguments.workers
+            arguments.source, output, paths.model, threshold, not arguments.quiet, arguments.workers
         )
     except (OSError, ValueError, RuntimeError) as error:
         print(f"fmnist.tag: {error}", file=sys.stderr)
         return 2
     for problem in problems:
         print(problem, file=sys.stderr)
-    print(summary((tag.label, tag.needs_review) for tag in tags))
+    print(summary(((tag.label, tag.needs_review) for tag in tags), labels))
     print(f"wrote {output}: {len(tags)} images, {len(problems)} skipped")
     return 0
 
 
-def on_cluster(arguments, threshold: float, ray_options: dict) -> int:
+def on_cluster(arguments, model: Path, threshold: float, ray_options: dict) -> int:
     """`main` on Ray: the tags in a Parquet (or CSV) folder, the problems in a file beside it."""
     output = arguments.output or "tags"
     result = ray_pipeline.run(
         arguments.source,
         output,
-        arguments.model,
+        model,
         threshold,
         address=arguments.ray or None,
         progress=not arguments.quiet,
@@ -88,7 +93,8 @@ def on_cluster(arguments, threshold: float, ray_options: dict) -> int:
     problems_file = ray_pipeline.write_problems(output, result["problems"])
     for problem in result["problems"]:
         print(problem, file=sys.stderr)
-    print(ray_pipeline.summary(output, ray_options.get("output_format", ray_pipeline.DEFAULT_FORMAT)))
+    output_format = ray_options.get("output_format", ray_pipeline.DEFAULT_FORMAT)
+    print(ray_pipeline.summary(output, output_format, model_folder.read_spec(model).labels))
     print(f"wrote {output}: {result['tagged']} images tagged, {result['skipped']} skipped ({problems_file})")
     return 0
 

@@ -8,6 +8,7 @@ batch, so an interrupted run resumes where it stopped: ids already in the output
 
 import contextlib
 import csv
+import functools
 import itertools
 import multiprocessing
 import sys
@@ -25,14 +26,14 @@ BATCH = 256
 CHUNK = 16  # photos handed to a decoding process at a time
 
 
-def rewrite_complete_rows(output: Path, threshold: float) -> list[Tag]:
+def rewrite_complete_rows(output: Path, threshold: float, labels) -> list[Tag]:
     """Rewrite an earlier run's output, atomically, with its complete rows alone, their `needs_review` decided
-    again by `threshold` (the target accuracy may have changed); a row cut short by an interruption is dropped.
-    Return those rows; none when there is no output yet."""
+    again by `threshold` (the target accuracy may have changed); a row cut short by an interruption, or that
+    names a class the model (`labels`) lacks, is dropped. Return those rows; none when there is no output yet."""
     if not output.exists():
         return []
     with open(output, newline="", encoding="utf-8") as file:
-        tags = [tag for tag in (parse_row(row, threshold) for row in csv.DictReader(file)) if tag is not None]
+        tags = [tag for tag in (parse_row(row, threshold, labels) for row in csv.DictReader(file)) if tag is not None]
     with write_atomically(output) as file:
         file.write(csv_text(tags, header=True).encode())
     return tags
@@ -45,14 +46,15 @@ def tag_rows(ids: list[str], pictures: np.ndarray, predictor: Predictor) -> list
 
 
 @contextlib.contextmanager
-def decoded(paths: list[str], workers: int):
-    """`sources.read_photo` of each path, in order: in `workers` processes, spawned (a process whose interpreter
-    runs threads is never forked), or in this one when `workers` is 1."""
+def decoded(paths: list[str], workers: int, spec):
+    """`sources.read_photo` of each path for the model `spec` describes, in order: in `workers` processes,
+    spawned (a process whose interpreter runs threads is never forked), or in this one when `workers` is 1."""
+    read = functools.partial(sources.read_photo, spec=spec)
     if workers <= 1:
-        yield map(sources.read_photo, paths)
+        yield map(read, paths)
         return
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
-        yield pool.imap(sources.read_photo, paths, chunksize=CHUNK)
+        yield pool.imap(read, paths, chunksize=CHUNK)
 
 
 def tag(
@@ -63,12 +65,12 @@ def tag(
     if sources.is_url(source):
         raise ValueError(f"{source} is in object storage: tag it on Ray (--ray)")
     items, problems = sources.list_source(source)
-    tags = rewrite_complete_rows(output, threshold)
+    predictor = Predictor(model, threshold, num_threads=2)
+    tags = rewrite_complete_rows(output, threshold, predictor.spec.labels)
     done = {tag.id for tag in tags}
     todo = [item for item in items if item.id not in done]
-    predictor = Predictor(model, threshold, num_threads=2)
     with (
-        decoded([item.path for item in todo], workers) as results,
+        decoded([item.path for item in todo], workers, predictor.spec) as results,
         open(output, "a", newline="", encoding="utf-8") as file,
     ):
         if file.tell() == 0:
@@ -76,7 +78,9 @@ def tag(
         bar = tqdm(total=len(todo), unit="image", disable=not progress, file=sys.stderr)
         for start in range(0, len(todo), BATCH):
             batch = todo[start : start + BATCH]
-            kept, pictures = sources.decoded_items(batch, itertools.islice(results, len(batch)), problems)
+            kept, pictures = sources.decoded_items(
+                batch, itertools.islice(results, len(batch)), problems, predictor.spec.shape
+            )
             if kept:
                 tagged = tag_rows([item.id for item in kept], pictures, predictor)
                 file.write(csv_text(tagged))

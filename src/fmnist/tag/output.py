@@ -44,11 +44,11 @@ def csv_text(tags: Iterable[Tag], header: bool = False) -> str:
     return buffer.getvalue()
 
 
-def parse_row(row: dict, threshold: float) -> Tag | None:
+def parse_row(row: dict, threshold: float, labels=CLASS_NAMES) -> Tag | None:
     """A tag read back from a CSV row, its `needs_review` decided again by `threshold`; None for a row cut
-    short by an interruption."""
+    short by an interruption, or one that names a class the model (`labels`) does not have."""
     try:
-        if None in row.values() or row["runner_up"] not in CLASS_NAMES:
+        if None in row.values() or row["label"] not in labels or row["runner_up"] not in labels:
             return None
         confidence, margin = float(row["confidence"]), float(row["margin"])
     except (KeyError, ValueError):
@@ -75,14 +75,15 @@ def as_csv_text(table):
     return table.set_column(column, "needs_review", spelled)
 
 
-def summary(tags: Iterable[tuple[str, bool]]) -> str:
-    """Per class: how many images are tagged automatically and how many wait for review, from (label,
-    needs_review) pairs."""
+def summary(tags: Iterable[tuple[str, bool]], labels=CLASS_NAMES) -> str:
+    """Per class of the model (`labels`): how many images are tagged automatically and how many wait for
+    review, from (label, needs_review) pairs."""
     counts = collections.Counter(tags)
-    lines = [f"{'class':<12} {'auto-tagged':>11} {'to review':>9}"]
-    for name in CLASS_NAMES:
-        lines.append(f"{name:<12} {counts[name, False]:>11} {counts[name, True]:>9}")
+    width = max(12, *map(len, labels))
+    lines = [f"{'class':<{width}} {'auto-tagged':>11} {'to review':>9}"]
+    for name in labels:
+        lines.append(f"{name:<{width}} {counts[name, False]:>11} {counts[name, True]:>9}")
     review = sum(count for (_, needs), count in counts.items() if needs)
     total = sum(counts.values())
-    lines.append(f"{'all':<12} {total - review:>11} {review:>9}")
+    lines.append(f"{'all':<{width}} {total - review:>11} {review:>9}")
     return "\n".join(lines)

@@ -23,6 +23,7 @@ import numpy as np
 
 from fmnist.core import catalogue, sources
 from fmnist.core.inference import Predictor
+from fmnist.core.model_folder import Spec
 from fmnist.core.search import normalize
 from fmnist.tag import output
 
@@ -73,11 +74,11 @@ class Tagger:
 
         items = [sources.Item(*fields) for fields in zip(batch["id"], batch["path"], batch["title"], strict=True)]
         results = [
-            sources.Decoded(problem=problem) if problem else sources.decode_photo(data)
+            sources.Decoded(problem=problem) if problem else sources.decode_photo(data, self.predictor.spec)
             for data, problem in zip(batch["bytes"], batch["problem"], strict=True)
         ]
         problems = []
-        kept, pictures = sources.decoded_items(items, results, problems)
+        kept, pictures = sources.decoded_items(items, results, problems, self.predictor.spec.shape)
         embeddings, answers = self.predictor(pictures) if kept else (None, [])
         table = tag_columns(kept, answers, problems)
         if self.embeddings:  # the catalogue's columns, only when asked for
@@ -244,26 +245,30 @@ def run(
     return {"tagged": tagged, "skipped": len(problems), "problems": problems, "output": location}
 
 
-def summary(location: str, output_format: str) -> str:
-    """The local tagger's per-class summary (`output.summary`) of the whole output."""
+def summary(location: str, output_format: str, labels) -> str:
+    """The local tagger's per-class summary (`output.summary`, the model's `labels`) of the whole output."""
     table = output_table(location, output_format, ["label", "needs_review"])
     if table is None:
-        return output.summary([])
-    return output.summary(zip(table["label"].to_pylist(), table["needs_review"].to_pylist(), strict=True))
+        return output.summary([], labels)
+    pairs = zip(table["label"].to_pylist(), table["needs_review"].to_pylist(), strict=True)
+    return output.summary(pairs, labels)
 
 
-def read_embeddings(location: str) -> catalogue.Catalogue:
-    """The catalogue of an embeddings output, as it is: its items are embedded already."""
+def read_embeddings(location: str, spec: Spec) -> catalogue.Catalogue:
+    """The catalogue of an embeddings output, as it is: its items are embedded already, by the model that
+    `spec` describes."""
     table = output_table(location, "parquet", list(EMBEDDING_COLUMNS))
     if table is None:
         raise ValueError(f"no embeddings output at {location}: no such folder, or no file in it")
     if not len(table):
         raise ValueError(f"{location} holds no embeddings")
-    thumbnails = np.frombuffer(b"".join(table["thumbnail"].to_pylist()), dtype=np.uint8).reshape(-1, 28, 28)
+    shape = spec.shape if spec.channels == 3 else spec.shape[:2]
+    thumbnails = np.frombuffer(b"".join(table["thumbnail"].to_pylist()), dtype=np.uint8).reshape(-1, *shape)
     return catalogue.from_embeddings(
         ids=table["id"].to_pylist(),
         titles=table["title"].to_pylist(),
         labels=np.asarray(table["class_index"].to_pylist()),
         thumbnails=thumbnails,
         embeddings=np.asarray(table["embedding"].to_pylist(), dtype=np.float32),
+        classes=spec.labels,
     )

@@ -5,7 +5,7 @@ import os
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from fmnist import CLASS_NAMES, __version__
+from fmnist import __version__
 from fmnist.serve.dependencies import ServiceDep
 from fmnist.serve.schemas import Health, Readiness
 from fmnist.serve.settings import MAX_BATCH, MAX_K, MAX_UPLOAD_BYTES
@@ -19,11 +19,11 @@ async def healthz(service: ServiceDep):
     settings = service.settings
     return {
         "status": "ok",
-        "model": settings.model.name,
+        "model": service.files.model.name,
         "model_sha256": service.sha256,
         "api_version": __version__,
         "process": os.getpid(),
-        "classes": list(CLASS_NAMES),
+        "classes": list(service.predictor.spec.labels),
         "catalogue_items": len(service.catalogue),
         "review": {"target_accuracy": float(settings.target_accuracy), "margin_threshold": service.predictor.threshold},
         "limits": {"max_upload_bytes": MAX_UPLOAD_BYTES, "max_batch": MAX_BATCH, "max_k": MAX_K},

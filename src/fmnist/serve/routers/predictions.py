@@ -55,19 +55,20 @@ async def similar_items(
 
 
 def explain_image(classifier: TFLiteClassifier, image: np.ndarray):
-    """Probabilities and the occlusion map of one image."""
+    """Probabilities and the occlusion map of one image; the patch grows with the image: 2 × 2 at 28 × 28."""
     predict = lambda batch: classifier(batch)[1]  # noqa: E731
     probabilities = predict(image[np.newaxis])[0]
-    return probabilities, occlusion(predict, image[np.newaxis], [probabilities.argmax()])[0]
+    patch = max(2, image.shape[0] // 14)
+    return probabilities, occlusion(predict, image[np.newaxis], [probabilities.argmax()], patch=patch)[0]
 
 
-def overlay_png(image: np.ndarray, heat: np.ndarray, scale: int = 8) -> bytes:
-    """The image in gray with the map in red to yellow on top, `scale` times larger, as PNG bytes."""
-    gray = np.repeat(image[..., :1] * 255, 3, axis=-1)
+def overlay_png(image: np.ndarray, heat: np.ndarray, side: int = 224) -> bytes:
+    """The image (gray or in colour) with the map in red to yellow on top, `side` pixels wide, as PNG bytes."""
+    base = np.repeat(image * 255, 3, axis=-1) if image.shape[-1] == 1 else image * 255
     colour = np.stack([np.full_like(heat, 255), 255 * heat, np.zeros_like(heat)], axis=-1)
     alpha = 0.7 * heat[..., np.newaxis]
-    pixels = ((1 - alpha) * gray + alpha * colour).round().astype(np.uint8)
-    picture = Image.fromarray(pixels).resize((28 * scale, 28 * scale), Image.Resampling.NEAREST)
+    pixels = ((1 - alpha) * base + alpha * colour).round().astype(np.uint8)
+    picture = Image.fromarray(pixels).resize((side, side), Image.Resampling.NEAREST)
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG")
     return buffer.getvalue()
@@ -86,12 +87,12 @@ async def explain_prediction(
     output: Literal["json", "png"] = Query("json", alias="format", description="json, or png for an overlay"),
 ):
     """Which pixels the prediction rests on: occlusion, the drop in the predicted class's probability when
-    each 2 × 2 patch is blanked, as a 28 × 28 map in [0, 1]. Ask for `image/png` (`Accept` header or
+    each 2 × 2 patch is blanked (larger on a larger input), as a map of the input's size in [0, 1]. Ask for `image/png` (`Accept` header or
     `?format=png`) to get the map over the image as a picture."""
     probabilities, heat = await anyio.to_thread.run_sync(
         explain_image, service.explainer, images[0], limiter=service.explanations
     )
     if output == "png" or "image/png" in request.headers.get("accept", ""):
         return Response(overlay_png(images[0], heat), media_type="image/png")
-    answer = describe(probabilities, service.predictor.threshold)
+    answer = describe(probabilities, service.predictor.threshold, service.predictor.spec.labels)
     return {"prediction": answer, "method": "occlusion", "map": np.round(heat, 3).tolist()}
