@@ -2,11 +2,11 @@
 
 A catalogue is built from photos (`from_source`, `from_pictures`: each through the API's own preprocessing,
 `fmnist.core.images`, and the exported model, by default `models/fashion_cnn.tflite`, so a query photo and a
-catalogue photo are embedded the same way; the model serving queries must be the one that built it) or from embeddings computed elsewhere (`from_embeddings`: the notebook's
-Keras model, or the Ray tagger's output). `Catalogue.save` writes a temporary file that then replaces the old
-one in one step (`os.replace`): an interrupted write leaves the previous catalogue as it was, and a running
-server (`fmnist.serve`) picks the new one up without a restart. Its command line is `python -m
-fmnist.tag.catalogue`.
+catalogue photo are embedded the same way; the model serving queries must be the one that built it) or from
+embeddings computed elsewhere (`from_embeddings`: the notebook's Keras model, or the Ray tagger's output).
+`Catalogue.save` writes a temporary file that then replaces the old one in one step (`os.replace`): an
+interrupted write leaves the previous catalogue as it was, and a running server (`fmnist.serve`) picks the new
+one up without a restart. Its command line is `python -m fmnist.tag.catalogue`.
 
 Search is exact (every item's cosine similarity) up to `ANN_THRESHOLD` items, and approximate above it:
 a FAISS HNSW graph, stored in the same file (docs/similar.md has the measurements behind both choices).

@@ -15,8 +15,8 @@ import anyio
 
 from fmnist.core.catalogue import Catalogue
 from fmnist.core.inference import Predictor, load_threshold
-from fmnist.core.runtime import TFLiteClassifier
 from fmnist.core.model_folder import Files
+from fmnist.core.runtime import TFLiteClassifier
 from fmnist.serve.settings import CATALOGUE_POLL_SECONDS, HEAVY_DECODES, Settings, files, variable
 
 logger = logging.getLogger(__name__)

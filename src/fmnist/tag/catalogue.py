@@ -18,9 +18,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from fmnist.core import sources
+from fmnist.core import model_folder, sources
 from fmnist.core.catalogue import Catalogue, from_source
-from fmnist.core import model_folder
 from fmnist.core.inference import DEFAULT_MODEL_DIR
 from fmnist.tag import ray_pipeline
 

@@ -87,8 +87,8 @@ async def explain_prediction(
     output: Literal["json", "png"] = Query("json", alias="format", description="json, or png for an overlay"),
 ):
     """Which pixels the prediction rests on: occlusion, the drop in the predicted class's probability when
-    each 2 × 2 patch is blanked (larger on a larger input), as a map of the input's size in [0, 1]. Ask for `image/png` (`Accept` header or
-    `?format=png`) to get the map over the image as a picture."""
+    each 2 × 2 patch is blanked (larger on a larger input), as a map of the input's size in [0, 1]. Ask for
+    `image/png` (`Accept` header or `?format=png`) to get the map over the image as a picture."""
     probabilities, heat = await anyio.to_thread.run_sync(
         explain_image, service.explainer, images[0], limiter=service.explanations
     )
