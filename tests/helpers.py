@@ -42,9 +42,10 @@ def serving_environment(artifacts: Path) -> dict:
 
 
 @contextlib.contextmanager
-def api_client(artifacts: Path, **environment: str):
+def api_client(artifacts: Path, **environment: str | None):
     """The API in this process (`TestClient`, its start-up and shutdown run) on the files in `artifacts`, with
-    `environment` added to or replacing its variables; the settings are read afresh, before and after."""
+    `environment` added to or replacing its variables (None: unset); the settings are read afresh, before and
+    after."""
     from fastapi.testclient import TestClient
 
     from fmnist.serve.app import app
@@ -52,7 +53,10 @@ def api_client(artifacts: Path, **environment: str):
 
     with pytest.MonkeyPatch.context() as patch:
         for name, value in {**serving_environment(artifacts), **environment}.items():
-            patch.setenv(name, value)
+            if value is None:
+                patch.delenv(name, raising=False)
+            else:
+                patch.setenv(name, value)
         get_settings.cache_clear()
         try:
             with TestClient(app) as client:

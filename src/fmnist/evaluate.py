@@ -28,13 +28,13 @@ def versions() -> dict:
     }
 
 
-def per_class_report(true_labels, predicted_labels) -> dict:
+def per_class_report(true_labels, predicted_labels, classes=CLASS_NAMES) -> dict:
     """Precision, recall, F1 and support per class name, from scikit-learn."""
     return metrics.classification_report(
         true_labels,
         predicted_labels,
-        labels=range(len(CLASS_NAMES)),
-        target_names=CLASS_NAMES,
+        labels=range(len(classes)),
+        target_names=classes,
         output_dict=True,
         zero_division=0,
     )

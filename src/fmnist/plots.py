@@ -105,30 +105,31 @@ def training_curves(history: dict):
     return figure
 
 
-def _prediction_title(axis, probabilities, truth):
+def _prediction_title(axis, probabilities, truth, classes=CLASS_NAMES):
     """Title an image with predicted label, confidence and true label; blue when right, red when wrong."""
     predicted = int(np.argmax(probabilities))
     axis.set_title(
-        f"{CLASS_NAMES[predicted]} {probabilities[predicted]:.0%}\n(true: {CLASS_NAMES[truth]})",
+        f"{classes[predicted]} {probabilities[predicted]:.0%}\n(true: {classes[truth]})",
         color=RIGHT if predicted == truth else WRONG,
         fontsize=SMALLEST_FONT,
     )
 
 
 @styled
-def prediction_grid(images, true_labels, probabilities, columns=3, title="Test predictions"):
-    """Show images with predicted label, confidence and true label; blue when right, red when wrong."""
+def prediction_grid(images, true_labels, probabilities, columns=3, title="Test predictions", classes=CLASS_NAMES):
+    """Show images with predicted label, confidence and true label; blue when right, red when wrong. Colour
+    images are drawn as they are, gray ones dark on light."""
     figure, axes = _image_grid(len(images), columns)
     for axis, image, truth, probs in zip(axes, images, true_labels, probabilities, strict=False):
         axis.imshow(np.squeeze(image), cmap="gray_r")
-        _prediction_title(axis, probs, truth)
+        _prediction_title(axis, probs, truth, classes)
     figure.suptitle(title)
     figure.tight_layout()
     return figure
 
 
 @styled
-def confusion_matrix(true_labels, predicted_labels):
+def confusion_matrix(true_labels, predicted_labels, classes=CLASS_NAMES):
     """Row-normalised confusion matrix in per cent: each row shows where the images of one true class went.
     Shares under 0.5 % are left blank, and the colour scale, drawn beside it, stretches the small shares, so the
     confusions stand out."""
@@ -138,8 +139,8 @@ def confusion_matrix(true_labels, predicted_labels):
     display = ConfusionMatrixDisplay.from_predictions(
         true_labels,
         predicted_labels,
-        labels=range(len(CLASS_NAMES)),
-        display_labels=CLASS_NAMES,
+        labels=range(len(classes)),
+        display_labels=classes,
         normalize="true",
         cmap="Blues",
         colorbar=False,
