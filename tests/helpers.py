@@ -19,6 +19,9 @@ from PIL import Image
 # An untrained model of the project's architecture, 4 and 8 filters and 16 dense units, exported by
 # `export.to_tflite`; `python -m tests.helpers` writes it again (that needs TensorFlow, the tests do not).
 TINY_MODEL = Path(__file__).parent / "data" / "tiny_model.tflite"
+# The same for a model trained on photos (`fmnist.train_photos`): 32 × 32 colour, five classes of its own.
+TINY_PHOTO_MODEL = Path(__file__).parent / "data" / "tiny_photo_model.tflite"
+PHOTO_CLASSES = ("bags", "bottoms", "dresses", "shoes", "tops")
 
 
 def require(probe: str, what: str) -> str:
@@ -117,10 +120,15 @@ def api_server(artifacts: Path, *options: str, log: Path | None = None):
 
 
 def write_tiny_model() -> None:
-    from fmnist import export, recipe
+    from fmnist import export, recipe, train_photos
+    from fmnist.core import model_folder
 
     TINY_MODEL.parent.mkdir(exist_ok=True)
     TINY_MODEL.write_bytes(export.to_tflite(recipe.build_model(filters=(4, 8), dense_units=16, seed=0)))
+    spec = model_folder.Spec(PHOTO_CLASSES, 32, 3, model_folder.PHOTO)
+    TINY_PHOTO_MODEL.write_bytes(
+        export.to_tflite(train_photos.build_model(spec, seed=0, filters=(4, 8), dense_units=16), spec=spec)
+    )
 
 
 def garment_photo(path: Path, shade: int, kind="PNG", size=(28, 28)) -> None:

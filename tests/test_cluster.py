@@ -23,7 +23,7 @@ from fmnist.tag import ray_pipeline
 from fmnist.tag.__main__ import main as tag_main
 from fmnist.tag.catalogue import main as catalogue_main
 
-from .helpers import free_port
+from .helpers import PHOTO_CLASSES, REVIEW_THRESHOLDS, TINY_PHOTO_MODEL, free_port, garment_photo
 
 ray = pytest.importorskip("ray", reason="Ray is not installed: the `ray` extra (make setup) installs it")
 pq = pytest.importorskip("pyarrow.parquet", reason="pyarrow is not installed: the `ray` extra installs it")
@@ -326,3 +326,21 @@ def test_a_job_submitted_as_docs_scale_md_writes_it_tags_on_two_nodes_of_one_cpu
     actors = json.loads(subprocess.run(listing, env=env, capture_output=True, text=True, timeout=60, check=True).stdout)
     taggers = [actor for actor in actors if "Tagger" in actor["class_name"]]
     assert len(taggers) == 2 and len({actor["node_id"] for actor in taggers} - {None}) == 2, taggers
+
+
+def test_a_model_folder_of_a_photo_model_tags_on_ray_as_here(tmp_path, local_cluster):
+    """`--model-dir` with a model trained on photos (32 × 32 colour, classes of its own): Ray's tags are the
+    local tagger's, in the model's classes."""
+    folder = tmp_path / "model"
+    folder.mkdir()
+    shutil.copy(TINY_PHOTO_MODEL, folder / "shop.tflite")
+    (folder / "review_thresholds.json").write_text(json.dumps(REVIEW_THRESHOLDS))
+    for number in range(6):
+        garment_photo(tmp_path / "photos" / f"item-{number}.jpg", 60 + 30 * number, kind="JPEG", size=(120, 160))
+    common = [str(tmp_path / "photos"), "--model-dir", str(folder), "--quiet"]
+    assert tag_main([*common, "-o", str(tmp_path / "here.csv")]) == 0
+    assert tag_main([*common, "--ray", "-o", str(tmp_path / "tags")]) == 0
+    with open(tmp_path / "here.csv", newline="") as file:
+        local = {row["id"]: row for row in csv.DictReader(file)}
+    assert_same_tags(local, ray_rows(tmp_path / "tags"))
+    assert {row["label"] for row in local.values()} <= set(PHOTO_CLASSES) and len(local) == 6

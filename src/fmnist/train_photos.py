@@ -113,14 +113,15 @@ def load(photos: list[Photo], spec: model_folder.Spec, progress=True) -> np.ndar
     return np.asarray(pictures, dtype=np.float32).reshape(-1, *spec.shape)
 
 
-def build_model(spec: model_folder.Spec, seed: int):
-    """The lesson's network for `spec`'s input and classes, its convolutions widened by √(side / 28)."""
+def build_model(spec: model_folder.Spec, seed: int, filters=(32, 64), dense_units=256):
+    """The lesson's network for `spec`'s input and classes, its convolutions' `filters` widened by √(side / 28)."""
     import keras
 
     from fmnist import recipe
 
     widen = math.sqrt(spec.size / images.SIZE)
-    lesson = recipe.build_model(filters=tuple(round(width * widen) for width in (32, 64)), seed=seed)
+    widths = tuple(round(width * widen) for width in filters)
+    lesson = recipe.build_model(filters=widths, dense_units=dense_units, seed=seed)
     hidden = [layer.__class__.from_config(layer.get_config()) for layer in lesson.layers[:-1]]
     last = lesson.layers[-1].get_config() | {"units": len(spec.labels)}
     output = keras.layers.Dense.from_config(last)
