@@ -10,7 +10,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np
 import pytest
 
-from .helpers import REVIEW_THRESHOLDS, TINY_MODEL, garment_photo, require
+from .helpers import REVIEW_THRESHOLDS, TINY_MODEL, TINY_PHOTO_MODEL, garment_photo, require
 
 # `make test-tools` installs the programs some tests drive (Chromium, LibreOffice); a test that finds one missing
 # skips and names it. CI sets FMNIST_NO_SKIPS=1, which turns every skip into a failure.
@@ -56,11 +56,21 @@ def tiny_images():
 def serving_artifacts(tmp_path_factory) -> Path:
     """A tiny untrained model exported to TFLite (`helpers.TINY_MODEL`) and a 30-item catalogue, for the API's
     tests: they need no TensorFlow, so they run in the serving install too."""
+    return model_folder(tmp_path_factory.mktemp("serving"), TINY_MODEL, (28, 28, 1))
+
+
+@pytest.fixture(scope="session")
+def photo_artifacts(tmp_path_factory) -> Path:
+    """The same for a model trained on photos (`helpers.TINY_PHOTO_MODEL`: 32 × 32 colour, classes of its own)."""
+    return model_folder(tmp_path_factory.mktemp("photo-serving"), TINY_PHOTO_MODEL, (32, 32, 3))
+
+
+def model_folder(folder: Path, model: Path, shape: tuple) -> Path:
+    """`folder` holding `model` as model.tflite, review thresholds and a 30-item catalogue of random inputs."""
     from fmnist.core import catalogue
 
-    folder = tmp_path_factory.mktemp("serving")
-    shutil.copy(TINY_MODEL, folder / "model.tflite")
-    pictures = np.random.default_rng(0).random((30, 28, 28, 1), dtype="float32")
+    shutil.copy(model, folder / "model.tflite")
+    pictures = np.random.default_rng(0).random((30, *shape), dtype="float32")
     ids, titles = [f"item-{n}" for n in range(30)], [f"Item {n}" for n in range(30)]
     catalogue.from_pictures(ids, titles, pictures, folder / "model.tflite").save(folder / "catalogue.npz")
     (folder / "review_thresholds.json").write_text(json.dumps(REVIEW_THRESHOLDS))

@@ -74,6 +74,21 @@ def test_demo_page_classifies_an_upload_and_shows_similar_thumbnails(browser, se
         assert page.elsewhere == []
 
 
+def test_demo_page_shows_a_photo_models_own_classes_and_input(browser, photo_artifacts):
+    photo = png_bytes("RGB", (160, 120), (200, 40, 40))
+    with api_server(photo_artifacts) as (_, url):
+        classes = requests.get(f"{url}/healthz", timeout=10).json()["classes"]
+        page = offline_page(browser, url)
+        page.goto(url)
+        page.wait_for_function(f"document.querySelector('#class-count').textContent === '{len(classes)}'")
+        assert page.inner_text("#class-names") == ", ".join(classes)
+        assert page.inner_text("#model-input").startswith("32 × 32 colour pixels")
+        page.set_input_files("#file", files=[{"name": "photo.png", "mimeType": "image/png", "buffer": photo}])
+        page.wait_for_function("document.querySelector('#overlay').naturalWidth > 0", timeout=30_000)
+        assert set(page.locator("#top-classes li .name").all_inner_texts()) <= set(classes)
+        assert page.elsewhere == []
+
+
 def test_demo_page_explains_a_bad_file_and_takes_a_random_catalogue_item(browser, serving_artifacts):
     with api_server(serving_artifacts) as (_, url):
         page = offline_page(browser, url, viewport={"width": 390, "height": 844})  # a phone

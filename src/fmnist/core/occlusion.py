@@ -36,8 +36,9 @@ def patch_masks(height: int, width: int, patch: int, stride: int) -> np.ndarray:
     return np.stack(masks)
 
 
-def occlusion(predict: Callable, images, class_indices=None, patch: int = 2, stride: int = 1) -> np.ndarray:
-    """Average drop of the class probability when a `patch` × `patch` square covering the pixel is blanked.
+def occlusion(predict: Callable, images, class_indices=None, patch: int = 2, stride: int = 1, fill=0.0) -> np.ndarray:
+    """Average drop of the class probability when a `patch` × `patch` square covering the pixel is blanked:
+    set to `fill`, the background (Fashion-MNIST's black; a photo's own colour, one value per channel).
 
     `predict` maps a batch of images to probabilities: `explain.predictor(model)` for a Keras model, or the
     API's TFLite classifier. A 28 × 28 image has 729 patches of 2 × 2; each that touches the garment takes one
@@ -56,10 +57,10 @@ def occlusion(predict: Callable, images, class_indices=None, patch: int = 2, str
     for image, label, start, drop in zip(images, class_indices, starts, drops, strict=True):
         # Blanking a patch that is already all background changes nothing: its drop is 0, with no prediction
         # (predicting it would give rounding noise, since the batch differs from the one `start` came from).
-        changes = (patches & (image != 0).any(axis=-1)).any(axis=(1, 2))
+        changes = (patches & (image != fill).any(axis=-1)).any(axis=(1, 2))
         scores = np.zeros(len(patches), "float32")
         if changes.any():
-            occluded = np.where(patches[changes][..., np.newaxis], 0, image).astype("float32")
+            occluded = np.where(patches[changes][..., np.newaxis], fill, image).astype("float32")
             scores[changes] = start - predict(occluded)[:, label]
         drop[:] = np.tensordot(scores, patches, axes=1)
     return scale_to_peak(drops / patches.sum(axis=0))

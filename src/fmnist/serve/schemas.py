@@ -71,13 +71,22 @@ class Limits(BaseModel):
     max_k: int
 
 
+class ModelInput(BaseModel):
+    size: int = Field(description="the side of the model's square input, in pixels")
+    channels: Literal[1, 3] = Field(description="1: gray, 3: colour")
+    preprocessing: Literal["fashion-mnist", "photo"] = Field(
+        description="Fashion-MNIST's conversion, or the photo kept in proportion and resized (fmnist.core.images)"
+    )
+
+
 class Health(BaseModel):
     status: Literal["ok"]
     model: str
     model_sha256: str
     api_version: str
     process: int = Field(description="which worker process answered")
-    classes: list[str]
+    classes: list[str] = Field(description="the model's class names, in its output's order")
+    input: ModelInput
     catalogue_items: int
     review: Review
     limits: Limits

@@ -16,14 +16,15 @@ router = APIRouter(tags=["health"])
 @router.get("/healthz", response_model=Health)
 async def healthz(service: ServiceDep):
     """Whether the model is loaded, which model it is, and the class names it predicts."""
-    settings = service.settings
+    settings, spec = service.settings, service.predictor.spec
     return {
         "status": "ok",
         "model": service.files.model.name,
         "model_sha256": service.sha256,
         "api_version": __version__,
         "process": os.getpid(),
-        "classes": list(service.predictor.spec.labels),
+        "classes": list(spec.labels),
+        "input": {"size": spec.size, "channels": spec.channels, "preprocessing": spec.preprocessing},
         "catalogue_items": len(service.catalogue),
         "review": {"target_accuracy": float(settings.target_accuracy), "margin_threshold": service.predictor.threshold},
         "limits": {"max_upload_bytes": MAX_UPLOAD_BYTES, "max_batch": MAX_BATCH, "max_k": MAX_K},

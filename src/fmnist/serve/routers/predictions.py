@@ -9,7 +9,9 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 from PIL import Image
 
+from fmnist.core.images import border_ring
 from fmnist.core.inference import describe
+from fmnist.core.model_folder import PHOTO, Spec
 from fmnist.core.occlusion import occlusion
 from fmnist.core.runtime import TFLiteClassifier
 from fmnist.serve.dependencies import IMAGE_BATCH_BODIES, SINGLE_IMAGE_BODIES, ImageBatch, ServiceDep, SingleImage
@@ -54,12 +56,15 @@ async def similar_items(
     return {"query": answers[0], "items": items}
 
 
-def explain_image(classifier: TFLiteClassifier, image: np.ndarray):
-    """Probabilities and the occlusion map of one image; the patch grows with the image: 2 × 2 at 28 × 28."""
+def explain_image(classifier: TFLiteClassifier, image: np.ndarray, spec: Spec):
+    """Probabilities and the occlusion map of one image. The patch grows with the image (2 × 2 at 28 × 28);
+    a photo's patches are blanked to its background colour (the median of its border ring), not to black."""
     predict = lambda batch: classifier(batch)[1]  # noqa: E731
     probabilities = predict(image[np.newaxis])[0]
-    patch = max(2, image.shape[0] // 14)
-    return probabilities, occlusion(predict, image[np.newaxis], [probabilities.argmax()], patch=patch)[0]
+    patch, fill = max(2, image.shape[0] // 14), 0.0
+    if spec.preprocessing == PHOTO:
+        fill = np.median(border_ring(image), axis=0)
+    return probabilities, occlusion(predict, image[np.newaxis], [probabilities.argmax()], patch, fill=fill)[0]
 
 
 def overlay_png(image: np.ndarray, heat: np.ndarray, side: int = 224) -> bytes:
@@ -90,7 +95,7 @@ async def explain_prediction(
     each 2 × 2 patch is blanked (larger on a larger input), as a map of the input's size in [0, 1]. Ask for
     `image/png` (`Accept` header or `?format=png`) to get the map over the image as a picture."""
     probabilities, heat = await anyio.to_thread.run_sync(
-        explain_image, service.explainer, images[0], limiter=service.explanations
+        explain_image, service.explainer, images[0], service.predictor.spec, limiter=service.explanations
     )
     if output == "png" or "image/png" in request.headers.get("accept", ""):
         return Response(overlay_png(images[0], heat), media_type="image/png")

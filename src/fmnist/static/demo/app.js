@@ -101,6 +101,15 @@ $("drop").addEventListener("drop", (event) => {
   const [file] = event.dataTransfer.files;
   if (file) analyse(file, file.name);
 });
+call("/healthz").then((r) => r.json()).then((health) => {
+  $("class-count").textContent = health.classes.length;
+  $("class-names").textContent = health.classes.join(", ");
+  const { size, channels, preprocessing } = health.input;
+  if (preprocessing === "photo") {
+    $("model-input").textContent = `${size} × ${size} ${channels === 3 ? "colour" : "gray"} pixels: a photo is ` +
+      "kept in proportion on its own background and resized, as the model's training photos were";
+  }
+}).catch(() => {});
 call("/catalogue").then((r) => r.json()).then((c) => {
   $("catalogue-size").textContent = `(${c.items.toLocaleString("en")} items, ${c.engine} search)`;
 }).catch(() => {});
