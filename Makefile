@@ -12,7 +12,7 @@ ENSURE_VENV = $(PYTHON) -c "import ensurepip" 2>/dev/null || { $(APT_INSTALL) \
 export TF_CPP_MIN_LOG_LEVEL := 3
 export TF_ENABLE_ONEDNN_OPTS := 1
 
-.PHONY: setup data docs recipe run test test-serving test-tools lock check-lock lint slides export serve fuzz catalogue screenshot benchmark-similar benchmark-training benchmark-batch-norm benchmark-serving benchmark-explanations benchmark-photos benchmark-robustness benchmark-scale benchmark-setup benchmark-tolerances benchmark-regression determinism clean
+.PHONY: setup data docs recipe run test test-serving test-tools lock check-lock lint slides export serve fuzz catalogue screenshot benchmark-similar benchmark-training benchmark-batch-norm benchmark-serving benchmark-explanations benchmark-photos benchmark-own-photos benchmark-robustness benchmark-scale benchmark-setup benchmark-tolerances benchmark-regression determinism clean
 
 setup: $(VENV)/.installed data
 
@@ -153,6 +153,12 @@ screenshot: setup
 # accuracy, and fmnist.tag's throughput); docs/photo_steps.png.
 benchmark-photos: setup
 	$(BIN)/python -m benchmarks.photos --images 5000 --steps-figure docs/photo_steps.png
+
+# A shop's own five categories, rendered as colour product photos: a model trained on them at 64 × 64 (all the
+# photos, then fewer per category), fmnist.tag's rate, and the 28 × 28 model on the same test photos:
+# reports/own_photos_benchmark.json (docs/own-photos.md).
+benchmark-own-photos: setup
+	$(BIN)/python -m benchmarks.own_photos --per-category 500 --sizes 50 100 200
 
 # The test split under the changes that shops' photos show, written down in docs/robustness.md (a mirror, a tilt,
 # a crop, blur, noise, exposure ...), on the 28 × 28 path and through fmnist.core.images: reports/robustness.json.

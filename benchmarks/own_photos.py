@@ -16,6 +16,7 @@ It writes reports/own_photos_benchmark.json.
 import argparse
 import csv
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -170,7 +171,7 @@ def main(argv=None) -> None:
         )
         curve[size] = smaller["test_accuracy"]
     report = {
-        "command": "python -m benchmarks.own_photos " + " ".join(argv if argv is not None else []),
+        "command": "python -m benchmarks.own_photos " + " ".join(sys.argv[1:] if argv is None else argv),
         "processor": processor_name(),
         "categories": {category: list(classes) for category, classes in CATEGORIES.items()},
         "trained": {

@@ -738,3 +738,33 @@ def training_time_ratio() -> str:
         f"`reports/augmentation_timing.jsonl`): {seconds['today']:.1f} s for today's recipe, "
         f"{seconds['levels, flip']:.1f} s for the chosen one, {seconds['levels, flip'] / seconds['today']:.2f}×.\n"
     )
+
+
+# docs/own-photos.md
+
+
+def own_photos_summary() -> str:
+    """docs/own-photos.md: the full run on the rendered five-category set, and the 28 × 28 model beside it."""
+    run = report("own_photos_benchmark.json")
+    trained, fashion = run["trained"], run["fashion_mnist_model"]
+    size, photos = trained["input"]["size"], trained["photos"]
+    rows = [
+        f"| {name} | {run['per_category'][name]:.3f} | {fashion['per_category'][name]:.3f} |"
+        for name in run["per_category"]
+    ]
+    rows.append(f"| **all** | **{trained['test_accuracy']:.4f}** | **{fashion['test_accuracy']:.4f}** |")
+    colour = "colour" if trained["input"]["channels"] == 3 else "gray"
+    head = (
+        f"On {run['processor']}: {photos['train']:,} training, {photos['validation']:,} validation and "
+        f"{photos['test']:,} test photos, {size} × {size} {colour}, {trained['epochs']} epochs, "
+        f"{trained['train_seconds']:.0f} s of training; `fmnist.tag` tagged {run['tagging']['per_second']:,.0f} "
+        "photos a second with one decoding process.\n\n"
+    )
+    return head + table(["category", f"this model ({size} × {size} {colour})", "the 28 × 28 Fashion-MNIST model"], rows)
+
+
+def own_photos_sizes() -> str:
+    """docs/own-photos.md: test accuracy against the training photos per category."""
+    curve = report("own_photos_benchmark.json")["accuracy_by_photos_per_category"]
+    rows = [f"| {count} | {accuracy:.4f} |" for count, accuracy in curve.items()]
+    return table(["training photos per category", "test accuracy"], rows)
