@@ -307,7 +307,7 @@ def test_a_job_submitted_as_docs_scale_md_writes_it_tags_on_two_nodes_of_one_cpu
     shutil.copy(serving_artifacts / "review_thresholds.json", models / "review_thresholds.json")
     tags, vectors = f"s3://nodes/tags?{object_store}", f"s3://nodes/embeddings?{object_store}"
     entrypoint = ["python", "-m", "fmnist.tag", f"s3://nodes/photos?{object_store}", "--ray", "-o", tags]
-    entrypoint += ["--embeddings", vectors, "--model", "fashion_cnn.tflite", "--thresholds", "review_thresholds.json"]
+    entrypoint += ["--embeddings", vectors, "--model-dir", "."]
     submit = [ray_command, "job", "submit", "--address", address, "--working-dir", str(models), "--"]
     started = time.monotonic()
     try:

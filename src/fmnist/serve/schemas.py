@@ -11,7 +11,11 @@ from fmnist.serve.settings import MAX_BATCH
 Pixel = Annotated[float, Field(strict=True, ge=0, le=255, allow_inf_nan=False)]
 Grid = Annotated[
     list[Annotated[list[Pixel], Field(min_length=SIZE, max_length=SIZE)]],
-    Field(min_length=SIZE, max_length=SIZE, description="28 rows of 28 pixel values from 0 to 255"),
+    Field(
+        min_length=SIZE,
+        max_length=SIZE,
+        description="28 rows of 28 pixel values from 0 to 255, for the Fashion-MNIST model (a photo model: send files)",
+    ),
 ]
 
 
@@ -42,7 +46,7 @@ class Item(BaseModel):
     id: str
     title: str
     label: str
-    thumbnail: str = Field(description="the URL of its 28 × 28 PNG")
+    thumbnail: str = Field(description="the URL of its PNG, the model's input (28 × 28 for Fashion-MNIST's)")
 
 
 class SimilarItem(Item):
@@ -57,7 +61,7 @@ class SimilarItems(BaseModel):
 class Explanation(BaseModel):
     prediction: Prediction
     method: Literal["occlusion"]
-    map: list[list[float]] = Field(description="28 × 28, in [0, 1]: the drop in the class's probability")
+    map: list[list[float]] = Field(description="the input's size, in [0, 1]: the drop in the class's probability")
 
 
 class Review(BaseModel):
