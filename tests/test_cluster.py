@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from fmnist.core.catalogue import Catalogue
+from fmnist.core.model_folder import read_spec
 from fmnist.tag import ray_pipeline
 from fmnist.tag.__main__ import main as tag_main
 from fmnist.tag.catalogue import main as catalogue_main
@@ -320,7 +321,10 @@ def test_a_job_submitted_as_docs_scale_md_writes_it_tags_on_two_nodes_of_one_cpu
     assert_same_tags(local_rows(serving_artifacts, shop, tmp_path / "local.csv"), ray_rows("nodes/tags", files))
     model = ["--model", str(serving_artifacts / "model.tflite")]
     assert catalogue_main(["--catalogue", str(tmp_path / "here.npz"), *model, "build", str(shop)]) == 0
-    here, on_ray = Catalogue.load(tmp_path / "here.npz"), ray_pipeline.read_embeddings(vectors)
+    here, on_ray = (
+        Catalogue.load(tmp_path / "here.npz"),
+        ray_pipeline.read_embeddings(vectors, read_spec(serving_artifacts / "model.tflite")),
+    )
     np.testing.assert_allclose(on_ray.vectors[[on_ray.rows[item_id] for item_id in here.ids]], here.vectors, atol=1e-6)
     listing = [ray_command, "list", "actors", "--address", address, "--detail", "--format", "json", "--limit", "1000"]
     actors = json.loads(subprocess.run(listing, env=env, capture_output=True, text=True, timeout=60, check=True).stdout)

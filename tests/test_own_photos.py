@@ -2,7 +2,9 @@
 folder (`fmnist.train_photos`, `fmnist.core.model_folder`, docs/own-photos.md)."""
 
 import csv
+import io
 import json
+import shutil
 import zipfile
 
 import numpy as np
@@ -13,7 +15,7 @@ from benchmarks import own_photos
 from fmnist import train_photos
 from fmnist.core import images, model_folder
 from fmnist.tag.__main__ import main as tag_main
-from tests.helpers import api_client
+from tests.helpers import PHOTO_CLASSES, api_client
 
 CATEGORIES = sorted(own_photos.CATEGORIES)
 FOLDER_FILES = ("FMNIST_MODEL", "FMNIST_CATALOGUE", "FMNIST_REVIEW_THRESHOLDS")  # unset: the folder's own
@@ -48,8 +50,10 @@ def test_the_split_follows_the_csv_and_the_report_describes_the_test_split(shop)
     with open(shop["model"] / "split.csv", newline="") as file:
         rows = list(csv.DictReader(file))
     with open(shop["listing"], newline="") as file:
-        given = {(shop["listing"].parent / row["path"]).as_posix(): row["part"] for row in csv.DictReader(file)}
-    assert {row["path"]: row["split"] for row in rows} == given
+        given = {str((shop["listing"].parent / row["path"]).resolve()): row["part"] for row in csv.DictReader(file)}
+    assert {row["path"]: row["part"] for row in rows} == given
+    again = train_photos.split(train_photos.labelled_photos(shop["model"] / "split.csv"), seed=0)  # fed back
+    assert {photo.path: name for name, part in again.items() for photo in part} == given
     report = shop["report"]
     assert report["photos"] == {"train": 40, "validation": 10, "test": 10}
     assert np.sum(report["confusion_matrix"]) == 10 and report["classes"] == CATEGORIES
@@ -123,3 +127,104 @@ def test_bad_sources_get_a_clear_error(tmp_path):
     assert train_photos.main([str(tmp_path / "missing"), "-o", str(tmp_path / "out")]) == 2
     with pytest.raises(ValueError, match="holds none"):
         model_folder.model_path(tmp_path)
+
+
+def test_a_test_split_without_mistakes_gets_its_report_and_no_mistakes_figure(tmp_path):
+    class Perfect:
+        def predict(self, images, verbose=0):
+            return np.eye(2, dtype="float32")[(images[:, 0, 0, 0] > 0.5).astype(int)] * 0.9 + 0.05
+
+    x = np.zeros((4, 8, 8, 3), np.float32)
+    x[2:] = 1.0
+    labels = np.array([0, 0, 1, 1])
+    report = train_photos.report(tmp_path, Perfect(), x, labels, ("a", "b"), {"0.99": 0.5})
+    assert report["test_accuracy"] == 1.0 and report["confusion_matrix"] == [[2, 0], [0, 2]]
+    assert (tmp_path / "confusion.png").exists() and not (tmp_path / "mistakes.png").exists()
+
+
+def test_the_catalogue_names_photos_by_their_path_and_skips_a_repeated_id(photo_artifacts, tmp_path):
+    from fmnist.core.catalogue import Catalogue
+
+    for name in ("shoes/a.jpg", "shoes/a.png", "shoes/winter/a.jpg", "bags/a.jpg"):
+        (tmp_path / "photos" / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (40, 30), (200, 30, 30)).save(tmp_path / "photos" / name)
+    photos = train_photos.labelled_photos(tmp_path / "photos")
+    problems = train_photos.catalogue(tmp_path / "photos", photos, photo_artifacts / "model.tflite", tmp_path)
+    catalogue = Catalogue.load(tmp_path / "catalogue.npz")
+    assert sorted(catalogue.ids) == ["bags-a", "shoes-a", "shoes-winter-a"]
+    assert len(problems) == 1 and "appears twice" in problems[0]
+    assert catalogue.thumbnails.shape == (3, 32, 32, 3)
+
+
+def test_an_output_folder_holding_another_model_is_refused(tmp_path):
+    (tmp_path / "fashion_cnn.tflite").touch()
+    with pytest.raises(ValueError, match="holds another model"):
+        train_photos.output_folder(tmp_path)
+    assert train_photos.output_folder(tmp_path / "new").is_dir()
+
+
+def test_loose_photos_and_an_epoch_count_of_zero_are_refused(tmp_path, capsys):
+    Image.new("RGB", (20, 20)).save(tmp_path / "loose.jpg")
+    with pytest.raises(ValueError, match="outside any category folder"):
+        train_photos.labelled_photos(tmp_path)
+    with pytest.raises(SystemExit):
+        train_photos.main([str(tmp_path), "-o", str(tmp_path / "out"), "--epochs", "0"])
+    assert "at least 1" in capsys.readouterr().err
+
+
+def test_a_model_without_a_packed_spec_is_the_fashion_mnist_model_and_a_bad_spec_is_named(tmp_path):
+    (tmp_path / "old.tflite").write_bytes(b"TFL3 no archive")
+    assert model_folder.read_spec(tmp_path / "old.tflite") == model_folder.FASHION_MNIST_SPEC
+    packed = model_folder.pack(b"TFL3", model_folder.Spec(("a", "b"), 32, 3, model_folder.PHOTO))
+    (tmp_path / "new.tflite").write_bytes(packed)
+    assert model_folder.read_spec(tmp_path / "new.tflite").labels == ("a", "b")
+    with zipfile.ZipFile(tmp_path / "bad.zip", "w") as archive:
+        archive.writestr("labels.txt", "a\nb\n")
+        archive.writestr("model.json", json.dumps({"size": 32, "colour": True}))
+    with pytest.raises(ValueError, match="colour"):
+        model_folder.read_spec(tmp_path / "bad.zip")
+
+
+def test_a_model_named_on_its_own_brings_the_files_beside_it(tmp_path):
+    files = model_folder.files("models", model=tmp_path / "shop" / "model.tflite")
+    assert files.thresholds == tmp_path / "shop" / "review_thresholds.json"
+    assert files.catalogue == tmp_path / "shop" / "catalogue.npz"
+
+
+def test_a_photo_models_explanation_has_the_inputs_size(photo_artifacts):
+    photo = io.BytesIO()
+    Image.new("RGB", (90, 60), (240, 240, 240)).save(photo, format="PNG")
+    with api_client(photo_artifacts) as client:
+        answer = client.post("/explain", files={"file": ("x.png", photo.getvalue())}).json()
+    assert np.asarray(answer["map"]).shape == (32, 32) and answer["prediction"]["label"] in PHOTO_CLASSES
+
+
+def test_the_catalogue_command_builds_with_a_photo_model_folder(photo_artifacts, tmp_path):
+    from fmnist.core.catalogue import Catalogue
+    from fmnist.tag.catalogue import main as catalogue_main
+
+    folder = tmp_path / "model"
+    shutil.copytree(photo_artifacts, folder)
+    (tmp_path / "new").mkdir()
+    Image.new("RGB", (50, 80), (20, 90, 30)).save(tmp_path / "new" / "coat.png")
+    assert catalogue_main(["--model-dir", str(folder), "add", str(tmp_path / "new")]) == 0
+    built = Catalogue.load(folder / "catalogue.npz")
+    assert "coat" in built.rows and built.item(built.rows["coat"])["label"] in PHOTO_CLASSES
+    with pytest.raises(ValueError, match="different models"):
+        built.merged(fashion_catalogue())
+
+
+def test_an_old_catalogue_of_class_indices_loads_with_fashion_mnist_names(tmp_path):
+    from fmnist import CLASS_NAMES
+    from fmnist.core.catalogue import FIELDS, Catalogue
+
+    arrays = dict(zip(FIELDS, fashion_catalogue().arrays(), strict=True)) | {"labels": np.array([9])}
+    np.savez(tmp_path / "old.npz", **arrays)
+    assert Catalogue.load(tmp_path / "old.npz").item(0)["label"] == CLASS_NAMES[9]
+
+
+def fashion_catalogue():
+    """A one-item catalogue of a Fashion-MNIST model: a 28 × 28 gray thumbnail."""
+    from fmnist.core.catalogue import from_embeddings
+
+    return from_embeddings(["x"], ["X"], [9], np.zeros((1, 28, 28), np.uint8), np.ones((1, 256), np.float32))

@@ -21,6 +21,11 @@ def to_tflite(model: keras.Model, quantize: bool = False, spec: Spec = FASHION_M
     `quantize` stores the weights as int8 (dynamic-range quantisation). The converter's report of its
     temporary SavedModel is swallowed: it names a random folder and says nothing useful here.
     """
+    if tuple(model.input_shape[1:]) != spec.shape or model.output_shape[-1] != len(spec.labels):
+        raise ValueError(
+            f"the model takes {model.input_shape[1:]} and gives {model.output_shape[-1]} classes; its spec says "
+            f"{spec.shape} and {len(spec.labels)}: export a photo model with `python -m fmnist.train_photos`"
+        )
     embedding, probabilities = with_outputs(model, [EMBEDDING_LAYER]).outputs
     named = keras.Model(model.inputs[0], dict(zip(OUTPUTS, (embedding, probabilities), strict=True)))
     converter = tf.lite.TFLiteConverter.from_keras_model(named)

@@ -19,9 +19,10 @@ import argparse
 import csv
 import json
 import math
+import os
 import sys
 import time
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import NamedTuple
 
 import numpy as np
@@ -46,6 +47,9 @@ def labelled_photos(source) -> list[Photo]:
     why not."""
     source = Path(source)
     if source.is_dir():
+        loose = [path.name for path in source.iterdir() if path.suffix.lower() in sources.IMAGE_SUFFIXES]
+        if loose:
+            raise ValueError(f"{source} holds photos outside any category folder ({loose[0]}, ...): move them into one")
         folders = sorted(path for path in source.iterdir() if path.is_dir() and not path.name.startswith("."))
         return [
             Photo(str(path), folder.name)
@@ -169,18 +173,22 @@ def calibrated(model, x_val, labels_val, seed: int):
 def report(folder: Path, network, x_test, labels_test, classes, thresholds: dict) -> dict:
     """Test accuracy, per-class scores, the confusion matrix, calibration and auto-tagging on the test split,
     with confusion.png and mistakes.png (the most confident mistakes) in `folder`."""
+    from sklearn import metrics
+
     from fmnist import calibrate, evaluate, plots
 
     probabilities = network.predict(x_test, verbose=0)
     predicted = probabilities.argmax(axis=1)
     plots.save(plots.confusion_matrix(labels_test, predicted, classes), folder / "confusion.png")
     mistakes = evaluate.most_confident_mistakes(labels_test, probabilities, count=6)
-    shown = x_test[mistakes] if x_test.shape[-1] == 3 else np.repeat(x_test[mistakes], 3, axis=-1)
-    title = "The most confident mistakes (test split)"
-    figure = plots.prediction_grid(shown, labels_test[mistakes], probabilities[mistakes], title=title, classes=classes)
-    plots.save(figure, folder / "mistakes.png")
-    matrix = np.zeros((len(classes), len(classes)), dtype=int)
-    np.add.at(matrix, (labels_test, predicted), 1)
+    if len(mistakes):  # a test split without a mistake has no figure
+        shown = x_test[mistakes] if x_test.shape[-1] == 3 else np.repeat(x_test[mistakes], 3, axis=-1)
+        title = "The most confident mistakes (test split)"
+        grid = plots.prediction_grid(
+            shown, labels_test[mistakes], probabilities[mistakes], title=title, classes=classes
+        )
+        plots.save(grid, folder / "mistakes.png")
+    matrix = metrics.confusion_matrix(labels_test, predicted, labels=range(len(classes)))
     targets = {float(target): threshold for target, threshold in thresholds.items()}
     return {
         "test_accuracy": round(float((predicted == labels_test).mean()), 4),
@@ -192,24 +200,45 @@ def report(folder: Path, network, x_test, labels_test, classes, thresholds: dict
 
 
 def write_split(folder: Path, parts: dict) -> None:
-    """split.csv: every photo's path, category and part."""
+    """split.csv: every photo's absolute path, category and part; `python -m fmnist.train_photos` takes it as it is."""
     with open(folder / "split.csv", "w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file)
-        writer.writerow(("path", "label", "split"))
-        writer.writerows((photo.path, photo.label, name) for name, part in parts.items() for photo in part)
+        writer.writerow(("path", "label", "part"))
+        rows = ((Path(photo.path).resolve(), photo.label, name) for name, part in parts.items() for photo in part)
+        writer.writerows(rows)
+
+
+def catalogue(source, photos: list[Photo], model: Path, folder: Path) -> list[str]:
+    """The catalogue of every photo in `folder`, each photo's id its path below the source's folder, as the
+    catalogue command names them (`fmnist.tag.catalogue`); the problems (a repeated id is skipped)."""
+    from fmnist.core.catalogue import from_items
+
+    root = Path(source) if Path(source).is_dir() else Path(source).parent
+    files = ((PurePath(os.path.relpath(photo.path, root)), photo.path) for photo in photos)
+    items, problems = sources.folder_items(files)
+    from_items(items, problems, model, source).save(folder / model_folder.CATALOGUE)
+    return problems
+
+
+def output_folder(folder) -> Path:
+    """The model folder to write, created; `ValueError` for a folder that holds another model."""
+    folder = Path(folder)
+    others = [path.name for path in folder.glob("*.tflite") if path.stem not in ("model", "model_int8")]
+    if others:
+        raise ValueError(f"{folder} holds another model ({others[0]}): write the new one to a folder of its own")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def run(source, folder, size=64, channels=3, epochs=30, seed=42, batch_size=64, progress=True) -> dict:
     """Train on `source`'s photos and write the model folder `folder`; its report, also in report.json."""
     from fmnist import evaluate, export
-    from fmnist.core.catalogue import from_pictures
 
     photos = labelled_photos(source)
     parts = split(photos, seed)
     classes = tuple(sorted({photo.label for photo in photos}))
     spec = model_folder.Spec(classes, size, channels, model_folder.PHOTO)
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = output_folder(folder)
     write_split(folder, parts)
     x = {name: load(part, spec, progress) for name, part in parts.items()}
     labels = {name: np.array([classes.index(photo.label) for photo in part]) for name, part in parts.items()}
@@ -217,10 +246,7 @@ def run(source, folder, size=64, channels=3, epochs=30, seed=42, batch_size=64, 
     network, temperature, thresholds = calibrated(model, x["validation"], labels["validation"], seed)
     paths = export.export_all(network, folder, spec, name="model")
     evaluate.write_metrics(folder / model_folder.THRESHOLDS, {"score": "margin", "thresholds": thresholds})
-    every = [photo for part in parts.values() for photo in part]
-    ids, titles = [f"{photo.label}-{Path(photo.path).stem}" for photo in every], [Path(p.path).stem for p in every]
-    pictures = np.concatenate(list(x.values()))
-    from_pictures(ids, titles, pictures, paths["tflite"]).save(folder / model_folder.CATALOGUE)
+    skipped = catalogue(source, photos, paths["tflite"], folder)
     results = report(folder, network, x["test"], labels["test"], classes, thresholds)
     results |= {
         "classes": list(classes),
@@ -231,33 +257,34 @@ def run(source, folder, size=64, channels=3, epochs=30, seed=42, batch_size=64, 
         "train_seconds": round(seconds, 1),
         "temperature": round(temperature, 4),
         "final_validation_accuracy": round(float(history["val_accuracy"][-1]), 4),
+        "catalogue_skipped": skipped,
     }
     evaluate.write_metrics(folder / "report.json", results)
     return results
+
+
+def positive(text: str) -> int:
+    """An argument that must be a whole number of at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(text)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fmnist.train_photos", description=__doc__.splitlines()[0])
     parser.add_argument("source", help="a folder of category folders of photos, or a CSV of path,label rows")
     parser.add_argument("-o", "--output", required=True, help="the model folder to write")
-    parser.add_argument("--size", type=int, default=64, help="the input's side in pixels (%(default)s)")
+    parser.add_argument("--size", type=positive, default=64, help="the input's side in pixels (%(default)s)")
     parser.add_argument("--gray", action="store_true", help="train on gray photos (default: colour)")
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--epochs", type=positive, default=30)
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=positive, default=64)
     parser.add_argument("--quiet", action="store_true", help="no progress bar while reading")
     arguments = parser.parse_args(argv)
+    options = {"channels": 1 if arguments.gray else 3, "progress": not arguments.quiet}
+    options |= {name: getattr(arguments, name) for name in ("size", "epochs", "seed", "batch_size")}
     try:
-        results = run(
-            arguments.source,
-            arguments.output,
-            arguments.size,
-            1 if arguments.gray else 3,
-            arguments.epochs,
-            arguments.seed,
-            arguments.batch_size,
-            not arguments.quiet,
-        )
+        results = run(arguments.source, arguments.output, **options)
     except (OSError, ValueError) as error:
         print(f"fmnist.train_photos: {error}", file=sys.stderr)
         return 2

@@ -95,7 +95,11 @@ class Catalogue:
         return Catalogue(*(array[keep] for array in self.arrays()))
 
     def merged(self, other: "Catalogue") -> "Catalogue":
-        """This catalogue with `other`'s items added; an item of `other` replaces one of the same id."""
+        """This catalogue with `other`'s items added; an item of `other` replaces one of the same id. Both must
+        come from one model: `ValueError` where their inputs or embeddings differ in shape."""
+        shapes = [(catalogue.thumbnails.shape[1:], catalogue.vectors.shape[1:]) for catalogue in (self, other)]
+        if shapes[0] != shapes[1]:
+            raise ValueError(f"the catalogues come from different models: inputs and embeddings {shapes}")
         keep = ~np.isin(self.ids, other.ids)
         pairs = zip(self.arrays(), other.arrays(), strict=True)
         return Catalogue(*(np.concatenate([mine[keep], theirs]) for mine, theirs in pairs))
@@ -205,6 +209,11 @@ def from_source(source, problems: list, model_path=DEFAULT_MODEL) -> Catalogue:
     of its own; each other item's problem is appended to `problems`, and `ValueError` says when none is left."""
     items, listing_problems = sources.list_source(source)
     problems.extend(listing_problems)
+    return from_items(items, problems, model_path, source)
+
+
+def from_items(items: list[sources.Item], problems: list, model_path=DEFAULT_MODEL, source="the source") -> Catalogue:
+    """`from_source` for items listed already."""
     spec = model_folder.read_spec(model_path)
     results, taken = [], set()
     for item in items:

@@ -1,12 +1,14 @@
-"""Turn a shop's product photo or a pixel array into a Fashion-MNIST input, or say why not.
+"""Turn a shop's product photo or a pixel array into a model's input, or say why not.
 
 An image file is decoded with Pillow (PNG, JPEG, WebP, ...), turned upright by its EXIF orientation, put on
-white where it is transparent and made 8-bit, gray or colour (16-bit images are scaled, not clipped). Then it
-goes through the conversion that made Fashion-MNIST out of Zalando's product photos (Xiao, Rasul and Vollgraf
-2017, section 2; docs/photos.md shows each step), on a background modelled as a smooth surface so that a
-sweep, a vignette or uneven light does not count as garment: negate, so the garment is light on black, trim
-the background around the garment, resize the longest edge to 28, sharpen and centre on a 28 × 28 canvas. An
-image of 28 × 28 is taken as already converted, and only negated when its background is light.
+white where it is transparent and made 8-bit, gray or colour (16-bit images are scaled, not clipped). For a
+model trained on photos (`fit`), it is then kept in proportion on its own background and resized, as in that
+model's training. For the Fashion-MNIST model (`decode`), it goes through the conversion that made
+Fashion-MNIST out of Zalando's product photos (Xiao, Rasul and Vollgraf 2017, section 2; docs/photos.md shows
+each step), on a background modelled as a smooth surface so that a sweep, a vignette or uneven light does not
+count as garment: negate, so the garment is light on black, trim the background around the garment, resize the
+longest edge to 28, sharpen and centre on a 28 × 28 canvas. An image of 28 × 28 is taken as already converted,
+and only negated when its background is light.
 """
 
 import functools
@@ -87,7 +89,7 @@ def pixels(image: Image.Image, draft_size: int = DRAFT_SIZE) -> np.ndarray:
     """Decode an image from `open_image`, upright, into 8-bit pixels, gray (h, w) or colour (h, w, 3).
 
     A JPEG decodes straight at a reduced scale (1/2 to 1/8, at least `draft_size` pixels a side): the model
-    sees 28 × 28, and decoding a phone photo at full size costs many times more.
+    sees far fewer pixels, and decoding a phone photo at full size costs many times more.
     """
     try:
         with warnings.catch_warnings():
@@ -108,7 +110,7 @@ def fit(pixels: np.ndarray, size: int, channels: int) -> np.ndarray:
     height, width = colour.shape[:2]
     side = max(height, width)
     square = np.empty((side, side, 3), dtype=np.uint8)
-    square[:] = np.median(border_ring(colour), axis=0).round().astype(np.uint8)
+    square[:] = background_colour(colour).round().astype(np.uint8)
     top, left = (side - height) // 2, (side - width) // 2
     square[top : top + height, left : left + width] = colour
     resized = Image.fromarray(square).resize((size, size), Image.Resampling.LANCZOS, reducing_gap=3.0)
@@ -142,6 +144,11 @@ def ring_mask(shape: tuple) -> np.ndarray:
 def border_ring(pixels: np.ndarray) -> np.ndarray:
     """The pixels of the border ring, (n,) or (n, channels)."""
     return pixels[ring_mask(pixels.shape)]
+
+
+def background_colour(pixels: np.ndarray) -> np.ndarray:
+    """A photo's background: the median of its border ring, per channel."""
+    return np.median(border_ring(pixels), axis=0)
 
 
 def _coordinate(index: np.ndarray, length: int) -> np.ndarray:

@@ -5,7 +5,7 @@
                                 a zip archive of labels.txt (the class names, one a line, in output order) and
                                 model.json (the input's side and channels, and which preprocessing it takes)
         review_thresholds.json  the margin threshold per target accuracy, chosen on the validation split
-        catalogue.npz           the items that /similar searches (optional)
+        catalogue.npz           the items that /similar searches (the API needs one; fmnist.tag does not)
         NAME.keras              the trained Keras model
 
 The Fashion-MNIST model that `make run` writes in models/ is one; `python -m fmnist.train_photos` writes others
@@ -73,16 +73,20 @@ def pack(flatbuffer: bytes, spec: Spec) -> bytes:
 
 
 def read_spec(path) -> Spec:
-    """The spec packed inside the TFLite model at `path`; a `ValueError` that says what to do where it is not."""
+    """The spec packed inside the TFLite model at `path`. A model without one was exported before models carried
+    their spec, when every model was the Fashion-MNIST model: it gets that model's. `ValueError` for a spec
+    that cannot be read."""
     try:
         with zipfile.ZipFile(path) as packed:
             labels = tuple(packed.read(LABELS).decode("utf-8").splitlines())
             description = json.loads(packed.read(DESCRIPTION))
-    except (zipfile.BadZipFile, KeyError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(
-            f"{path} carries no class names and input size ({error}): export it again with `make run` or "
-            "`python -m fmnist.train_photos`"
-        ) from None
+    except zipfile.BadZipFile:
+        return FASHION_MNIST_SPEC
+    except (KeyError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path} carries an unreadable {LABELS} or {DESCRIPTION}: {error}") from None
+    keys = {field.name for field in dataclasses.fields(Spec)} - {"labels"}
+    if set(description) - keys:
+        raise ValueError(f"{path}'s {DESCRIPTION} has keys {sorted(set(description) - keys)}, not only {sorted(keys)}")
     return Spec(labels, **description)
 
 
@@ -96,8 +100,8 @@ class Files(NamedTuple):
 
 def files(folder, model=None, thresholds=None, catalogue=None) -> Files:
     """The model folder's files, each unless given on its own: its model (`model_path`), its review thresholds
-    and its catalogue."""
-    folder = Path(folder)
+    and its catalogue. A model given on its own brings the files beside it, not `folder`'s."""
+    folder = Path(model).parent if model else Path(folder)
     return Files(
         Path(model) if model else model_path(folder),
         Path(thresholds) if thresholds else folder / THRESHOLDS,

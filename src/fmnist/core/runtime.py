@@ -28,7 +28,7 @@ class TFLiteClassifier:
         self._batch = 1
 
     def __call__(self, images: np.ndarray):
-        """Run a batch of float32 images (n, 28, 28, 1) in [0, 1]."""
+        """Run a batch of float32 images (n, height, width, channels) in [0, 1], as the model takes them."""
         images = np.ascontiguousarray(images, dtype=np.float32)
         if len(images) != self._batch:
             self.interpreter.resize_tensor_input(self._input, images.shape)

@@ -31,7 +31,7 @@ class Item(NamedTuple):
 
 
 class Decoded(NamedTuple):
-    """A photo as the model's input (28, 28, 1), or, where `problem` is not empty, why it has none."""
+    """A photo as the model's input (`Spec.shape`), or, where `problem` is not empty, why it has none."""
 
     picture: np.ndarray | None = None
     problem: str = ""

@@ -97,10 +97,11 @@ app = FastAPI(
     title="Fashion-MNIST classifier",
     version=__version__,
     description=(
-        "Classify a product photo into one of ten clothing categories, see which pixels the answer rests on "
-        "(/explain), and find visually similar catalogue items. Send an image file (multipart field `file`, or "
-        "the raw bytes with an image content type) "
-        'or JSON `{"pixels": [[...28 numbers...], ... 28 rows]}` with values 0-255 (0 = background).'
+        "Classify a product photo into the model's categories (Fashion-MNIST's ten clothing classes, or a "
+        "shop's own: /healthz lists them), see which pixels the answer rests on (/explain), and find visually "
+        "similar catalogue items. Send an image file (multipart field `file`, or the raw bytes with an image "
+        'content type), or, to the Fashion-MNIST model, JSON `{"pixels": [[...28 numbers...], ... 28 rows]}` '
+        "with values 0-255 (0 = background)."
     ),
     lifespan=lifespan,
     docs_url=None,  # served below from the package's own copy of Swagger UI, not from a CDN

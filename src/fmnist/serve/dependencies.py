@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from fmnist.core.images import open_image
+from fmnist.core.model_folder import FASHION_MNIST
 from fmnist.serve.schemas import ImagesBody, PixelsBody
 from fmnist.serve.service import Service
 from fmnist.serve.settings import INLINE_PIXELS, MAX_BATCH
@@ -62,12 +63,11 @@ async def json_body(request: Request, model: type[BaseModel]) -> BaseModel:
 
 
 def from_pixels(service: Service, grid: list[list[float]]) -> np.ndarray:
-    """The model's input (28, 28, 1) in [0, 1] from validated JSON pixels; a model of another input takes
-    image files only (HTTP 415)."""
-    if service.predictor.spec.shape != (28, 28, 1):
-        raise UnsupportedMediaType(
-            "application/json", f"an image file: this model takes {service.predictor.spec.shape}"
-        )
+    """The Fashion-MNIST model's input (28, 28, 1) in [0, 1] from validated JSON pixels; a model trained on
+    photos takes image files only (HTTP 415)."""
+    spec = service.predictor.spec
+    if spec.preprocessing != FASHION_MNIST:
+        raise UnsupportedMediaType("application/json", f"an image file: this model takes photos, {spec.shape}")
     return np.asarray(grid, np.float32)[..., np.newaxis] / 255
 
 

@@ -75,8 +75,9 @@ def load(settings: Settings, paths: Files) -> tuple[Predictor, TFLiteClassifier,
     except (OSError, ValueError, KeyError) as error:
         raise RuntimeError(
             f"cannot start the API: {error}. It needs the TFLite model ({variable('model')}={paths.model}) "
-            f"and the catalogue ({variable('catalogue')}={paths.catalogue}); run `make run` to create both, "
-            "or `python -m fmnist.tag.catalogue build FOLDER` for a catalogue of your own images."
+            f"and the catalogue ({variable('catalogue')}={paths.catalogue}), by default those of the model folder "
+            f"{variable('model_dir')}={settings.model_dir}: `make run` writes models/, `python -m fmnist.train_photos` "
+            "a shop's own, and `python -m fmnist.tag.catalogue build FOLDER` a catalogue of your own images."
         ) from error
 
 

@@ -39,10 +39,10 @@ async def catalogue_items(
 @router.get(
     "/items/{item_id}/thumbnail.png",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}}, "description": "the 28 × 28 thumbnail"}, 404: {"model": Problem}},
+    responses={200: {"content": {"image/png": {}}, "description": "the thumbnail"}, 404: {"model": Problem}},
 )
 async def thumbnail(service: ServiceDep, item_id: str):
-    """The item's 28 × 28 thumbnail (what the model sees: the garment light on black), as PNG."""
+    """The item's thumbnail, what the model sees (the Fashion-MNIST model's: 28 × 28, light on black), as PNG."""
     try:
         png = service.catalogue.thumbnail_png(item_id)
     except KeyError:

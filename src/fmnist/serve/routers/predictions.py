@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 from PIL import Image
 
-from fmnist.core.images import border_ring
+from fmnist.core.images import background_colour
 from fmnist.core.inference import describe
 from fmnist.core.model_folder import PHOTO, Spec
 from fmnist.core.occlusion import occlusion
@@ -24,7 +24,7 @@ router = APIRouter(tags=["predictions"], responses=PROBLEMS)
 
 @router.post("/predict", response_model=Prediction, openapi_extra=SINGLE_IMAGE_BODIES)
 async def predict(service: ServiceDep, images: SingleImage):
-    """Classify one image: the class, its calibrated confidence, the runner-up, all ten probabilities, and
+    """Classify one image: the class, its calibrated confidence, the runner-up, every class's probability, and
     `needs_review`: whether the tag falls short of the target accuracy ($FMNIST_TARGET_ACCURACY) on its own."""
     _embeddings, answers = service.predictor(images)
     return answers[0]
@@ -57,14 +57,14 @@ async def similar_items(
 
 
 def explain_image(classifier: TFLiteClassifier, image: np.ndarray, spec: Spec):
-    """Probabilities and the occlusion map of one image. The patch grows with the image (2 × 2 at 28 × 28);
-    a photo's patches are blanked to its background colour (the median of its border ring), not to black."""
+    """Probabilities and the occlusion map of one image. The patch grows with the image (2 × 2 at 28 × 28, then
+    moved half its side at a time); a photo's patches are blanked to its background colour, not to black."""
     predict = lambda batch: classifier(batch)[1]  # noqa: E731
     probabilities = predict(image[np.newaxis])[0]
-    patch, fill = max(2, image.shape[0] // 14), 0.0
-    if spec.preprocessing == PHOTO:
-        fill = np.median(border_ring(image), axis=0)
-    return probabilities, occlusion(predict, image[np.newaxis], [probabilities.argmax()], patch, fill=fill)[0]
+    patch = max(2, image.shape[0] // 14)
+    fill = background_colour(image).astype("float32") if spec.preprocessing == PHOTO else 0.0
+    heat = occlusion(predict, image[np.newaxis], [probabilities.argmax()], patch, max(1, patch // 2), fill)
+    return probabilities, heat[0]
 
 
 def overlay_png(image: np.ndarray, heat: np.ndarray, side: int = 224) -> bytes:
