@@ -158,7 +158,7 @@ benchmark-photos: setup
 # photos, then fewer per category), fmnist.tag's rate, and the 28 × 28 model on the same test photos:
 # reports/own_photos_benchmark.json (docs/own-photos.md).
 benchmark-own-photos: setup
-	$(BIN)/python -m benchmarks.own_photos --per-category 500 --sizes 50 100 200
+	$(BIN)/python -m benchmarks.own_photos --per-category 1000 --sizes 100 250 500
 
 # The test split under the changes that shops' photos show, written down in docs/robustness.md (a mirror, a tilt,
 # a crop, blur, noise, exposure ...), on the 28 × 28 path and through fmnist.core.images: reports/robustness.json.

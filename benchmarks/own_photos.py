@@ -1,6 +1,6 @@
 """A shop's own categories, in colour: rendered product photos, a model trained on them, and the 28 × 28 model.
 
-    python -m benchmarks.own_photos [--per-category 500] [--sizes 50 100 200] [--epochs 30]
+    python -m benchmarks.own_photos [--per-category 1000] [--sizes 100 250 500] [--epochs 30] [--photos CSV]
 
 Fashion-MNIST garments are rendered as product photos (the photo benchmark's renderer, `benchmarks.photos`):
 a coloured garment on a light background of varied colour, framing and size (160 to 320 px), as JPEG. The
@@ -156,13 +156,14 @@ def main(argv=None) -> None:
     from fmnist import train_photos
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--per-category", type=int, default=500, help="training photos per category")
-    parser.add_argument("--sizes", type=int, nargs="*", default=[50, 100, 200], help="fewer, for the curve")
+    parser.add_argument("--per-category", type=int, default=1000, help="training photos per category")
+    parser.add_argument("--sizes", type=int, nargs="*", default=[100, 250, 500], help="fewer, for the curve")
+    parser.add_argument("--photos", type=Path, help="the listing of photos that an earlier run rendered")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--folder", type=Path, default=Path("build/own_photos"))
     parser.add_argument("--fashion-mnist-model", type=Path, default=Path("models"), help="its model folder")
     arguments = parser.parse_args(argv)
-    listing = render(arguments.folder / "photos", arguments.per_category)
+    listing = arguments.photos or render(arguments.folder / "photos", arguments.per_category)
     full = train_photos.run(listing, arguments.folder / "model", epochs=arguments.epochs, progress=False)
     curve = {arguments.per_category: full["test_accuracy"]}
     for size in arguments.sizes:

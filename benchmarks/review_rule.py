@@ -62,14 +62,12 @@ def judged(probabilities, novelties, labels, temperature, thresholds, novelty_li
 
     scaled = calibrate.apply_temperature(probabilities, temperature)
     right, margins = scaled.argmax(axis=1) == labels, calibrate.margin(scaled)
-    result = {}
-    for target, threshold in thresholds.items():
-        accepted = (margins >= threshold) & (novelties <= novelty_limit)
-        result[target] = {
-            "coverage": round(float(accepted.mean()), 4),
-            "accuracy": round(float(right[accepted].mean()), 4) if accepted.any() else None,
-        }
-    return result
+    return {
+        target: calibrate.tagged_alone(
+            ~calibrate.needs_review(margins, threshold) & (novelties <= novelty_limit), right
+        )
+        for target, threshold in thresholds.items()
+    }
 
 
 def fitted_rules(clean, augmented: dict, labels, centroids) -> dict:

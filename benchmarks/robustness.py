@@ -156,16 +156,13 @@ def photo_inputs(garments: np.ndarray, first: int, seed: int) -> np.ndarray:
 
 def auto_tagging(probabilities, labels, thresholds: dict) -> dict:
     """At each target: the share of images tagged without review and the accuracy among them."""
-    right = probabilities.argmax(axis=1) == labels
-    margins = inference.margin(probabilities)
-    result = {}
-    for target, threshold in thresholds.items():
-        accepted = ~inference.needs_review(margins, threshold)
-        result[target] = {
-            "coverage": round(float(accepted.mean()), 4),
-            "accuracy": round(float(right[accepted].mean()), 4) if accepted.any() else None,
-        }
-    return result
+    from fmnist.calibrate import tagged_alone
+
+    right, margins = probabilities.argmax(axis=1) == labels, inference.margin(probabilities)
+    return {
+        target: tagged_alone(~inference.needs_review(margins, threshold), right)
+        for target, threshold in thresholds.items()
+    }
 
 
 def scores(probabilities, labels, unchanged_right, thresholds) -> dict:

@@ -104,12 +104,19 @@ def review_threshold(scores, correct, target: float) -> float:
 def auto_tagging(scores, correct, thresholds: dict) -> dict:
     """For each target: the threshold, the share of images it accepts and their accuracy."""
     scores, correct = np.asarray(scores), np.asarray(correct)
-    report = {}
-    for target, threshold in thresholds.items():
-        accepted = ~needs_review(scores, threshold)
-        report[str(target)] = {
+    return {
+        str(target): {
             "threshold": round(float(threshold), 6),
-            "coverage": round(float(accepted.mean()), 4),
-            "accuracy": round(float(correct[accepted].mean()), 4) if accepted.any() else None,
+            **tagged_alone(~needs_review(scores, threshold), correct),
         }
-    return report
+        for target, threshold in thresholds.items()
+    }
+
+
+def tagged_alone(accepted, correct) -> dict:
+    """The share of images tagged without review (`accepted`) and the accuracy among them (None if none is)."""
+    accepted, correct = np.asarray(accepted), np.asarray(correct)
+    return {
+        "coverage": round(float(accepted.mean()), 4),
+        "accuracy": round(float(correct[accepted].mean()), 4) if accepted.any() else None,
+    }
