@@ -70,7 +70,9 @@ def bar_checks(metrics: dict, reference: dict, precision: str | None = None) -> 
     drop = explanations["deletion_drop_10"][explanations["method"]]
     beaten = drop >= 1.8 * explanations["random_garment_drop_10"]
     checks["explanations beat random pixels 1.8 times"] = (beaten or not reference, explanations)
-    checks["test ECE at most 0.015"] = (calibration["test_ece_after"] <= 0.015, calibration)
+    # Fitted on the validation photos as drawn and once augmented (issue 48), the temperature leaves a clean-test
+    # ECE of 0.010 to 0.016 over 8 runs in two precisions (reports/regression_tolerances.json): mean + 3.7 sd, 0.02
+    checks["test ECE at most 0.02"] = (calibration["test_ece_after"] <= 0.02, calibration)
     checks["calibration lowers the NLL"] = (calibration["test_nll_after"] < calibration["test_nll_before"], calibration)
     # The goal is the target within 0.3 points; a run on another precision can miss it by a few hundredths (the
     # thresholds come from 5,000 validation images), so the bar that flags a regression is 0.5 points.

@@ -457,7 +457,7 @@ def tolerance_summary() -> str:
 
     return (
         f"{len(runs)} runs: seeds {seeds('mixed_bfloat16')} in bfloat16 and {seeds('float32')} in float32 (the "
-        f"committed run included), on {', '.join(processors[:-1])} and {processors[-1]}; "
+        f"committed run included), on {' and '.join(filter(None, [', '.join(processors[:-1]), processors[-1]]))}; "
         f"{measured['compared_figures']} compared figures, so z = {measured['z']:.2f}. Of the runs, "
         f"{measured['runs_whose_confusions_agree']} agree with the committed run's most confused pairs, and "
         + (", ".join(f"{count} fail the bar {bar!r}" for bar, count in failing.items()) or "none fails a fixed bar")
