@@ -228,3 +228,16 @@ def fashion_catalogue():
     from fmnist.core.catalogue import from_embeddings
 
     return from_embeddings(["x"], ["X"], [9], np.zeros((1, 28, 28), np.uint8), np.ones((1, 256), np.float32))
+
+
+def test_the_benchmark_keeps_fewer_training_photos_and_scores_the_fashion_mnist_model_by_category(
+    shop, serving_artifacts
+):
+    fewer = own_photos.fewer(shop["listing"], 3)
+    with open(fewer, newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert sum(row["part"] == "train" for row in rows) == 15 and sum(row["part"] == "test" for row in rows) == 10
+    scored = own_photos.fashion_mnist_model(shop["listing"], serving_artifacts)
+    right = [scored["per_category"][name] * 2 for name in CATEGORIES]  # two test photos a category
+    assert set(scored["per_category"]) == set(CATEGORIES) and all(count in (0, 1, 2) for count in right)
+    assert scored["test_accuracy"] == sum(right) / 10
