@@ -24,10 +24,12 @@ FOLDER_FILES = ("FMNIST_MODEL", "FMNIST_CATALOGUE", "FMNIST_REVIEW_THRESHOLDS") 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory):
     """A rendered shop: 8 training photos a category, 2 for validation and 2 for test, and a model folder trained
-    on them at 32 × 32 in colour for 2 epochs."""
+    on them by docs/own-photos.md's command, at 32 × 32 in colour for 2 epochs."""
     folder = tmp_path_factory.mktemp("shop")
     listing = own_photos.render(folder / "photos", per_category=8)
-    report = train_photos.run(listing, folder / "model", size=32, epochs=2, progress=False)
+    command = [str(listing), "-o", str(folder / "model"), "--size", "32", "--epochs", "2", "--quiet"]
+    assert train_photos.main(command) == 0
+    report = json.loads((folder / "model" / "report.json").read_text())
     return {"listing": listing, "model": folder / "model", "report": report}
 
 
