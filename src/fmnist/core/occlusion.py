@@ -36,7 +36,10 @@ def patch_masks(height: int, width: int, patch: int, stride: int) -> np.ndarray:
     return np.stack(masks)
 
 
-def occlusion(predict: Callable, images, class_indices=None, patch: int = 2, stride: int = 1, fill=0.0) -> np.ndarray:
+BLACK = 0.0  # Fashion-MNIST's background
+
+
+def occlusion(predict: Callable, images, class_indices=None, patch: int = 2, stride: int = 1, fill=BLACK) -> np.ndarray:
     """Average drop of the class probability when a `patch` × `patch` square covering the pixel is blanked:
     set to `fill`, the background (Fashion-MNIST's black; a photo's own colour, one value per channel).
 

@@ -12,7 +12,7 @@ from PIL import Image
 from fmnist.core.images import background_colour
 from fmnist.core.inference import describe
 from fmnist.core.model_folder import PHOTO, Spec
-from fmnist.core.occlusion import occlusion
+from fmnist.core.occlusion import BLACK, occlusion
 from fmnist.core.runtime import TFLiteClassifier
 from fmnist.serve.dependencies import IMAGE_BATCH_BODIES, SINGLE_IMAGE_BODIES, ImageBatch, ServiceDep, SingleImage
 from fmnist.serve.routers.catalogue import item_with_thumbnail
@@ -62,7 +62,7 @@ def explain_image(classifier: TFLiteClassifier, image: np.ndarray, spec: Spec):
     predict = lambda batch: classifier(batch)[1]  # noqa: E731
     probabilities = predict(image[np.newaxis])[0]
     patch = max(2, image.shape[0] // 14)
-    fill = background_colour(image).astype("float32") if spec.preprocessing == PHOTO else 0.0
+    fill = background_colour(image).astype("float32") if spec.preprocessing == PHOTO else BLACK
     heat = occlusion(predict, image[np.newaxis], [probabilities.argmax()], patch, max(1, patch // 2), fill)
     return probabilities, heat[0]
 
