@@ -232,6 +232,9 @@ ANSWER_LABELS = {  # titles that name the model's answers, which may change with
     "probabilities_first_mistake",
 }
 DATASET_IMAGES = {"samples", "slide_samples", "augmentation", "predictions", "probabilities_first_image"}
+# The augmentation's layers compute in the training precision: bfloat16 rounds the moved pixels otherwise than
+# float32, so a rerun in another precision than the committed run's keeps that figure's image sizes alone.
+ROUNDED_IN_TRAINING_PRECISION = {"augmentation"}
 
 
 def drawn(folder: Path, name: str) -> dict:
@@ -336,8 +339,10 @@ def test_every_figure_draws_reported_numbers_or_is_compared_by_its_layout_alone(
 
 
 @pytest.mark.parametrize("name", figure_names(FIGURES))
-def test_figure_keeps_the_committed_layout(name):
-    labels, pixels = name not in ANSWER_LABELS, name in DATASET_IMAGES
+def test_figure_keeps_the_committed_layout(name, rerun, committed):
+    same_precision = rerun["training_precision"] == committed["training_precision"]
+    labels = name not in ANSWER_LABELS
+    pixels = name in DATASET_IMAGES and (same_precision or name not in ROUNDED_IN_TRAINING_PRECISION)
     ours, theirs = (layout(drawn(folder, name), labels, pixels) for folder in (RERUN.parent / "figures", FIGURES))
     assert ours == theirs
 
