@@ -63,7 +63,7 @@ def main(argv=None) -> int:
         threshold = load_threshold(paths.thresholds, arguments.target_accuracy)
         labels = model_folder.read_spec(paths.model).labels
         if arguments.ray is not None:
-            return on_cluster(arguments, paths.model, threshold, ray_options)
+            return on_cluster(arguments, paths.model, threshold, ray_options, labels)
         output = Path(arguments.output or "tags.csv")
         tags, problems = local.tag(
             arguments.source, output, paths.model, threshold, not arguments.quiet, arguments.workers
@@ -78,8 +78,9 @@ def main(argv=None) -> int:
     return 0
 
 
-def on_cluster(arguments, model: Path, threshold: float, ray_options: dict) -> int:
-    """`main` on Ray: the tags in a Parquet (or CSV) folder, the problems in a file beside it."""
+def on_cluster(arguments, model: Path, threshold: float, ray_options: dict, labels) -> int:
+    """`main` on Ray: the tags in a Parquet (or CSV) folder, the problems in a file beside it; the summary in the
+    model's class names, `labels`, read once by `main`."""
     output = arguments.output or "tags"
     result = ray_pipeline.run(
         arguments.source,
@@ -94,7 +95,7 @@ def on_cluster(arguments, model: Path, threshold: float, ray_options: dict) -> i
     for problem in result["problems"]:
         print(problem, file=sys.stderr)
     output_format = ray_options.get("output_format", ray_pipeline.DEFAULT_FORMAT)
-    print(ray_pipeline.summary(output, output_format, model_folder.read_spec(model).labels))
+    print(ray_pipeline.summary(output, output_format, labels))
     print(f"wrote {output}: {result['tagged']} images tagged, {result['skipped']} skipped ({problems_file})")
     return 0
 
