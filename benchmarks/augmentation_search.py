@@ -102,7 +102,7 @@ def candidate_network(settings: dict, seed: int):
     from fmnist import recipe
 
     model = recipe.build_model(seed=seed)
-    network = [layer for layer in model.layers if layer.name != "levels"]
+    network = [layer for layer in model.layers if layer.name not in ("frame", "levels")]
     if settings.get("levels"):
         network.insert(0, keras.layers.LayerNormalization(axis=(1, 2, 3), center=False, scale=False, name="levels"))
     return keras.Sequential([keras.Input(shape=(28, 28, 1)), *network], name=model.name)

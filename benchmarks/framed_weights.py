@@ -23,6 +23,8 @@ def main(argv=None) -> None:
     parser.add_argument("--model", default="models/fashion_cnn.keras")
     arguments = parser.parse_args(argv)
     trained = keras.models.load_model(arguments.model)
+    if any(isinstance(layer, Frame) for layer in trained.layers):
+        parser.error(f"{arguments.model} frames its images already")
     copies = [type(layer).from_config(layer.get_config()) for layer in trained.layers]
     framed = keras.Sequential([keras.Input(IMAGE_SHAPE, name="image"), Frame(name="frame"), *copies])
     for copy, layer in zip(copies, trained.layers, strict=True):

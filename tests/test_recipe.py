@@ -63,8 +63,8 @@ def test_compile_model_warms_up_to_the_peak_then_decays_to_zero():
 
 
 def test_the_lesson_reaches_fit_soon_in_short_cells():
-    """Part one's limits (issue 52): at most 25 code cells, `fit` at most the 12th code cell, at most 75 lines of
-    code before it, no code cell over 20 lines."""
+    """The lesson's limits (issue 52): at most 25 code cells in part one, `fit` at most the 12th code cell, at most
+    75 lines of code before it (blank lines aside), and no code cell of the notebook over 20 lines."""
     cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
     part_two = next(i for i, c in enumerate(cells) if "".join(c["source"]).startswith("## Part two"))
     code = [

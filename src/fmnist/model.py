@@ -26,7 +26,7 @@ class Frame(layers.Layer):
         self.threshold, self.full = threshold, full
 
     def build(self, input_shape):
-        if len(input_shape) != 4 or input_shape[1] != input_shape[2] or input_shape[3] != 1:
+        if len(input_shape) != 4 or input_shape[1] is None or input_shape[1] != input_shape[2] or input_shape[3] != 1:
             raise ValueError(f"Frame takes square one-channel images (batch, side, side, 1), got {input_shape}")
 
     def call(self, images):
