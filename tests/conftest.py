@@ -3,7 +3,6 @@
 import json
 import os
 import shutil
-import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -25,15 +24,6 @@ def pytest_runtest_makereport(item, call):
     if NO_SKIPS and report.skipped and not hasattr(report, "wasxfail"):
         report.outcome = "failed"
         report.longrepr = f"FMNIST_NO_SKIPS=1 turns this skip into a failure: {report.longrepr[-1]}"
-
-
-@pytest.fixture(autouse=True)
-def float32_after_each_test():
-    """Each test starts in float32, whatever precision a command that a test ran in-process set for its training
-    (`fmnist.train_photos` sets Keras's global policy, as a command may)."""
-    yield
-    if "keras" in sys.modules:  # the serving tests never import it
-        sys.modules["keras"].mixed_precision.set_global_policy("float32")
 
 
 def pytest_report_header(config):
