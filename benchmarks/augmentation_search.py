@@ -64,6 +64,8 @@ CANDIDATES = {
     "levels, flip, tilt 15°, zoom in 20 % to out 60 %, noise 0.1": {
         "levels": True, "flip": True, "shift": 1, "tilt": 15, "zoom": (-0.2, 0.67), "noise": 0.1,
     },
+    # with each garment framed first (fmnist.model.Frame: cropped to its outline, enlarged to fill the image)
+    "frame, levels, flip": {"frame": True, "levels": True, "flip": True, "shift": 1},
 }  # fmt: skip
 
 
@@ -95,16 +97,15 @@ def augmentation(settings: dict, seed: int):
 
 
 def candidate_network(settings: dict, seed: int):
-    """The notebook's network as it stood before this search, with each image's levels standardised first
-    where the candidate asks for it."""
+    """The notebook's network as it stood before this search, with each garment framed and each image's levels
+    standardised first where the candidate asks for it."""
     import keras
 
     from fmnist import recipe
 
     model = recipe.build_model(seed=seed)
-    network = [layer for layer in model.layers if layer.name != "levels"]
-    if settings.get("levels"):
-        network.insert(0, keras.layers.LayerNormalization(axis=(1, 2, 3), center=False, scale=False, name="levels"))
+    asked = {name for name in ("frame", "levels") if settings.get(name)}
+    network = [layer for layer in model.layers if layer.name not in {"frame", "levels"} - asked]
     return keras.Sequential([keras.Input(shape=(28, 28, 1)), *network], name=model.name)
 
 

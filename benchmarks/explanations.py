@@ -24,7 +24,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-import fmnist.model  # noqa: F401 (registers the custom batch-norm layer, for load_model)
+import fmnist.model  # noqa: F401 (registers the project's layers, for load_model)
 from benchmarks.machine import processor_name
 from fmnist import data, explain
 

@@ -780,3 +780,20 @@ def own_photos_sizes() -> str:
     curve = report("own_photos_benchmark.json")["accuracy_by_photos_per_category"]
     rows = [f"| {count} | {accuracy:.4f} |" for count, accuracy in curve.items()]
     return table(["training photos per category", "test accuracy"], rows)
+
+
+def framing_screen() -> str:
+    """docs/robustness.md: the committed run's weights without and with `Frame` in front, on the validation split."""
+    runs = {name: report(f"robustness_validation_{name}.json") for name in ("committed", "framed")}
+    rows = []
+    for name in runs["committed"]["conditions"]["28x28"]:
+        cells = []
+        for run in runs.values():
+            result = run["conditions"]["28x28"][name]
+            cells += [f"{result['accuracy']:.4f}", format(result["auto_tagging"]["0.99"]["accuracy"], ".1%")]
+        rows.append(f"| {name} | {' | '.join(cells)} |")
+    means = [f"{run['summary']['28x28']['mean_accuracy']:.4f}" for run in runs.values()]
+    worst = [format(run["summary"]["28x28"]["worst_auto_tag_accuracy"]["0.99"], ".1%") for run in runs.values()]
+    rows.append(f"| **mean over the conditions; worst right** | {means[0]} | {worst[0]} | {means[1]} | {worst[1]} |")
+    header = ["Condition (validation, 28 × 28)", "Without Frame", "Right at 99 %", "With Frame", "Right at 99 %"]
+    return table(header, rows)

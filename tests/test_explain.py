@@ -56,6 +56,16 @@ def test_a_different_target_class_gives_a_different_map(explainer, images, varia
     assert any(not np.allclose(maps[0], other) for other in maps[1:])
 
 
+@pytest.mark.parametrize("variant", ["gradcam", "hirescam"])
+def test_gradcam_lies_over_a_small_garment_where_it_is_in_the_image_not_where_the_network_framed_it(explainer, variant):
+    image = np.zeros((1, 28, 28, 1), "float32")
+    image[0, 3:13, 15:22, 0] = np.random.default_rng(1).uniform(0.3, 1.0, (10, 7))  # small, top right
+    heat = explain.gradcam(explainer, image, variant=variant)[0]
+    around = np.zeros((28, 28), bool)
+    around[2:14, 13:24] = True  # the square Frame enlarged (10 × 10 around the garment), and the pixel beyond
+    assert heat[around].max() == pytest.approx(1.0) and heat[~around].max() == 0
+
+
 def test_pixel_methods_put_no_heat_on_the_black_background(explainer):
     image = np.zeros((1, 28, 28, 1), "float32")
     image[0, 8:20, 8:20] = 1

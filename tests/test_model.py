@@ -96,17 +96,17 @@ def test_float32_copy_keeps_the_optimizer_so_its_saved_file_resumes_training(tmp
     assert int(loaded.optimizer.iterations) == 4
 
 
-LOAD_WITH_KERAS_ALONE = """
+LOAD_IN_A_NEW_PROCESS = """
 import sys, keras, numpy as np
+import fmnist.model  # defines Frame
 model = keras.models.load_model(sys.argv[1])
 np.save(sys.argv[3], model.predict(np.load(sys.argv[2]), verbose=0))
-assert not [name for name in sys.modules if name.startswith("fmnist")], "fmnist was imported"
 """
 
 
 @pytest.mark.slow
-def test_the_saved_float32_copy_opens_with_keras_alone_and_gives_the_same_probabilities(tmp_path, bfloat16_policy):
-    """A downstream user with Keras and no `fmnist` loads the exported `.keras` file (a subprocess)."""
+def test_the_saved_float32_copy_opens_in_a_new_process_and_gives_the_same_probabilities(tmp_path, bfloat16_policy):
+    """A user loads the exported `.keras` file in a Python of their own (a subprocess)."""
     images = np.random.default_rng(4).random((8, 28, 28, 1), dtype="float32")
     network = recipe.build_model(filters=(4, 8), dense_units=16)
     network.compile(optimizer="adam", loss="categorical_crossentropy")
@@ -114,8 +114,70 @@ def test_the_saved_float32_copy_opens_with_keras_alone_and_gives_the_same_probab
     copy = model_module.float32_copy(network)
     copy.save(tmp_path / "model.keras")
     np.save(tmp_path / "images.npy", images)
-    command = [sys.executable, "-c", LOAD_WITH_KERAS_ALONE, tmp_path / "model.keras", tmp_path / "images.npy"]
+    command = [sys.executable, "-c", LOAD_IN_A_NEW_PROCESS, tmp_path / "model.keras", tmp_path / "images.npy"]
     completed = subprocess.run([*command, tmp_path / "out.npy"], cwd=tmp_path, capture_output=True, text=True)
     assert completed.returncode == 0, completed.stderr[-2000:]
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), copy.predict(images, verbose=0), atol=1e-6)
     np.testing.assert_allclose(copy(images), network(images), atol=0.02)  # the fused layer's maths, in float32
+
+
+def garment(rows=28, columns=18):
+    """A shaded garment light on black whose longest edge spans `rows` pixels, centred in 28 × 28."""
+    picture = np.zeros((28, 28), "float32")
+    top, left = (28 - rows) // 2, (28 - columns) // 2
+    shading = np.linspace(0.5, 1.0, rows)[:, None] * np.linspace(1.0, 0.6, columns)[None, :]
+    picture[top : top + rows, left : left + columns] = shading
+    return picture
+
+
+def framed(pictures) -> np.ndarray:
+    return np.asarray(model_module.Frame()(np.asarray(pictures, "float32")[..., None]))[..., 0]
+
+
+def test_frame_leaves_a_garment_that_fills_the_image_and_an_empty_image_as_they_are():
+    pictures = np.stack([garment(), garment(26, 26), np.roll(garment(27, 10), 1, axis=1), np.zeros((28, 28))])
+    np.testing.assert_array_equal(framed(pictures), pictures)
+
+
+def test_frame_enlarges_a_garment_photographed_small_back_to_the_size_of_the_dataset():
+    from scipy import ndimage
+
+    original = garment()
+    centre = np.array([13.5, 13.5])
+    small = ndimage.affine_transform(original, np.eye(2) / 0.6, centre - centre / 0.6, order=1)  # zoomed out 0.6×
+    off_centre = np.roll(small, (-4, 5), axis=(0, 1))
+    for picture in (small, off_centre):
+        result = framed([picture])[0]
+        # the same garment at the same place, up to the blur of resampling twice: a sixth of what zooming changed
+        assert np.abs(result - original).mean() < np.abs(picture - original).mean() / 6
+
+
+def test_frame_keeps_a_dim_garment_with_a_bright_print_whole():
+    white_shirt = garment() * 0.2  # a white garment is dim in Fashion-MNIST's inverted levels
+    white_shirt[10:16, 11:17] = 1.0  # its dark print is bright
+    np.testing.assert_array_equal(framed([white_shirt])[0], white_shirt)
+
+
+def test_frame_samples_as_scipys_bilinear_resampling_of_the_outline():
+    from scipy import ndimage
+
+    rng = np.random.default_rng(0)
+    picture = np.zeros((28, 28), "float32")
+    picture[6:19, 9:17] = rng.uniform(0.3, 1.0, (13, 8))  # outline: rows 6-18, columns 9-16, 13 pixels long
+    scale, centre = 13 / 28, np.array([12.0, 12.5])
+    expected = ndimage.affine_transform(picture, np.eye(2) * scale, centre - scale * np.array([13.5, 13.5]), order=1)
+    np.testing.assert_allclose(framed([picture])[0], expected, atol=1e-5)
+
+
+def test_frame_computes_in_float32_under_bfloat16_training_and_takes_only_square_grey_images():
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        layer = model_module.Frame()
+    finally:
+        keras.config.set_dtype_policy(previous)
+    small = garment(14, 9)[None, ..., None]
+    assert np.asarray(layer(small)).dtype == np.float32
+    np.testing.assert_allclose(np.asarray(layer(small)), np.asarray(model_module.Frame()(small)))
+    with pytest.raises(ValueError, match="square one-channel"):
+        model_module.Frame()(np.zeros((1, 28, 28, 3), "float32"))

@@ -28,7 +28,13 @@ def shop(tmp_path_factory):
     folder = tmp_path_factory.mktemp("shop")
     listing = own_photos.render(folder / "photos", per_category=8)
     command = [str(listing), "-o", str(folder / "model"), "--size", "32", "--epochs", "2", "--quiet"]
-    assert train_photos.main(command) == 0
+    import keras
+
+    policy = keras.config.dtype_policy()
+    try:
+        assert train_photos.main(command) == 0
+    finally:  # the command sets Keras's global precision for its training, as the notebook does
+        keras.config.set_dtype_policy(policy)
     report = json.loads((folder / "model" / "report.json").read_text())
     return {"listing": listing, "model": folder / "model", "report": report}
 

@@ -113,6 +113,11 @@ def gradcam(
         gradients = tf.reduce_mean(gradients, axis=(1, 2), keepdims=True)
     heatmaps = tf.nn.relu(tf.reduce_sum(gradients * tf.cast(activations, "float32"), axis=-1))
     heatmaps = tf.image.resize(heatmaps[..., tf.newaxis], images.shape[1:3], method="bilinear")[..., 0]
+    from fmnist.model import Frame
+
+    if isinstance(model.layers[0], Frame):  # the map lies over the framed garment: carry it back onto the image
+        from_rows, from_columns = model.layers[0].sampling(images)
+        heatmaps = tf.matmul(tf.matmul(from_rows, heatmaps, transpose_a=True), from_columns)
     return scale_to_peak(heatmaps)
 
 

@@ -1,12 +1,69 @@
-"""The network's parts that the notebook's `build_model` (`fmnist.recipe`) uses, and the copies made of it:
-the fused batch normalization, the float32 copy that is evaluated and exported, extra outputs for explanations."""
+"""The network's parts that the notebook's `build_model` (`fmnist.recipe`) uses, and the copies made of it: the
+garment's framing, the fused batch normalization, the float32 copy that is evaluated and exported, extra
+outputs for explanations."""
 
 import keras
 import tensorflow as tf
-from keras import layers
+from keras import layers, ops
 
 EMBEDDING_LAYER = "embedding"
 LAST_CONV_LAYER = "conv_2"
+
+
+@keras.saving.register_keras_serializable(package="fmnist")
+class Frame(layers.Layer):
+    """Each garment cropped to its outline, centred and enlarged to fill the square image, as Zalando prepared
+    every Fashion-MNIST photo (trimmed, its longest edge scaled to the image's side); a garment that fills it
+    already passes unchanged, so the dataset's own images do.
+
+    The outline holds the pixels brighter than `threshold` × the image's brightest one, or than `floor` (light
+    garment on dark; the floor keeps a dim garment's whole outline beside a bright print); an outline `full`
+    pixels long or more fills the image. Bilinear, black outside the image, as
+    `scipy.ndimage.affine_transform(..., order=1)`. Computes in float32 under any precision policy.
+    """
+
+    def __init__(self, threshold=0.15, floor=0.05, full=26, **kwargs):
+        super().__init__(**{"dtype": "float32", **kwargs})
+        self.threshold, self.floor, self.full = threshold, floor, full
+
+    def build(self, input_shape):
+        if len(input_shape) != 4 or input_shape[1] is None or input_shape[1] != input_shape[2] or input_shape[3] != 1:
+            raise ValueError(f"Frame takes square one-channel images (batch, side, side, 1), got {input_shape}")
+
+    def call(self, images):
+        from_rows, from_columns = self.sampling(images)
+        return ops.matmul(ops.matmul(from_rows, images[..., 0]), ops.transpose(from_columns, (0, 2, 1)))[..., None]
+
+    def sampling(self, images):
+        """Per image, the bilinear weights (side × side) from the input's rows to the output's, and the same
+        for its columns: framed = from_rows @ image @ from_columnsᵀ."""
+        side = images.shape[1]
+        levels = ops.convert_to_tensor(images, "float32")[..., 0]
+        peak = ops.max(levels, axis=(1, 2), keepdims=True)
+        outline = ops.logical_and(levels > ops.minimum(self.threshold * peak, self.floor), peak > 0)
+        pixel = ops.arange(side, dtype="float32")
+        middle = (side - 1) / 2
+
+        def extent(present):  # the first and last row (or column) the outline reaches, per image
+            first = ops.min(ops.where(present, pixel, side), axis=1)
+            last = ops.max(ops.where(present, pixel, -1.0), axis=1)
+            return first, last, last - first + 1
+
+        top, bottom, height = extent(ops.any(outline, axis=2))
+        left, right, width = extent(ops.any(outline, axis=1))
+        length = ops.maximum(height, width)
+        keep = ops.logical_or(length >= self.full, length <= 0)  # fills the image already, or is empty
+        scale = ops.where(keep, 1.0, length / side)[:, None, None]
+        rows = ops.where(keep, middle, (top + bottom) / 2)[:, None, None] + scale * (pixel - middle)[:, None]
+        columns = ops.where(keep, middle, (left + right) / 2)[:, None, None] + scale * (pixel - middle)[:, None]
+        # bilinear sampling as two matrices of weights: output row i takes input row k with 1 − |row(i) − k|
+        return ops.relu(1 - ops.abs(rows - pixel)), ops.relu(1 - ops.abs(columns - pixel))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "threshold": self.threshold, "floor": self.floor, "full": self.full}
 
 
 @keras.saving.register_keras_serializable(package="fmnist")
@@ -62,8 +119,8 @@ def float32_copy(model: keras.Model) -> keras.Model:
     `FusedBatchNormalization` a stock `keras.layers.BatchNormalization` holding its weights.
 
     Training may run in bfloat16 (`train.precision_policy`); evaluation, explanations and export use this copy,
-    so they give the same numbers as the exported float32 models. Its `.keras` file opens with Keras alone,
-    without importing `fmnist`, and can resume training.
+    so they give the same numbers as the exported float32 models. Its `.keras` file opens with Keras once
+    `fmnist.model` is imported (it defines `Frame`), and can resume training.
     """
     copy = keras.models.clone_model(model, clone_function=stock_float32_layer)
     copy.set_weights(model.get_weights())

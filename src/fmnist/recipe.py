@@ -8,7 +8,7 @@ import keras
 from keras import layers
 
 from fmnist import IMAGE_SHAPE, NUM_CLASSES
-from fmnist.model import FusedBatchNormalization
+from fmnist.model import Frame, FusedBatchNormalization
 
 SEED = 42
 EPOCHS = 20
@@ -30,6 +30,7 @@ def build_model(filters=(32, 64), dense_units=256, dropout=0.2, seed=SEED):
     keras.utils.set_random_seed(seed)  # the same starting weights each time you build it
     network = [
         keras.Input(shape=IMAGE_SHAPE, name="image"),
+        Frame(name="frame"),  # the garment cropped and scaled to fill the image
         layers.LayerNormalization(axis=(1, 2, 3), center=False, scale=False, name="levels"),  # per image
         layers.Conv2D(filters[0], 3, padding="same", use_bias=False, name="conv_1"),
         layers.MaxPooling2D(name="pool_1"),

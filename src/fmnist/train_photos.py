@@ -122,11 +122,13 @@ def build_model(spec: model_folder.Spec, seed: int, filters=(32, 64), dense_unit
     import keras
 
     from fmnist import recipe
+    from fmnist.model import Frame
 
     widen = math.sqrt(spec.size / images.SIZE)
     widths = tuple(round(width * widen) for width in filters)
     lesson = recipe.build_model(filters=widths, dense_units=dense_units, seed=seed)
-    hidden = [layer.__class__.from_config(layer.get_config()) for layer in lesson.layers[:-1]]
+    # not the lesson's Frame, which looks for a light garment on black: a shop's photos have their own background
+    hidden = [type(layer).from_config(layer.get_config()) for layer in lesson.layers[:-1] if type(layer) is not Frame]
     last = lesson.layers[-1].get_config() | {"units": len(spec.labels)}
     output = keras.layers.Dense.from_config(last)
     return keras.Sequential([keras.Input(spec.shape, name="image"), *hidden, output], name="photo_cnn")
