@@ -231,6 +231,18 @@ def pictures_as_placed(deck) -> list:
     return placed
 
 
+def test_every_table_and_picture_of_the_committed_slides_lies_on_its_slide():
+    deck = Presentation(ROOT / "Fashion_MNIST_Presentation.pptx")
+    outside = [
+        (slide.shapes.title.text_frame.text, shape.name)
+        for slide in deck.slides
+        for shape in slide.shapes
+        if (shape.has_table or shape.shape_type == MSO_SHAPE_TYPE.PICTURE)
+        and (shape.left + shape.width > deck.slide_width or shape.top + shape.height > deck.slide_height)
+    ]
+    assert not outside, outside
+
+
 def test_the_committed_slides_read_in_a_room():
     """Every text on a slide, in a figure as placed or in a text box, is at least 14 pt, and no figure holds
     more than 6 images."""

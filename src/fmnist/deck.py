@@ -93,13 +93,14 @@ class Deck:
             str(path), left + (max_width - width) // 2, top + (max_height - height) // 2, Emu(width), Emu(height)
         )
 
-    def table(self, slide, rows, left, top, width, column_widths, size=14, highlight_row=None):
-        shape = slide.shapes.add_table(len(rows), len(rows[0]), left, top, width, Inches(0.4) * len(rows))
+    def table(self, slide, rows, left, top, width, column_widths, size=14, highlight_row=None, max_height=None):
+        row_height = min(Inches(0.4), (max_height or HEIGHT - top) // len(rows))
+        shape = slide.shapes.add_table(len(rows), len(rows[0]), left, top, width, row_height * len(rows))
         table = shape.table
         for column, fraction in enumerate(column_widths):
             table.columns[column].width = int(width * fraction)
         for r, row in enumerate(rows):
-            table.rows[r].height = Inches(0.4)
+            table.rows[r].height = row_height
             for c, value in enumerate(row):
                 cell = table.cell(r, c)
                 cell.text = str(value)
@@ -140,7 +141,7 @@ def place_visuals(deck: Deck, slide, spec: Slide) -> int:
     if spec.table:
         widths = (0.45, 0.33, 0.22) if len(spec.table[0]) == 3 else (0.7, 0.3)
         size = 14 if len(spec.table) > 8 else 18
-        deck.table(slide, spec.table, Inches(0.6), TOP, Inches(8.2), widths, size, highlight_row=len(spec.table) - 1)
+        deck.table(slide, spec.table, Inches(0.6), TOP, Inches(8.2), widths, size, len(spec.table) - 1, body)
         return Inches(9.0)
     if len(spec.figures) == 2:
         deck.picture(slide, spec.figures[0], Inches(0.2), TOP, Inches(6.6), body)

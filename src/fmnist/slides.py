@@ -107,8 +107,8 @@ def model_slides(metrics: dict, benchmark: dict) -> list[deck.Slide]:
             "photo keep it from overfitting.",
             table=[("Layer", "Output shape", "Parameters"), *layers, ("Total", "", f"{metrics['parameters']:,}")],
             bullets=[
-                "Each image's levels standardised (LayerNormalization), then 2 × (Conv2D → MaxPooling → "
-                "BatchNorm → ReLU)",
+                "Each garment framed (cropped to its outline, enlarged to fill the image), its levels "
+                "standardised (LayerNormalization), then 2 × (Conv2D → MaxPooling → BatchNorm → ReLU)",
                 "Flatten → Dense (ReLU) → Dropout → Dense (softmax, 10)",
                 f"Adam: peak learning rate {recipe['learning_rate']:g}, warm-up + cosine decay",
                 f"Categorical cross-entropy, label smoothing {recipe['label_smoothing']:g}",
