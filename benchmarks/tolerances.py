@@ -5,9 +5,11 @@ compared figure's spread turned into a tolerance for the difference of two runs.
     python -m benchmarks.tolerances                                               # recomputes from the runs
 
 Each executed run appends one line to reports/tolerance_runs.jsonl: its seed, its precision, the processor it
-ran on, the commit, and its whole metrics.json (benchmarks/regression_figures.py picks the figures that the
-regression test compares). A run already recorded (same seed, precision and processor) is not executed again, so
-an interrupted session resumes. The committed run (reports/metrics.json) counts as one more run.
+ran on, the commit, the recipe's fingerprint and its whole metrics.json (benchmarks/regression_figures.py picks
+the figures that the regression test compares). Only runs of the recipe as it stands count: a run already
+recorded (same recipe, seed, precision and processor) is not executed again, so an interrupted session resumes,
+and runs of an earlier recipe stay in the file, unused. The committed run (reports/metrics.json) counts as one
+more run.
 
 From all runs, both precisions pooled (a systematic shift between them counts as spread), each figure's sample
 standard deviation s gives the tolerance for the difference of two runs, z·√2·s, never less than `FLOOR`. z
@@ -18,6 +20,7 @@ most confused pairs, how many of the runs pass them.
 """
 
 import argparse
+import hashlib
 import json
 import math
 import statistics
@@ -37,6 +40,12 @@ COMMITTED_PROCESSOR = "Intel(R) Xeon(R) Processor (AMX)"  # metrics.json does no
 FLOOR = 0.002  # two test images of a class of 1,000: the figures move in steps of 0.001
 
 
+def recipe_fingerprint() -> str:
+    """What the notebook trains: the recipe generated from it and the network's own layers."""
+    sources = (ROOT / "src" / "fmnist" / name for name in ("recipe.py", "model.py"))
+    return hashlib.sha256(b"".join(path.read_bytes() for path in sources)).hexdigest()[:12]
+
+
 def record(seed: int, precision: str, metrics: dict) -> dict:
     """One run's line: what ran where, and its whole metrics.json."""
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
@@ -45,12 +54,15 @@ def record(seed: int, precision: str, metrics: dict) -> dict:
         "precision": precision,
         "processor": processor_name(),
         "commit": commit.stdout.strip(),
+        "recipe": recipe_fingerprint(),
         "metrics": metrics,
     }
 
 
 def recorded_runs() -> list[dict]:
-    return [json.loads(line) for line in RUNS.read_text().splitlines()] if RUNS.exists() else []
+    """The recorded runs of the recipe as it stands."""
+    runs = [json.loads(line) for line in RUNS.read_text().splitlines()] if RUNS.exists() else []
+    return [run for run in runs if run.get("recipe") == recipe_fingerprint()]
 
 
 def execute(seeds, precision: str, done: set):

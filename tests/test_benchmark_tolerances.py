@@ -35,6 +35,13 @@ def test_each_tolerance_is_z_times_root_two_times_the_spread_for_a_one_percent_f
     assert result["runs_failing_a_bar"]["served accuracy as trained"] == 3
 
 
+def test_only_runs_of_the_recipe_as_it_stands_count(tmp_path, monkeypatch):
+    monkeypatch.setattr(tolerances, "RUNS", tmp_path / "runs.jsonl")
+    current, earlier = {"seed": 43, "recipe": tolerances.recipe_fingerprint()}, {"seed": 44, "recipe": "0123456789ab"}
+    tolerances.RUNS.write_text("".join(json.dumps(line) + "\n" for line in (earlier, {"seed": 45}, current)))
+    assert tolerances.recorded_runs() == [current]
+
+
 def test_the_committed_tolerances_cover_every_compared_figure_of_the_committed_run():
     measured = report("regression_tolerances.json")
     assert len(measured["runs"]) >= 8 and {"float32", "mixed_bfloat16"} <= {r["precision"] for r in measured["runs"]}
