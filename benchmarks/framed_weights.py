@@ -1,4 +1,5 @@
-"""The committed run's calibrated network with `Frame` put in front, no retraining: a screening of the framing.
+"""A calibrated network trained without `Frame`, with `Frame` put in front, no retraining: the framing's screening
+(docs/robustness.md), made with the committed run of 1709308, the last before `Frame` joined the recipe.
 
     python -m benchmarks.framed_weights OUTPUT.tflite [--model models/fashion_cnn.keras]
     python -m benchmarks.robustness --split validation --images 5000 --photo-images 250 --model OUTPUT.tflite
