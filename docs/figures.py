@@ -691,9 +691,9 @@ def robustness_goals() -> str:
     return "\n".join(lines) + f"\n\nOn {robustness['images']:,} test images, {robustness['processor']}.\n"
 
 
-def review_rule_table() -> str:
-    """docs/robustness.md: each review rule of step 4 on the validation split (reports/review_rule.json)."""
-    rules = report("review_rule.json")
+def review_rule_table(name="review_rule.json") -> str:
+    """docs/robustness.md: each review rule of step 4 on the validation split (reports/review_rule*.json)."""
+    rules = report(name)
     rows = []
     for name, rule in rules.items():
         worst = min(
@@ -726,17 +726,16 @@ def paired_test_table() -> str:
     )
 
 
-def training_time_ratio() -> str:
+def training_time_ratio(name="augmentation_timing.jsonl", chosen="levels, flip") -> str:
     """docs/robustness.md: the chosen recipe's training time beside today's, side by side in one run."""
-    runs = [json.loads(line) for line in report_text("augmentation_timing.jsonl").splitlines() if line]
-    seconds = {
-        name: statistics.mean(r["train_seconds"] for r in runs if r["candidate"] == name)
-        for name in ("today", "levels, flip")
-    }
+    runs = [json.loads(line) for line in report_text(name).splitlines() if line]
+    each = {recipe: [r["train_seconds"] for r in runs if r["candidate"] == recipe] for recipe in ("today", chosen)}
+    seconds = {recipe: statistics.mean(times) for recipe, times in each.items()}
+    listed = {recipe: ", ".join(f"{time:.1f}" for time in times) for recipe, times in each.items()}
     return (
         f"Training time, side by side in one run ({len(runs)} runs of {runs[0]['epochs']} epochs, alternating, "
-        f"`reports/augmentation_timing.jsonl`): {seconds['today']:.1f} s for today's recipe, "
-        f"{seconds['levels, flip']:.1f} s for the chosen one, {seconds['levels, flip'] / seconds['today']:.2f}×.\n"
+        f"`reports/{name}`): {seconds['today']:.1f} s for today's recipe ({listed['today']}), "
+        f"{seconds[chosen]:.1f} s for {chosen} ({listed[chosen]}), {seconds[chosen] / seconds['today']:.2f}×.\n"
     )
 
 
