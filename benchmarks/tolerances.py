@@ -20,6 +20,7 @@ most confused pairs, how many of the runs pass them.
 """
 
 import argparse
+import ast
 import hashlib
 import json
 import math
@@ -38,12 +39,29 @@ OUTPUT = ROOT / "reports" / "regression_tolerances.json"
 FALSE_ALARM_RATE = 0.01
 COMMITTED_PROCESSOR = "Intel(R) Xeon(R) Processor (AMX)"  # metrics.json does not record it: issue 48's run, there
 FLOOR = 0.002  # two test images of a class of 1,000: the figures move in steps of 0.001
+FINGERPRINTED_MODULES = ("recipe.py", "model.py", "train.py", "data.py")  # what builds and trains the network
 
 
 def recipe_fingerprint() -> str:
-    """What the notebook trains: the recipe generated from it and the network's own layers."""
-    sources = (ROOT / "src" / "fmnist" / name for name in ("recipe.py", "model.py"))
-    return hashlib.sha256(b"".join(path.read_bytes() for path in sources)).hexdigest()[:12]
+    """What the notebook trains, and with what: its code cells, the code of the modules that build and train the
+    network (not their docstrings or comments, so that a reworded sentence keeps the runs) and the locked
+    dependencies."""
+    cells = json.loads((ROOT / "Fashion_MNIST_model_training.ipynb").read_text(encoding="utf-8"))["cells"]
+    parts = ["".join(cell["source"]) for cell in cells if cell["cell_type"] == "code"]
+    parts += [code((ROOT / "src" / "fmnist" / name).read_text()) for name in FINGERPRINTED_MODULES]
+    parts.append((ROOT / "uv.lock").read_text())
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
+
+
+def code(source: str) -> str:
+    """A module as Python runs it: its syntax tree without docstrings (comments never reach the tree)."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+            if isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+                node.body = body[1:]
+    return ast.dump(tree)
 
 
 def record(seed: int, precision: str, metrics: dict) -> dict:
@@ -115,7 +133,10 @@ def main():
     committed = json.loads((ROOT / "reports" / "metrics.json").read_text())
     reference = {"seed": committed["recipe"]["seed"], "precision": committed["training_precision"]}
     reference.update(processor=COMMITTED_PROCESSOR, commit="committed", metrics=committed)
-    result = tolerances([reference, *recorded_runs()])
+    runs = recorded_runs()
+    if not runs:
+        parser.error(f"{RUNS.name} holds no run of the recipe as it stands: execute some with --seeds")
+    result = tolerances([reference, *runs])
     OUTPUT.write_text(json.dumps(result, indent=2) + "\n")
     print(f"{len(result['runs'])} runs; z {result['z']} over {result['compared_figures']} figures; wrote {OUTPUT}")
 

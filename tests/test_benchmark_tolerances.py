@@ -42,6 +42,11 @@ def test_only_runs_of_the_recipe_as_it_stands_count(tmp_path, monkeypatch):
     assert tolerances.recorded_runs() == [current]
 
 
+def test_the_recipe_fingerprint_reads_code_not_its_docstrings_or_comments():
+    assert tolerances.code('def f():\n    """Old words."""\n    return 1  # why\n') == tolerances.code("def f():\n    return 1\n")
+    assert tolerances.code("def f():\n    return 1\n") != tolerances.code("def f():\n    return 2\n")
+
+
 def test_the_committed_tolerances_cover_every_compared_figure_of_the_committed_run():
     measured = report("regression_tolerances.json")
     assert len(measured["runs"]) >= 8 and {"float32", "mixed_bfloat16"} <= {r["precision"] for r in measured["runs"]}

@@ -158,6 +158,21 @@ def test_frame_keeps_a_dim_garment_with_a_bright_print_whole():
     np.testing.assert_array_equal(framed([white_shirt])[0], white_shirt)
 
 
+def test_frame_leaves_almost_every_training_image_as_it_is_and_without_its_floor_cuts_more(debian_dataset_dir):
+    """Fashion-MNIST's garments fill the image already; without the floor, dim (white) garments with a bright
+    print would be cut down to the print."""
+    from fmnist import data
+
+    (images, _), _ = data.load_data()
+    images = data.scale_images(images)
+
+    def changed(layer):  # how many images the layer changes
+        return sum(int(np.any(np.asarray(layer(part)) != part, axis=(1, 2, 3)).sum()) for part in np.split(images, 60))
+
+    with_floor, without = changed(model_module.Frame()), changed(model_module.Frame(floor=1.0))
+    assert with_floor < len(images) / 1000 and without > 4 * with_floor
+
+
 def test_frame_samples_as_scipys_bilinear_resampling_of_the_outline():
     from scipy import ndimage
 
