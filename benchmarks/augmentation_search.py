@@ -66,7 +66,8 @@ CANDIDATES = {
     },
     # with each garment framed first (fmnist.model.Frame: cropped to its outline, enlarged to fill the image)
     "frame, levels, flip": {"frame": True, "levels": True, "flip": True, "shift": 1},
-    # the second round, on the framed recipe (docs/robustness.md): a negative zoom enlarges: the image's edge cuts the garment
+    # the second round, on the framed recipe (docs/robustness.md); a negative zoom enlarges, and the image's edge
+    # cuts the garment
     "frame, levels, flip, zoom in 20 %": {"frame": True, "levels": True, "flip": True, "shift": 1, "zoom": (-0.2, 0.0)},
     "frame, levels, flip, tilt 10°": {"frame": True, "levels": True, "flip": True, "shift": 1, "tilt": 10},
     "frame, levels, flip, tilt 10°, shear 0.2": {

@@ -180,7 +180,8 @@ def test_frame_samples_as_scipys_bilinear_resampling_of_the_outline():
     picture = np.zeros((28, 28), "float32")
     picture[6:19, 9:17] = rng.uniform(0.3, 1.0, (13, 8))  # outline: rows 6-18, columns 9-16, 13 pixels long
     scale, centre = 13 / 28, np.array([12.0, 12.5])
-    expected = ndimage.affine_transform(picture, np.eye(2) * scale, centre - scale * np.array([13.5, 13.5]), order=1)
+    offset = centre - scale * np.array([13.5, 13.5])
+    expected = ndimage.affine_transform(picture, np.eye(2) * scale, offset, order=1, mode="grid-constant")
     np.testing.assert_allclose(framed([picture])[0], expected, atol=1e-5)
 
 

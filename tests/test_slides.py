@@ -12,7 +12,7 @@ from pptx import Presentation
 from pptx.enum.shapes import MSO_SHAPE_TYPE
 from pptx.util import Inches
 
-from fmnist import CLASS_NAMES, plots, slides, zalando_benchmark
+from fmnist import CLASS_NAMES, deck, plots, slides, zalando_benchmark
 
 from .helpers import require
 
@@ -241,6 +241,13 @@ def test_every_table_and_picture_of_the_committed_slides_lies_on_its_slide():
         and (shape.left + shape.width > deck.slide_width or shape.top + shape.height > deck.slide_height)
     ]
     assert not outside, outside
+
+
+def test_a_table_too_long_for_its_slide_is_refused_rather_than_run_off_it(tmp_path):
+    rows = [("Layer", "Output shape", "Parameters"), *[(f"layer_{n}", "7×7×64", "0") for n in range(14)]]
+    deck.render(deck.Deck(tmp_path), deck.Slide("Fits", "", table=rows))
+    with pytest.raises(ValueError, match="does not fit the slide"):
+        deck.render(deck.Deck(tmp_path), deck.Slide("Too long", "", table=[*rows, *rows[1:]]))
 
 
 def test_the_committed_slides_read_in_a_room():

@@ -95,6 +95,8 @@ class Deck:
 
     def table(self, slide, rows, left, top, width, column_widths, size=14, highlight_row=None, max_height=None):
         row_height = min(Inches(0.4), (max_height or HEIGHT - top) // len(rows))
+        if row_height < Pt(1.2 * size) + Inches(0.1):  # a line of text and the cell's top and bottom margins
+            raise ValueError(f"a table of {len(rows)} rows does not fit the slide at {size} pt: split it")
         shape = slide.shapes.add_table(len(rows), len(rows[0]), left, top, width, row_height * len(rows))
         table = shape.table
         for column, fraction in enumerate(column_widths):
@@ -141,7 +143,8 @@ def place_visuals(deck: Deck, slide, spec: Slide) -> int:
     if spec.table:
         widths = (0.45, 0.33, 0.22) if len(spec.table[0]) == 3 else (0.7, 0.3)
         size = 14 if len(spec.table) > 8 else 18
-        deck.table(slide, spec.table, Inches(0.6), TOP, Inches(8.2), widths, size, len(spec.table) - 1, body)
+        last = len(spec.table) - 1
+        deck.table(slide, spec.table, Inches(0.6), TOP, Inches(8.2), widths, size, highlight_row=last, max_height=body)
         return Inches(9.0)
     if len(spec.figures) == 2:
         deck.picture(slide, spec.figures[0], Inches(0.2), TOP, Inches(6.6), body)

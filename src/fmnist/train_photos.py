@@ -128,7 +128,8 @@ def build_model(spec: model_folder.Spec, seed: int, filters=(32, 64), dense_unit
     widths = tuple(round(width * widen) for width in filters)
     lesson = recipe.build_model(filters=widths, dense_units=dense_units, seed=seed)
     # not the lesson's Frame, which looks for a light garment on black: a shop's photos have their own background
-    hidden = [type(layer).from_config(layer.get_config()) for layer in lesson.layers[:-1] if type(layer) is not Frame]
+    kept = [layer for layer in lesson.layers[:-1] if not isinstance(layer, Frame)]
+    hidden = [type(layer).from_config(layer.get_config()) for layer in kept]
     last = lesson.layers[-1].get_config() | {"units": len(spec.labels)}
     output = keras.layers.Dense.from_config(last)
     return keras.Sequential([keras.Input(spec.shape, name="image"), *hidden, output], name="photo_cnn")
