@@ -623,12 +623,14 @@ def search_runs(stage: str) -> list[dict]:
     return [run for run in runs if (run["train_images"] < 55_000) == (stage == "screening")]
 
 
-def screening_table() -> str:
-    """docs/robustness.md: each candidate's screening run on the validation split."""
+def screening_table(framed=False) -> str:
+    """docs/robustness.md: each candidate's screening run on the validation split, of the first round or, with
+    `framed`, of the second (the candidates on the framed recipe)."""
     rows = [
         f"| {run['candidate']} | {run['clean']:.4f} | {run['mean']:.4f} | {run['worst']:.4f} | "
         f"{run['train_seconds']:.0f} |"
         for run in search_runs("screening")
+        if run["candidate"].startswith("frame") == framed
     ]
     header = ["Candidate (screening, seed 42)", "Clean", "Mean over conditions", "Worst condition", "Training s"]
     return table(header, rows)
