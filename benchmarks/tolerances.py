@@ -46,7 +46,7 @@ def recipe_fingerprint() -> str:
     """What the notebook trains, and with what: its code cells, the code of the modules that build and train the
     network (not their docstrings or comments, so that a reworded sentence keeps the runs) and the locked
     dependencies."""
-    cells = json.loads((ROOT / "Fashion_MNIST_model_training.ipynb").read_text(encoding="utf-8"))["cells"]
+    cells = json.loads((ROOT / regression_detection.NOTEBOOK).read_text(encoding="utf-8"))["cells"]
     parts = ["".join(cell["source"]) for cell in cells if cell["cell_type"] == "code"]
     parts += [code((ROOT / "src" / "fmnist" / name).read_text()) for name in FINGERPRINTED_MODULES]
     parts.append((ROOT / "uv.lock").read_text())
@@ -80,7 +80,8 @@ def record(seed: int, precision: str, metrics: dict) -> dict:
 def recorded_runs() -> list[dict]:
     """The recorded runs of the recipe as it stands."""
     runs = [json.loads(line) for line in RUNS.read_text().splitlines()] if RUNS.exists() else []
-    return [run for run in runs if run.get("recipe") == recipe_fingerprint()]
+    current = recipe_fingerprint()
+    return [run for run in runs if run.get("recipe") == current]
 
 
 def execute(seeds, precision: str, done: set):

@@ -232,13 +232,14 @@ def pictures_as_placed(deck) -> list:
 
 
 def test_every_table_and_picture_of_the_committed_slides_lies_on_its_slide():
-    deck = Presentation(ROOT / "Fashion_MNIST_Presentation.pptx")
+    presentation = Presentation(ROOT / "Fashion_MNIST_Presentation.pptx")
+    width, height = presentation.slide_width, presentation.slide_height
     outside = [
         (slide.shapes.title.text_frame.text, shape.name)
-        for slide in deck.slides
+        for slide in presentation.slides
         for shape in slide.shapes
         if (shape.has_table or shape.shape_type == MSO_SHAPE_TYPE.PICTURE)
-        and (shape.left + shape.width > deck.slide_width or shape.top + shape.height > deck.slide_height)
+        and (shape.left + shape.width > width or shape.top + shape.height > height)
     ]
     assert not outside, outside
 
