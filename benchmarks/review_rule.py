@@ -8,6 +8,9 @@ on it with one copy drawn by the recipe's augmentation (`fmnist.recipe.build_aug
 one copy drawn by a stronger augmentation used for calibration only. A fourth rule keeps the first one's
 thresholds and adds a novelty score: one minus the embedding's cosine similarity to the nearest class mean
 of the training images, above the 99th percentile of the clean validation images' scores going to review.
+A fifth keeps the second one's thresholds and adds two checks of the image (step 4's second amendment): the
+share of its edge where the garment shows, and its grain, each above the 99.5th percentile of the clean
+validation images' scores going to review.
 Each is judged on the validation split under every condition of the robustness benchmark: the share tagged
 without review at each target, and the accuracy among those. The test split is not read.
 """
@@ -22,6 +25,7 @@ from benchmarks import robustness
 from fmnist.core import search
 
 NOVELTY_PERCENTILE = 99
+CHECK_PERCENTILE = 99.5
 
 
 def calibration_augmentation(seed: int):
@@ -55,45 +59,73 @@ def novelty(embeddings, centroids) -> np.ndarray:
     return 1 - (search.normalize(embeddings) @ centroids.T).max(axis=1)
 
 
-def judged(probabilities, novelties, labels, temperature, thresholds, novelty_limit) -> dict:
-    """The auto-tag figures of one condition: accepted where the margin clears the threshold and, with a
-    novelty limit, the novelty score stays under it."""
+def cut_off(images) -> np.ndarray:
+    """The share of the pixels on each image's edge where the garment shows, by Frame's outline."""
+    from fmnist.model import Frame
+
+    frame, levels = Frame(), np.asarray(images)[..., 0]
+    peak = levels.max(axis=(1, 2), keepdims=True)
+    outline = (levels > np.minimum(frame.threshold * peak, frame.floor)) & (peak > 0)
+    edge = [outline[:, 0, :], outline[:, -1, :], outline[:, 1:-1, 0], outline[:, 1:-1, -1]]
+    return np.concatenate(edge, axis=1).mean(axis=1)
+
+
+def grain(images) -> np.ndarray:
+    """The mean absolute difference between each image and its 3 × 3 median."""
+    levels = np.asarray(images)[..., 0]
+    height, width = levels.shape[1:]
+    padded = np.pad(levels, ((0, 0), (1, 1), (1, 1)), mode="edge")
+    neighbours = [padded[:, i : i + height, j : j + width] for i in range(3) for j in range(3)]
+    return np.abs(levels - np.median(neighbours, axis=0)).mean(axis=(1, 2))
+
+
+def scores(images, embeddings, centroids) -> np.ndarray:
+    """Each image's novelty, cut-off and grain scores, a column each: what rules (d) and (e) limit."""
+    return np.stack([novelty(embeddings, centroids), cut_off(images), grain(images)], axis=1)
+
+
+def judged(probabilities, image_scores, labels, temperature, thresholds, limits) -> dict:
+    """The auto-tag figures of one condition: accepted where the margin clears the threshold and every score
+    stays within its limit (infinite: none)."""
     from fmnist import calibrate
 
     scaled = calibrate.apply_temperature(probabilities, temperature)
     right, margins = scaled.argmax(axis=1) == labels, calibrate.margin(scaled)
+    within = (image_scores <= limits).all(axis=1)
     return {
-        target: calibrate.tagged_alone(
-            ~calibrate.needs_review(margins, threshold) & (novelties <= novelty_limit), right
-        )
+        target: calibrate.tagged_alone(~calibrate.needs_review(margins, threshold) & within, right)
         for target, threshold in thresholds.items()
     }
 
 
-def fitted_rules(clean, augmented: dict, labels, centroids) -> dict:
-    """Each rule's temperature, thresholds and novelty limit (infinite: none), from the validation split's
-    (probabilities, embeddings) as drawn and in each augmented copy."""
-    twice = np.concatenate([labels, labels])
-    fits = {"(a) validation as drawn": (*fit(clean[0], labels), np.inf)}
+def fitted_rules(clean, augmented: dict, labels, clean_scores) -> dict:
+    """Each rule's temperature, thresholds and limits of the novelty, cut-off and grain scores (infinite:
+    none), from the validation split's (probabilities, embeddings) as drawn and in each augmented copy, and
+    its clean images' scores."""
+    twice, none = np.concatenate([labels, labels]), np.full(3, np.inf)
+    fits = {"(a) validation as drawn": (*fit(clean[0], labels), none)}
     for rule, copy in (("(b)", "training augmentation"), ("(c)", "calibration augmentation")):
-        fits[f"{rule} with the {copy}"] = (*fit(np.concatenate([clean[0], augmented[copy][0]]), twice), np.inf)
-    limit = float(np.percentile(novelty(clean[1], centroids), NOVELTY_PERCENTILE))
-    fits["(d) margin and novelty"] = (*fits["(a) validation as drawn"][:2], limit)
+        fits[f"{rule} with the {copy}"] = (*fit(np.concatenate([clean[0], augmented[copy][0]]), twice), none)
+    novelty_limit = np.percentile(clean_scores[:, 0], NOVELTY_PERCENTILE)
+    fits["(d) margin and novelty"] = (*fits["(a) validation as drawn"][:2], [novelty_limit, np.inf, np.inf])
+    checks = [np.inf, *np.percentile(clean_scores[:, 1:], CHECK_PERCENTILE, axis=0)]
+    fits["(e) with image checks"] = (*fits["(b) with the training augmentation"][:2], checks)
     return fits
 
 
-def rule_report(name, temperature, thresholds, limit, predicted: dict, centroids, labels) -> dict:
-    """One rule judged under every condition's (probabilities, embeddings), printed as well."""
+def rule_report(name, temperature, thresholds, limits, predicted: dict, labels) -> dict:
+    """One rule judged under every condition's (probabilities, scores), printed as well."""
     tagged = {
-        condition: judged(p, novelty(e, centroids), labels, temperature, thresholds, limit)
-        for condition, (p, e) in predicted.items()
+        condition: judged(p, image_scores, labels, temperature, thresholds, np.asarray(limits))
+        for condition, (p, image_scores) in predicted.items()
     }
     worst = {t: min(r[t]["accuracy"] for r in tagged.values() if r[t]["accuracy"] is not None) for t in thresholds}
     clean_coverage = {t: tagged["unchanged"][t]["coverage"] for t in thresholds}
     report = {"temperature": round(temperature, 4), "thresholds": thresholds}
-    report["novelty_limit"] = None if np.isinf(limit) else round(limit, 4)
+    keys = ("novelty_limit", "cut_off_limit", "grain_limit")
+    report |= {key: None if np.isinf(x) else round(float(x), 4) for key, x in zip(keys, limits, strict=True)}
     report |= {"clean_coverage": clean_coverage, "worst_accuracy": worst, "conditions": tagged}
-    print(f"{name}: T {temperature:.3f}, novelty limit {report['novelty_limit']}")
+    print(f"{name}: T {temperature:.3f}, limits {[report[key] for key in keys]}")
     print(f"  clean coverage {clean_coverage}, worst accuracy among the tagged {worst}")
     return report
 
@@ -122,15 +154,19 @@ def main(argv=None) -> None:
     means = np.stack([train_embeddings[y_train == k].mean(axis=0) for k in range(10)])
     centroids = search.normalize(means)
     clean = outputs(data.scale_images(x_val))
+    clean_scores = scores(data.scale_images(x_val), clean[1], centroids)
     copies = {
         "training augmentation": recipe.build_augmentation(arguments.seed),
         "calibration augmentation": calibration_augmentation(arguments.seed),
     }
     augmented = {name: outputs(layer(data.scale_images(x_val), training=True)) for name, layer in copies.items()}
-    fits = fitted_rules(clean, augmented, y_val, centroids)
+    fits = fitted_rules(clean, augmented, y_val, clean_scores)
     conditions = {"unchanged": x_val} | {name: robustness.changed(x_val, name) for name in robustness.CONDITIONS}
-    predicted = {name: outputs(data.scale_images(p)) for name, p in conditions.items()}
-    report = {name: rule_report(name, *rule, predicted, centroids, y_val) for name, rule in fits.items()}
+    predicted = {}
+    for name, pictures in conditions.items():
+        probabilities, embeddings = outputs(data.scale_images(pictures))
+        predicted[name] = probabilities, scores(data.scale_images(pictures), embeddings, centroids)
+    report = {name: rule_report(name, *rule, predicted, y_val) for name, rule in fits.items()}
     if arguments.output:
         arguments.output.write_text(json.dumps(report, indent=2) + "\n")
 
