@@ -499,35 +499,47 @@ def detection_table() -> str:
 # docs/photos.md
 
 
+PHOTOS_BEFORE = "photo_benchmark_before_issue_48.json"  # commit d837abc's report: the model before issue 48
+
+
 def photos_table(photo_set: str) -> str:
-    """docs/photos.md: each condition of one set, its accuracy against native 28 × 28."""
-    photos = report("photo_benchmark.json")
-    native = photos["native_accuracy"]
-    rows = [f"| the same images at 28 × 28 (native) | {native:.3f} | | |"]
+    """docs/photos.md: each condition of one set, its accuracy against native 28 × 28, beside the same with the
+    model before issue 48."""
+    photos, before = report("photo_benchmark.json"), report(PHOTOS_BEFORE)
+    native, native_before = photos["native_accuracy"], before["native_accuracy"]
+    rows = [f"| the same images at 28 × 28 (native) | {native:.3f} | | {native_before:.3f} | |"]
     for name, condition in photos["sets"][photo_set]["conditions"].items():
+        earlier = before["sets"][photo_set]["conditions"][name]["accuracy"]
         rows.append(
             f"| {name} | {condition['accuracy']:.3f} | {100 * (condition['accuracy'] - native):+.1f} "
-            f"± {100 * condition['standard_error']:.1f} points | {condition['ms_per_photo']:.1f} ms |"
+            f"± {100 * condition['standard_error']:.1f} points | {earlier:.3f} | "
+            f"{100 * (earlier - native_before):+.1f} points |"
         )
     header = ["Photo (one change from the default)", "Accuracy", "Against native (± standard error)"]
-    return table([*header, "Time per photo"], rows)
+    return table([*header, "Before issue 48", "Against native before"], rows)
 
 
 def photos_summary() -> str:
-    """docs/photos.md: each set's largest and mean drop, the run's time, and fmnist.tag's throughput."""
-    photos = report("photo_benchmark.json")
+    """docs/photos.md: each set's largest and mean drop, now and before issue 48, the run's time, and
+    fmnist.tag's throughput."""
+    photos, before = report("photo_benchmark.json"), report(PHOTOS_BEFORE)
+    lines = []
+    for when, run in (("Now", photos), ("Before issue 48 (commit d837abc's model)", before)):
+        drops = "; ".join(
+            f"{name} set: largest drop {100 * photo_set['largest_drop']:.2f} points, mean drop "
+            f"{100 * photo_set['mean_drop']:.2f} points over {len(photo_set['conditions'])} conditions"
+            for name, photo_set in run["sets"].items()
+        )
+        lines.append(
+            f"- {when}: {drops}; native {run['native_accuracy']:.3f}, on {run['images']:,} test images "
+            f"({run['processor']}, {run['minutes']:.0f} minutes for both sets with {run['workers']} worker processes)"
+        )
     tagging = photos["tagging"]
-    drops = "; ".join(
-        f"{name} set: largest drop {100 * photo_set['largest_drop']:.2f} points, mean drop "
-        f"{100 * photo_set['mean_drop']:.2f} points over {len(photo_set['conditions'])} conditions"
-        for name, photo_set in photos["sets"].items()
+    lines.append(
+        f"- `fmnist.tag` tagged {tagging['28x28_png']['images_per_s']:,} images/s from a folder of 28 × 28 PNGs and "
+        f"{tagging['1000px_jpeg']['images_per_s']:,} images/s from one of 1,000-pixel JPEGs."
     )
-    return (
-        f"{drops}; on {photos['images']:,} test images ({photos['processor']}, {photos['minutes']:.0f} minutes "
-        f"for both sets with {photos['workers']} worker processes). `fmnist.tag` tagged "
-        f"{tagging['28x28_png']['images_per_s']:,} images/s from a folder of 28 × 28 PNGs and "
-        f"{tagging['1000px_jpeg']['images_per_s']:,} images/s from one of 1,000-pixel JPEGs.\n"
-    )
+    return "\n".join(lines) + "\n"
 
 
 PHOTO_GOALS = {"tuning": (1.0, 1.5), "held-out": (1.5, 3.0)}  # points: the mean drop's and every condition's
