@@ -77,6 +77,8 @@ CANDIDATES = {
     "frame, levels, flip, tilt 10°, zoom in 20 %, noise 0.05": {
         "frame": True, "levels": True, "flip": True, "shift": 1, "tilt": 10, "zoom": (-0.2, 0.0), "noise": 0.05,
     },
+    # the third round (docs/robustness.md): the framed recipe with a longer schedule
+    "frame, levels, flip, 25 epochs": {"frame": True, "levels": True, "flip": True, "shift": 1, "epochs": 25},
 }  # fmt: skip
 
 
