@@ -112,7 +112,11 @@ def tolerances(runs: list[dict]) -> dict:
         "z": round(z, 3),
         "method": "z·√2·s per figure (difference of two runs), s over all runs, at least the floor",
         "floor": FLOOR,
-        "runs": [{key: run[key] for key in ("seed", "precision", "processor", "commit")} for run in runs],
+        "runs": [
+            {key: run[key] for key in ("seed", "precision", "processor", "commit")}
+            | {"test_accuracy": run["metrics"]["test_accuracy"]}
+            for run in runs
+        ],
         "processors": sorted({run["processor"] for run in runs}),
         "std": spread,
         "tolerance": {name: max(z * math.sqrt(2) * s, FLOOR) for name, s in spread.items()},
