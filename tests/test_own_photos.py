@@ -157,11 +157,17 @@ def test_the_catalogue_names_photos_by_their_path_and_skips_a_repeated_id(photo_
         (tmp_path / "photos" / name).parent.mkdir(parents=True, exist_ok=True)
         Image.new("RGB", (40, 30), (200, 30, 30)).save(tmp_path / "photos" / name)
     photos = train_photos.labelled_photos(tmp_path / "photos")
-    problems = train_photos.catalogue(tmp_path / "photos", photos, photo_artifacts / "model.tflite", tmp_path)
+    model = photo_artifacts / "model.tflite"
+    prepared = dict(
+        zip([photo.path for photo in photos], train_photos.load(photos, model_folder.read_spec(model)), strict=True)
+    )
+    prepared[str(tmp_path / "photos" / "bags" / "a.jpg")] = np.full((32, 32, 3), 0.5, np.float32)  # not the file's
+    problems = train_photos.catalogue(tmp_path / "photos", photos, prepared, model, tmp_path)
     catalogue = Catalogue.load(tmp_path / "catalogue.npz")
     assert sorted(catalogue.ids) == ["bags-a", "shoes-a", "shoes-winter-a"]
     assert len(problems) == 1 and "appears twice" in problems[0]
     assert catalogue.thumbnails.shape == (3, 32, 32, 3)
+    assert (catalogue.thumbnails[list(catalogue.ids).index("bags-a")] == 128).all()  # the photo was not read again
 
 
 def test_an_output_folder_holding_another_model_is_refused(tmp_path):

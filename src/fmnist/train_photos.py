@@ -211,15 +211,16 @@ def write_split(folder: Path, parts: dict) -> None:
         writer.writerows(rows)
 
 
-def catalogue(source, photos: list[Photo], model: Path, folder: Path) -> list[str]:
+def catalogue(source, photos: list[Photo], prepared: dict, model: Path, folder: Path) -> list[str]:
     """The catalogue of every photo in `folder`, each photo's id its path below the source's folder, as the
-    catalogue command names them (`fmnist.tag.catalogue`); the problems (a repeated id is skipped)."""
+    catalogue command names them (`fmnist.tag.catalogue`), from the photos' model inputs (`prepared`, by path);
+    the problems (a repeated id is skipped)."""
     from fmnist.core.catalogue import from_items
 
     root = Path(source) if Path(source).is_dir() else Path(source).parent
     files = ((PurePath(os.path.relpath(photo.path, root)), photo.path) for photo in photos)
     items, problems = sources.folder_items(files)
-    from_items(items, problems, model, source).save(folder / model_folder.CATALOGUE)
+    from_items(items, problems, model, source, prepared).save(folder / model_folder.CATALOGUE)
     return problems
 
 
@@ -249,7 +250,8 @@ def run(source, folder, size=64, channels=3, epochs=30, seed=42, batch_size=64, 
     network, temperature, thresholds = calibrated(model, x["validation"], labels["validation"], seed)
     paths = export.export_all(network, folder, spec, name="model")
     evaluate.write_metrics(folder / model_folder.THRESHOLDS, {"score": "margin", "thresholds": thresholds})
-    skipped = catalogue(source, photos, paths["tflite"], folder)
+    prepared = {photo.path: x[name][i] for name, part in parts.items() for i, photo in enumerate(part)}
+    skipped = catalogue(source, photos, prepared, paths["tflite"], folder)
     results = report(folder, network, x["test"], labels["test"], classes, thresholds)
     results |= {
         "classes": list(classes),

@@ -212,13 +212,19 @@ def from_source(source, problems: list, model_path=DEFAULT_MODEL) -> Catalogue:
     return from_items(items, problems, model_path, source)
 
 
-def from_items(items: list[sources.Item], problems: list, model_path=DEFAULT_MODEL, source="the source") -> Catalogue:
-    """`from_source` for items listed already."""
-    spec = model_folder.read_spec(model_path)
+def from_items(
+    items: list[sources.Item], problems: list, model_path=DEFAULT_MODEL, source="the source", prepared=None
+) -> Catalogue:
+    """`from_source` for items listed already; `prepared` maps the path of each photo decoded already to its
+    model input, which is then not read again."""
+    spec, prepared = model_folder.read_spec(model_path), prepared or {}
     results, taken = [], set()
     for item in items:
         problem = id_problem(item, taken)
-        result = sources.Decoded(problem=problem) if problem else sources.read_photo(item.path, spec)
+        if problem or item.path not in prepared:
+            result = sources.Decoded(problem=problem) if problem else sources.read_photo(item.path, spec)
+        else:
+            result = sources.Decoded(prepared[item.path])
         if not result.problem:
             taken.add(item.id)
         results.append(result)
