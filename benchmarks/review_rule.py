@@ -26,6 +26,7 @@ from fmnist.core import search
 
 NOVELTY_PERCENTILE = 99
 CHECK_PERCENTILE = 99.5
+SCORES = ("novelty", "cut_off", "grain")  # each image's scores, a column each (`scores`), that a rule may limit
 
 
 def calibration_augmentation(seed: int):
@@ -80,7 +81,7 @@ def grain(images) -> np.ndarray:
 
 
 def scores(images, embeddings, centroids) -> np.ndarray:
-    """Each image's novelty, cut-off and grain scores, a column each: what rules (d) and (e) limit."""
+    """Each image's `SCORES`, a column each: what rules (d) and (e) limit."""
     return np.stack([novelty(embeddings, centroids), cut_off(images), grain(images)], axis=1)
 
 
@@ -98,34 +99,34 @@ def judged(probabilities, image_scores, labels, temperature, thresholds, limits)
     }
 
 
-def fitted_rules(clean, augmented: dict, labels, clean_scores) -> dict:
-    """Each rule's temperature, thresholds and limits of the novelty, cut-off and grain scores (infinite:
-    none), from the validation split's (probabilities, embeddings) as drawn and in each augmented copy, and
-    its clean images' scores."""
-    twice, none = np.concatenate([labels, labels]), np.full(3, np.inf)
-    fits = {"(a) validation as drawn": (*fit(clean[0], labels), none)}
+def fitted_rules(clean: tuple, augmented: dict, labels) -> dict:
+    """Each rule's temperature, thresholds and limits of the `SCORES` it limits, from the validation split's
+    (probabilities, scores) as drawn (`clean`) and the probabilities of each augmented copy."""
+    twice, clean_scores = np.concatenate([labels, labels]), dict(zip(SCORES, clean[1].T, strict=True))
+    fits = {"(a) validation as drawn": (*fit(clean[0], labels), {})}
     for rule, copy in (("(b)", "training augmentation"), ("(c)", "calibration augmentation")):
-        fits[f"{rule} with the {copy}"] = (*fit(np.concatenate([clean[0], augmented[copy][0]]), twice), none)
-    novelty_limit = np.percentile(clean_scores[:, 0], NOVELTY_PERCENTILE)
-    fits["(d) margin and novelty"] = (*fits["(a) validation as drawn"][:2], [novelty_limit, np.inf, np.inf])
-    checks = [np.inf, *np.percentile(clean_scores[:, 1:], CHECK_PERCENTILE, axis=0)]
+        fits[f"{rule} with the {copy}"] = (*fit(np.concatenate([clean[0], augmented[copy]]), twice), {})
+    novelty = {"novelty": np.percentile(clean_scores["novelty"], NOVELTY_PERCENTILE)}
+    fits["(d) margin and novelty"] = (*fits["(a) validation as drawn"][:2], novelty)
+    checks = {score: np.percentile(clean_scores[score], CHECK_PERCENTILE) for score in ("cut_off", "grain")}
     fits["(e) with image checks"] = (*fits["(b) with the training augmentation"][:2], checks)
     return fits
 
 
-def rule_report(name, temperature, thresholds, limits, predicted: dict, labels) -> dict:
-    """One rule judged under every condition's (probabilities, scores), printed as well."""
+def rule_report(name, temperature, thresholds, limits: dict, predicted: dict, labels) -> dict:
+    """One rule judged under every condition's (probabilities, scores), printed as well; `limits` by score,
+    none for a score it leaves out."""
+    columns = np.array([limits.get(score, np.inf) for score in SCORES])
     tagged = {
-        condition: judged(p, image_scores, labels, temperature, thresholds, np.asarray(limits))
+        condition: judged(p, image_scores, labels, temperature, thresholds, columns)
         for condition, (p, image_scores) in predicted.items()
     }
     worst = {t: min(r[t]["accuracy"] for r in tagged.values() if r[t]["accuracy"] is not None) for t in thresholds}
     clean_coverage = {t: tagged["unchanged"][t]["coverage"] for t in thresholds}
     report = {"temperature": round(temperature, 4), "thresholds": thresholds}
-    keys = ("novelty_limit", "cut_off_limit", "grain_limit")
-    report |= {key: None if np.isinf(x) else round(float(x), 4) for key, x in zip(keys, limits, strict=True)}
+    report |= {f"{score}_limit": round(float(limits[score]), 4) if score in limits else None for score in SCORES}
     report |= {"clean_coverage": clean_coverage, "worst_accuracy": worst, "conditions": tagged}
-    print(f"{name}: T {temperature:.3f}, limits {[report[key] for key in keys]}")
+    print(f"{name}: T {temperature:.3f}, limits {limits}")
     print(f"  clean coverage {clean_coverage}, worst accuracy among the tagged {worst}")
     return report
 
@@ -151,21 +152,21 @@ def main(argv=None) -> None:
         return probabilities, embeddings
 
     train_embeddings = outputs(data.scale_images(x_train))[1]
-    means = np.stack([train_embeddings[y_train == k].mean(axis=0) for k in range(10)])
-    centroids = search.normalize(means)
-    clean = outputs(data.scale_images(x_val))
-    clean_scores = scores(data.scale_images(x_val), clean[1], centroids)
+    centroids = search.normalize(np.stack([train_embeddings[y_train == k].mean(axis=0) for k in range(10)]))
+
+    def judged_inputs(garments):  # uint8 garments: their probabilities and scores
+        images = data.scale_images(garments)
+        probabilities, embeddings = outputs(images)
+        return probabilities, scores(images, embeddings, centroids)
+
+    conditions = {"unchanged": x_val} | {name: robustness.changed(x_val, name) for name in robustness.CONDITIONS}
+    predicted = {name: judged_inputs(garments) for name, garments in conditions.items()}
     copies = {
         "training augmentation": recipe.build_augmentation(arguments.seed),
         "calibration augmentation": calibration_augmentation(arguments.seed),
     }
-    augmented = {name: outputs(layer(data.scale_images(x_val), training=True)) for name, layer in copies.items()}
-    fits = fitted_rules(clean, augmented, y_val, clean_scores)
-    conditions = {"unchanged": x_val} | {name: robustness.changed(x_val, name) for name in robustness.CONDITIONS}
-    predicted = {}
-    for name, pictures in conditions.items():
-        probabilities, embeddings = outputs(data.scale_images(pictures))
-        predicted[name] = probabilities, scores(data.scale_images(pictures), embeddings, centroids)
+    augmented = {name: outputs(layer(data.scale_images(x_val), training=True))[0] for name, layer in copies.items()}
+    fits = fitted_rules(predicted["unchanged"], augmented, y_val)
     report = {name: rule_report(name, *rule, predicted, y_val) for name, rule in fits.items()}
     if arguments.output:
         arguments.output.write_text(json.dumps(report, indent=2) + "\n")

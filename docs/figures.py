@@ -9,7 +9,7 @@ tests/test_docs.py checks that every block is current; a missing report fails it
 import json
 import statistics
 
-from fmnist import zalando_benchmark
+from fmnist import slides, zalando_benchmark
 from tests.committed import report, report_text
 
 
@@ -63,14 +63,15 @@ def zalando_row(entry: zalando_benchmark.Entry) -> str:
 
 
 def recipe_seeds(precision: str) -> dict:
-    """The committed recipe's test accuracy over the seeds that the regression tolerances were measured from
-    (reports/regression_tolerances.json), in `precision`: its seeds, mean and sample standard deviation."""
-    runs = [run for run in report("regression_tolerances.json")["runs"] if run["precision"] == precision]
-    values = [run["test_accuracy"] for run in runs]
-    return {"seeds": [run["seed"] for run in runs], "mean": statistics.mean(values), "std": statistics.stdev(values)}
+    """The committed recipe's test accuracy over the seeds that the regression tolerances were measured from,
+    in `precision`: its seeds, mean and sample standard deviation."""
+    accuracies = slides.seed_accuracies(report("regression_tolerances.json"), precision)
+    values = list(accuracies.values())
+    return {"seeds": list(accuracies), "mean": statistics.mean(values), "std": statistics.stdev(values)}
 
 
 def seed_range(seeds: list[int]) -> str:
+    """Seeds as a range where they run on without a gap ("42–46"), else listed."""
     return f"{seeds[0]}–{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) else ", ".join(map(str, seeds))
 
 
@@ -518,18 +519,19 @@ PHOTOS_BEFORE = "photo_benchmark_before_issue_48.json"  # commit d837abc's repor
 def photos_table(photo_set: str) -> str:
     """docs/photos.md: each condition of one set, its accuracy against native 28 × 28, beside the same with the
     model before issue 48."""
-    photos, before = report("photo_benchmark.json"), report(PHOTOS_BEFORE)
-    native, native_before = photos["native_accuracy"], before["native_accuracy"]
-    rows = [f"| the same images at 28 × 28 (native) | {native:.3f} | | {native_before:.3f} | |"]
-    for name, condition in photos["sets"][photo_set]["conditions"].items():
-        earlier = before["sets"][photo_set]["conditions"][name]["accuracy"]
-        rows.append(
-            f"| {name} | {condition['accuracy']:.3f} | {100 * (condition['accuracy'] - native):+.1f} "
-            f"± {100 * condition['standard_error']:.1f} points | {earlier:.3f} | "
-            f"{100 * (earlier - native_before):+.1f} points |"
+    runs = report("photo_benchmark.json"), report(PHOTOS_BEFORE)
+    natives = [run["native_accuracy"] for run in runs]
+    rows = [f"| the same images at 28 × 28 (native) | {natives[0]:.3f} | | | {natives[1]:.3f} | |"]
+    for name, condition in runs[0]["sets"][photo_set]["conditions"].items():
+        before = runs[1]["sets"][photo_set]["conditions"][name]
+        now, then = (
+            f"{result['accuracy']:.3f} | {100 * (result['accuracy'] - native):+.1f} "
+            f"± {100 * result['standard_error']:.1f} points"
+            for result, native in zip((condition, before), natives, strict=True)
         )
+        rows.append(f"| {name} | {now} | {condition['ms_per_photo']:.1f} ms | {then} |")
     header = ["Photo (one change from the default)", "Accuracy", "Against native (± standard error)"]
-    return table([*header, "Before issue 48", "Against native before"], rows)
+    return table([*header, "Time per photo", "Before issue 48", "Against native, before"], rows)
 
 
 def photos_summary() -> str:

@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK = ROOT / "Fashion_MNIST_model_training.ipynb"
 HEADLINE = ("test_accuracy", "test_loss", "parameters", "training_precision")
 
 

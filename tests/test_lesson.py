@@ -2,9 +2,7 @@
 
 import json
 
-from tests.committed import ROOT
-
-NOTEBOOK = ROOT / "Fashion_MNIST_model_training.ipynb"
+from tests.committed import NOTEBOOK
 
 
 def test_the_lesson_reaches_fit_soon_in_short_cells():

@@ -9,9 +9,8 @@ import papermill
 import pytest
 from nbclient import NotebookClient
 
-from tests.committed import ROOT
+from tests.committed import NOTEBOOK
 
-NOTEBOOK = ROOT / "Fashion_MNIST_model_training.ipynb"
 QUICK = {"EPOCHS": 2, "TRAIN_IMAGES": 3000}
 
 pytestmark = [pytest.mark.notebook, pytest.mark.timeout(1800)]  # a run of the notebook: minutes, not seconds

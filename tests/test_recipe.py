@@ -2,15 +2,14 @@
 train, is generated from its cells tagged `recipe` (`fmnist.notebook_recipe`)."""
 
 import json
-from pathlib import Path
 
 import keras
 import numpy as np
 
 from fmnist import notebook_recipe, recipe
+from tests.committed import NOTEBOOK, ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOK, MODULE = ROOT / "Fashion_MNIST_model_training.ipynb", ROOT / "src" / "fmnist" / "recipe.py"
+MODULE = ROOT / "src" / "fmnist" / "recipe.py"
 
 
 def test_the_recipe_module_is_generated_from_the_notebook_as_it_stands():

@@ -11,8 +11,6 @@ from pathlib import Path
 
 from fmnist import CLASS_NAMES, deck, zalando_benchmark
 
-TOLERANCES = "regression_tolerances.json"  # its runs: the committed recipe over seeds (benchmarks/tolerances.py)
-
 
 def accuracy_text(metrics: dict) -> str:
     """The test accuracy as the slides print it, e.g. `94.12 %`."""
@@ -24,11 +22,10 @@ def training_benchmark(path: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def recipe_seeds(path: Path) -> list[float]:
-    """The committed recipe's test accuracy over the bfloat16 seeds that reports/regression_tolerances.json was
-    measured from, or [] without that report."""
-    runs = json.loads(path.read_text())["runs"] if path.exists() else []
-    return [run["test_accuracy"] for run in runs if run["precision"] == "mixed_bfloat16"]
+def seed_accuracies(tolerances: dict, precision="mixed_bfloat16") -> dict[int, float]:
+    """The committed recipe's test accuracy by seed, in `precision`, over the runs that the regression tolerances
+    (reports/regression_tolerances.json, parsed) were measured from."""
+    return {run["seed"]: run["test_accuracy"] for run in tolerances["runs"] if run["precision"] == precision}
 
 
 def speed_text(benchmark: dict) -> str:
@@ -276,7 +273,9 @@ def target_text(target_and_point) -> str:
 def slides_for(metrics: dict, reports: Path) -> list[deck.Slide]:
     """Every slide of the deck, in order, from the run's metrics, the training benchmark and the seeds of the
     regression tolerances, in the folder `reports`."""
-    benchmark, seeds = training_benchmark(reports / "training_benchmark.json"), recipe_seeds(reports / TOLERANCES)
+    benchmark = training_benchmark(reports / "training_benchmark.json")
+    tolerances = reports / "regression_tolerances.json"
+    seeds = list(seed_accuracies(json.loads(tolerances.read_text())).values()) if tolerances.exists() else []
     return story_slides(metrics) + model_slides(metrics, benchmark, seeds) + insight_slides(metrics)
 
 

@@ -221,10 +221,12 @@ def from_items(
     results, taken = [], set()
     for item in items:
         problem = id_problem(item, taken)
-        if problem or item.path not in prepared:
-            result = sources.Decoded(problem=problem) if problem else sources.read_photo(item.path, spec)
-        else:
+        if problem:
+            result = sources.Decoded(problem=problem)
+        elif item.path in prepared:
             result = sources.Decoded(prepared[item.path])
+        else:
+            result = sources.read_photo(item.path, spec)
         if not result.problem:
             taken.add(item.id)
         results.append(result)
