@@ -25,7 +25,8 @@ import numpy as np
 from benchmarks import robustness, training
 
 # name: the augmentation's settings (a mirror, a shift in pixels, a tilt in degrees, a zoom as a share of the
-# side, a sideways shear, a contrast change, Gaussian noise) and any change of epochs
+# side, a sideways shear, a contrast change, Gaussian noise) and any change of epochs or of the filters per
+# convolution
 CANDIDATES = {
     "today": None,
     "flip": {"flip": True, "shift": 1},
@@ -79,6 +80,11 @@ CANDIDATES = {
     },
     # the third round (docs/robustness.md): the framed recipe with a longer schedule
     "frame, levels, flip, 25 epochs": {"frame": True, "levels": True, "flip": True, "shift": 1, "epochs": 25},
+    # a probe for the next round: a milder tilt, and the tilt with wider convolutions (filters per layer)
+    "frame, levels, flip, tilt 5°": {"frame": True, "levels": True, "flip": True, "shift": 1, "tilt": 5},
+    "frame, levels, flip, tilt 10°, filters 48/96": {
+        "frame": True, "levels": True, "flip": True, "shift": 1, "tilt": 10, "filters": (48, 96),
+    },
 }  # fmt: skip
 
 
@@ -116,7 +122,8 @@ def candidate_network(settings: dict, seed: int):
 
     from fmnist import recipe
 
-    model = recipe.build_model(seed=seed)
+    sizes = {"filters": settings["filters"]} if "filters" in settings else {}  # else the recipe's own
+    model = recipe.build_model(seed=seed, **sizes)
     asked = {name for name in ("frame", "levels") if settings.get(name)}
     network = [layer for layer in model.layers if layer.name not in {"frame", "levels"} - asked]
     return keras.Sequential([keras.Input(shape=(28, 28, 1)), *network], name=model.name)
