@@ -695,10 +695,10 @@ def confirmation_table() -> str:
     for name in dict.fromkeys(run["candidate"] for run in runs):
         mine = [run for run in runs if run["candidate"] == name]
         gains = [run["clean"] - today[run["seed"]]["clean"] for run in mine if run["seed"] in today]
-        spread = statistics.stdev(gains) / len(gains) ** 0.5 if len(gains) > 1 else 0.0
+        spread = f" ± {100 * statistics.stdev(gains) / len(gains) ** 0.5:.2f}" if len(gains) > 1 else " (one seed)"
         rows.append(
             f"| {name} | {len(mine)} | {statistics.mean(run['clean'] for run in mine):.4f} | "
-            f"{100 * statistics.mean(gains):+.2f} ± {100 * spread:.2f} | "
+            f"{100 * statistics.mean(gains):+.2f}{spread} | "
             f"{statistics.mean(run['mean'] for run in mine):.4f} | "
             f"{statistics.mean(run['worst'] for run in mine):.4f} | "
             f"{statistics.mean(run['train_seconds'] for run in mine):.0f} |"
@@ -725,6 +725,22 @@ def third_round() -> str:
         f"{100 * conditions_error:.2f} points. By the rule, the longer schedule is "
         f"{'chosen' if chosen else 'not chosen, and the recipe keeps 20 epochs'}.\n"
     )
+
+
+def probe_table() -> str:
+    """docs/robustness.md: the probe's candidates beside the framed recipe and its 10° tilt, seed 42 at full
+    size: clean, the strongest tilt and shear, and the worst condition."""
+    runs = [run for run in search_runs("confirmation") if run["seed"] == 42 and run["candidate"].startswith("frame")]
+    rows = []
+    for run in runs:
+        conditions = {name: value for name, value in run["conditions"].items() if name != "unchanged"}
+        worst = min(conditions, key=conditions.get)
+        rows.append(
+            f"| {run['candidate']} | {run['epochs']} | {run['clean']:.4f} | {conditions['tilted 15°']:.4f} | "
+            f"{conditions['sheared 0.3']:.4f} | {conditions[worst]:.4f} ({worst}) |"
+        )
+    header = ["Recipe (seed 42, full size)", "Epochs", "Clean", "Tilted 15°", "Sheared 0.3", "Worst condition"]
+    return table(header, rows)
 
 
 def robustness_table() -> str:
