@@ -25,8 +25,8 @@ import numpy as np
 from benchmarks import robustness, training
 
 # name: the augmentation's settings (a mirror, a shift in pixels, a tilt in degrees, a zoom as a share of the
-# side, a sideways shear, a contrast change, Gaussian noise) and any change of epochs or of the filters per
-# convolution
+# side, a sideways shear, a contrast change, Gaussian noise) and any change of epochs, of the filters per
+# convolution or of the dropout
 CANDIDATES = {
     "today": None,
     "flip": {"flip": True, "shift": 1},
@@ -85,6 +85,13 @@ CANDIDATES = {
     "frame, levels, flip, tilt 10°, filters 48/96": {
         "frame": True, "levels": True, "flip": True, "shift": 1, "tilt": 10, "filters": (48, 96),
     },
+    # and less regularisation beside the tilt: no dropout
+    "frame, levels, flip, tilt 10°, no dropout": {
+        "frame": True, "levels": True, "flip": True, "shift": 1, "tilt": 10, "dropout": 0.0,
+    },
+    "frame, levels, flip, tilt 5°, no dropout": {
+        "frame": True, "levels": True, "flip": True, "shift": 1, "tilt": 5, "dropout": 0.0,
+    },
 }  # fmt: skip
 
 
@@ -122,8 +129,8 @@ def candidate_network(settings: dict, seed: int):
 
     from fmnist import recipe
 
-    sizes = {"filters": settings["filters"]} if "filters" in settings else {}  # else the recipe's own
-    model = recipe.build_model(seed=seed, **sizes)
+    changed = {key: settings[key] for key in ("filters", "dropout") if key in settings}  # else the recipe's own
+    model = recipe.build_model(seed=seed, **changed)
     asked = {name for name in ("frame", "levels") if settings.get(name)}
     network = [layer for layer in model.layers if layer.name not in {"frame", "levels"} - asked]
     return keras.Sequential([keras.Input(shape=(28, 28, 1)), *network], name=model.name)
