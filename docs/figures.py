@@ -727,6 +727,32 @@ def third_round() -> str:
     )
 
 
+def fourth_round() -> str:
+    """docs/robustness.md: the fourth round's candidate by step 3's rule: eligible if its mean clean validation
+    accuracy is at least today's minus 0.2 points; chosen over the framed recipe if its mean over the
+    conditions is higher."""
+    name, framed = "frame, levels, flip, tilt 5°, no dropout", "frame, levels, flip"
+    (clean, error, seeds), (conditions, conditions_error, _) = (paired(name, framed, f) for f in ("clean", "mean"))
+    against_today = paired(name, "today", "clean")
+    eligible, higher = against_today[0] >= -0.002, conditions > 0
+    verdict = (
+        "chosen by step 3's rule, for a later session to adopt"
+        if eligible and higher
+        else "not chosen: "
+        + (
+            "its mean over the conditions is not higher"
+            if eligible
+            else "it loses more than 0.2 points of clean accuracy against today's recipe"
+        )
+    )
+    return (
+        f"On seeds 42 to 44 ({seeds} paired): clean validation accuracy {100 * against_today[0]:+.2f} ± "
+        f"{100 * against_today[1]:.2f} points against today's recipe and {100 * clean:+.2f} ± {100 * error:.2f} "
+        f"against the framed one; mean over the conditions {100 * conditions:+.2f} ± {100 * conditions_error:.2f} "
+        f"points against the framed one. It is {verdict}.\n"
+    )
+
+
 def probe_table() -> str:
     """docs/robustness.md: the probe's candidates beside the framed recipe and its 10° tilt, seed 42 at full
     size: clean, the strongest tilt and shear, and the worst condition."""
