@@ -690,15 +690,14 @@ def screening_table(framed=False) -> str:
 def confirmation_table() -> str:
     """docs/robustness.md: each finalist and today's recipe at full size, over the seeds both ran, paired."""
     runs = search_runs("confirmation")
-    today = {run["seed"]: run for run in runs if run["candidate"] == "today"}
     rows = []
     for name in dict.fromkeys(run["candidate"] for run in runs):
         mine = [run for run in runs if run["candidate"] == name]
-        gains = [run["clean"] - today[run["seed"]]["clean"] for run in mine if run["seed"] in today]
-        spread = f" ± {100 * statistics.stdev(gains) / len(gains) ** 0.5:.2f}" if len(gains) > 1 else " (one seed)"
+        gain, error, _ = paired(name, "today", "clean")
+        spread = " (one seed)" if error is None else f" ± {100 * error:.2f}"
         rows.append(
             f"| {name} | {len(mine)} | {statistics.mean(run['clean'] for run in mine):.4f} | "
-            f"{100 * statistics.mean(gains):+.2f}{spread} | "
+            f"{100 * gain:+.2f}{spread} | "
             f"{statistics.mean(run['mean'] for run in mine):.4f} | "
             f"{statistics.mean(run['worst'] for run in mine):.4f} | "
             f"{statistics.mean(run['train_seconds'] for run in mine):.0f} |"
@@ -707,11 +706,13 @@ def confirmation_table() -> str:
     return table([*header, "Mean over conditions", "Worst condition", "Training s"], rows)
 
 
-def paired(name: str, against: str, figure: str) -> tuple[float, float, int]:
-    """`name`'s gain in `figure` over `against` at full size, on the seeds both ran: mean, standard error, seeds."""
+def paired(name: str, against: str, figure: str) -> tuple[float, float | None, int]:
+    """`name`'s gain in `figure` over `against` at full size, on the seeds both ran: mean, standard error (None
+    for one seed), seeds."""
     runs = {(run["candidate"], run["seed"]): run[figure] for run in search_runs("confirmation")}
-    gains = [runs[name, seed] - runs[against, seed] for candidate, seed in runs if candidate == name]
-    return statistics.mean(gains), statistics.stdev(gains) / len(gains) ** 0.5, len(gains)
+    gains = [runs[name, seed] - runs[against, seed] for c, seed in runs if c == name and (against, seed) in runs]
+    error = statistics.stdev(gains) / len(gains) ** 0.5 if len(gains) > 1 else None
+    return statistics.mean(gains), error, len(gains)
 
 
 def third_round() -> str:
@@ -735,16 +736,12 @@ def fourth_round() -> str:
     (clean, error, seeds), (conditions, conditions_error, _) = (paired(name, framed, f) for f in ("clean", "mean"))
     against_today = paired(name, "today", "clean")
     eligible, higher = against_today[0] >= -0.002, conditions > 0
-    verdict = (
-        "chosen by step 3's rule, for a later session to adopt"
-        if eligible and higher
-        else "not chosen: "
-        + (
-            "its mean over the conditions is not higher"
-            if eligible
-            else "it loses more than 0.2 points of clean accuracy against today's recipe"
-        )
-    )
+    if not eligible:
+        verdict = "not chosen: it loses more than 0.2 points of clean accuracy against today's recipe"
+    elif not higher:
+        verdict = "not chosen: its mean over the conditions is not higher"
+    else:
+        verdict = "chosen by step 3's rule, for a later session to adopt"
     return (
         f"On seeds 42 to 44 ({seeds} paired): clean validation accuracy {100 * against_today[0]:+.2f} ± "
         f"{100 * against_today[1]:.2f} points against today's recipe and {100 * clean:+.2f} ± {100 * error:.2f} "
