@@ -17,8 +17,9 @@ def accuracy_text(metrics: dict) -> str:
     return f"{metrics['test_accuracy'] * 100:.2f} %"
 
 
-def training_benchmark(path: Path) -> dict:
-    """reports/training_benchmark.json, or {} before the benchmark has run."""
+def optional_report(path: Path) -> dict:
+    """A report written by a benchmark (reports/training_benchmark.json, regression_tolerances.json), or {} before
+    that benchmark has run."""
     return json.loads(path.read_text()) if path.exists() else {}
 
 
@@ -273,9 +274,10 @@ def target_text(target_and_point) -> str:
 def slides_for(metrics: dict, reports: Path) -> list[deck.Slide]:
     """Every slide of the deck, in order, from the run's metrics, the training benchmark and the seeds of the
     regression tolerances, in the folder `reports`."""
-    benchmark = training_benchmark(reports / "training_benchmark.json")
-    tolerances = reports / "regression_tolerances.json"
-    seeds = list(seed_accuracies(json.loads(tolerances.read_text())).values()) if tolerances.exists() else []
+    benchmark, tolerances = (
+        optional_report(reports / name) for name in ("training_benchmark.json", "regression_tolerances.json")
+    )
+    seeds = list(seed_accuracies(tolerances).values()) if tolerances else []
     return story_slides(metrics) + model_slides(metrics, benchmark, seeds) + insight_slides(metrics)
 
 
