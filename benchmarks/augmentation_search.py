@@ -151,11 +151,9 @@ def train_candidate(name: str, seed: int, train_images, epochs: int, save=None) 
     """Train one candidate and judge it on the validation split; with `save`, keep the model in that folder."""
     import keras
 
-    from fmnist import data, recipe, train
+    from fmnist import recipe, train
 
-    (train_x, train_y), _ = data.load_data()
-    x_all, y_all = data.scale_images(train_x), keras.utils.to_categorical(train_y)
-    (x_train, y_train), (x_val, y_val) = data.split_validation(x_all, y_all, recipe.VALIDATION_SIZE, seed)
+    (x_train, y_train), (x_val, y_val) = split(seed)
     x_train, y_train = x_train[:train_images], y_train[:train_images]
     train.make_deterministic(seed)
     keras.mixed_precision.set_global_policy(train.precision_policy())
@@ -174,18 +172,66 @@ def train_candidate(name: str, seed: int, train_images, epochs: int, save=None) 
         Path(save).mkdir(parents=True, exist_ok=True)
         model.save(Path(save, f"{CANDIDATES_BY_SLUG[name]}-{seed}.keras"))
     accuracy = condition_accuracy(model, x_val, y_val.argmax(axis=1))
+    return judged(name, seed, accuracy, train_images=len(x_train), epochs=epochs, train_seconds=round(seconds, 1))
+
+
+def split(seed: int):
+    """The training images and the validation split of `seed`, as the notebook splits them (levels 0 to 1)."""
+    import keras
+
+    from fmnist import data, recipe
+
+    (train_x, train_y), _ = data.load_data()
+    x_all, y_all = data.scale_images(train_x), keras.utils.to_categorical(train_y)
+    return data.split_validation(x_all, y_all, recipe.VALIDATION_SIZE, seed)
+
+
+def judged(name: str, seed: int, accuracy: dict, **run) -> dict:
+    """One run's JSON line: its validation accuracy clean and per condition, with their mean and worst."""
     changes = [value for key, value in accuracy.items() if key != "unchanged"]
     return {
         "candidate": name,
         "seed": seed,
-        "train_images": len(x_train),
-        "epochs": epochs,
-        "train_seconds": round(seconds, 1),
+        **run,
         "clean": accuracy["unchanged"],
         "mean": round(float(np.mean(changes)), 4),
         "worst": min(changes),
         "conditions": accuracy,
     }
+
+
+def mirror_averaged(model):
+    """`model` answering with the mean of its probabilities for the image and for its mirror (the fifth round)."""
+    import keras
+
+    images = keras.Input(shape=(28, 28, 1))
+    views = [model(images), model(keras.ops.flip(images, axis=2))]
+    return keras.Model(images, keras.layers.Average()(views))
+
+
+def mirror_average_runs(folder: Path, names: list, seeds: list, output: Path) -> None:
+    """The fifth round: each kept network of `names` and `seeds`, judged on its seed's validation split with the
+    mirror averaged; one JSON line each, named after its candidate with ", mirror averaged"."""
+    import keras
+
+    from fmnist import model  # noqa: F401  (registers Frame for loading)
+
+    trained = {}  # each kept network's training, from its single-pass run at full size in `output`
+    for run in map(json.loads, output.read_text().splitlines()):
+        if "network" not in run and run["train_images"] == 55_000:
+            trained[run["candidate"], run["seed"]] = {
+                key: run[key] for key in ("train_images", "epochs", "train_seconds")
+            }
+    for seed in seeds:
+        _, (x_val, y_val) = split(seed)
+        for name in names:
+            path = Path(folder, f"{CANDIDATES_BY_SLUG[name]}-{seed}.keras")
+            network = keras.models.load_model(path)
+            accuracy = condition_accuracy(mirror_averaged(network), x_val, y_val.argmax(axis=1))
+            run = judged(f"{name}, mirror averaged", seed, accuracy, **trained[name, seed], network=path.name)
+            with output.open("a") as lines:
+                lines.write(json.dumps(run) + "\n")
+            print(json.dumps({key: value for key, value in run.items() if key != "conditions"}), flush=True)
 
 
 def test_accuracy(folder: Path, output: Path) -> None:
@@ -236,6 +282,7 @@ def main(argv=None) -> None:
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # a child process: one run
     parser.add_argument("--summarise", nargs="+", metavar="JSONL")
     parser.add_argument("--test-models", type=Path, metavar="FOLDER", help="the test accuracy of the kept models")
+    parser.add_argument("--mirror-average", type=Path, metavar="FOLDER", help="judge the kept models, mirror averaged")
     arguments = parser.parse_args(argv)
     if arguments.summarise:
         summarise(arguments.summarise)
@@ -247,6 +294,9 @@ def main(argv=None) -> None:
     unknown = sorted(set(names) - set(CANDIDATES))
     if unknown:
         parser.error(f"no such candidate: {', '.join(unknown)}")
+    if arguments.mirror_average:
+        mirror_average_runs(arguments.mirror_average, names, arguments.seeds, arguments.output)
+        return
     if arguments.one:
         run = train_candidate(names[0], arguments.seeds[0], arguments.train_images, arguments.epochs, arguments.save)
         with arguments.output.open("a") as output:

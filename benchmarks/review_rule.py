@@ -11,6 +11,10 @@ of the training images, above the 99th percentile of the clean validation images
 A fifth keeps the second one's thresholds and adds two checks of the image (step 4's second amendment): the
 share of its edge where the garment shows, and its grain, each above the 99.5th percentile of the clean
 validation images' scores going to review.
+With `--mirror-average` (step 4's third amendment), the model answers with the mean of its probabilities for
+the image and for its mirror, and three rules are fitted on those: (f) as the second; (g) that and a
+disagreement check, half the summed absolute difference between the two views' probabilities, above the 99th
+percentile of the clean validation images' going to review; (h) that and the fifth rule's image checks.
 Each is judged on the validation split under every condition of the robustness benchmark: the share tagged
 without review at each target, and the accuracy among those. The test split is not read.
 """
@@ -26,7 +30,9 @@ from fmnist.core import search
 
 NOVELTY_PERCENTILE = 99
 CHECK_PERCENTILE = 99.5
-SCORES = ("novelty", "cut_off", "grain")  # each image's scores, a column each (`scores`), that a rule may limit
+DISAGREEMENT_PERCENTILE = 99
+# each image's scores, a column each (`scores`), that a rule may limit
+SCORES = ("novelty", "cut_off", "grain", "disagreement")
 
 
 def calibration_augmentation(seed: int):
@@ -80,9 +86,14 @@ def grain(images) -> np.ndarray:
     return np.abs(levels - np.median(neighbours, axis=0)).mean(axis=(1, 2))
 
 
-def scores(images, embeddings, centroids) -> np.ndarray:
-    """Each image's `SCORES`, a column each: what rules (d) and (e) limit."""
-    return np.stack([novelty(embeddings, centroids), cut_off(images), grain(images)], axis=1)
+def disagreement(probabilities, mirrored) -> np.ndarray:
+    """Half the summed absolute difference between the probabilities of each image and of its mirror."""
+    return np.abs(probabilities - mirrored).sum(axis=1) / 2
+
+
+def scores(images, embeddings, centroids, disagreements) -> np.ndarray:
+    """Each image's `SCORES`, a column each: what rules (d), (e), (g) and (h) limit."""
+    return np.stack([novelty(embeddings, centroids), cut_off(images), grain(images), disagreements], axis=1)
 
 
 def judged(probabilities, image_scores, labels, temperature, thresholds, limits) -> dict:
@@ -99,9 +110,10 @@ def judged(probabilities, image_scores, labels, temperature, thresholds, limits)
     }
 
 
-def fitted_rules(clean: tuple, augmented: dict, labels) -> dict:
+def fitted_rules(clean: tuple, augmented: dict, labels, mirror_averaged=False) -> dict:
     """Each rule's temperature, thresholds and limits of the `SCORES` it limits, from the validation split's
-    (probabilities, scores) as drawn (`clean`) and the probabilities of each augmented copy."""
+    (probabilities, scores) as drawn (`clean`) and the probabilities of each augmented copy; rules (f) to (h)
+    for probabilities averaged over the mirror, (a) to (e) else."""
     twice, clean_scores = np.concatenate([labels, labels]), dict(zip(SCORES, clean[1].T, strict=True))
     fits = {"(a) validation as drawn": (*fit(clean[0], labels), {})}
     for rule, copy in (("(b)", "training augmentation"), ("(c)", "calibration augmentation")):
@@ -110,7 +122,15 @@ def fitted_rules(clean: tuple, augmented: dict, labels) -> dict:
     fits["(d) margin and novelty"] = (*fits["(a) validation as drawn"][:2], novelty)
     checks = {score: np.percentile(clean_scores[score], CHECK_PERCENTILE) for score in ("cut_off", "grain")}
     fits["(e) with image checks"] = (*fits["(b) with the training augmentation"][:2], checks)
-    return fits
+    if not mirror_averaged:
+        return fits
+    agreement = {"disagreement": np.percentile(clean_scores["disagreement"], DISAGREEMENT_PERCENTILE)}
+    fitted = fits["(b) with the training augmentation"][:2]
+    return {
+        "(f) mirror averaged, with the training augmentation": (*fitted, {}),
+        "(g) mirror averaged, with the disagreement check": (*fitted, agreement),
+        "(h) mirror averaged, with the disagreement and image checks": (*fitted, agreement | checks),
+    }
 
 
 def rule_report(name, temperature, thresholds, limits: dict, predicted: dict, labels) -> dict:
@@ -136,6 +156,7 @@ def main(argv=None) -> None:
     parser.add_argument("model", type=Path)
     parser.add_argument("--seed", type=int, default=42, help="the seed the model was trained with (its split)")
     parser.add_argument("--output", type=Path)
+    parser.add_argument("--mirror-average", action="store_true", help="rules (f) to (h), for the averaged network")
     arguments = parser.parse_args(argv)
 
     import keras
@@ -147,17 +168,20 @@ def main(argv=None) -> None:
     served = model.float32_copy(keras.models.load_model(arguments.model))
     both = similar.embedding_model(served)
 
-    def outputs(pictures):
+    def outputs(pictures):  # probabilities (averaged over the mirror, if asked), embeddings, disagreements
         embeddings, probabilities = both.predict(np.asarray(pictures), batch_size=1000, verbose=0)
-        return probabilities, embeddings
+        if not arguments.mirror_average:
+            return probabilities, embeddings, np.zeros(len(probabilities))
+        mirrored = both.predict(np.asarray(pictures)[:, :, ::-1], batch_size=1000, verbose=0)[1]
+        return (probabilities + mirrored) / 2, embeddings, disagreement(probabilities, mirrored)
 
     train_embeddings = outputs(data.scale_images(x_train))[1]
     centroids = search.normalize(np.stack([train_embeddings[y_train == k].mean(axis=0) for k in range(10)]))
 
     def judged_inputs(garments):  # uint8 garments: their probabilities and scores
         images = data.scale_images(garments)
-        probabilities, embeddings = outputs(images)
-        return probabilities, scores(images, embeddings, centroids)
+        probabilities, embeddings, disagreements = outputs(images)
+        return probabilities, scores(images, embeddings, centroids, disagreements)
 
     conditions = {"unchanged": x_val} | {name: robustness.changed(x_val, name) for name in robustness.CONDITIONS}
     predicted = {name: judged_inputs(garments) for name, garments in conditions.items()}
@@ -166,7 +190,7 @@ def main(argv=None) -> None:
         "calibration augmentation": calibration_augmentation(arguments.seed),
     }
     augmented = {name: outputs(layer(data.scale_images(x_val), training=True))[0] for name, layer in copies.items()}
-    fits = fitted_rules(predicted["unchanged"], augmented, y_val)
+    fits = fitted_rules(predicted["unchanged"], augmented, y_val, arguments.mirror_average)
     report = {name: rule_report(name, *rule, predicted, y_val) for name, rule in fits.items()}
     if arguments.output:
         arguments.output.write_text(json.dumps(report, indent=2) + "\n")

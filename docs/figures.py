@@ -750,10 +750,37 @@ def fourth_round() -> str:
     )
 
 
+def fifth_round() -> str:
+    """docs/robustness.md: the kept networks with the mirror averaged, by step 3's rule: eligible if the mean
+    clean validation accuracy is at least today's minus 0.2 points; of those, the highest mean over the
+    conditions is chosen."""
+    runs = search_runs("confirmation")
+    names = [name for name in dict.fromkeys(run["candidate"] for run in runs) if name.endswith("mirror averaged")]
+    rows, eligible = [], {}
+    for name in names:
+        mine = [run for run in runs if run["candidate"] == name]
+        clean, error, seeds = paired(name, "today", "clean")
+        conditions = statistics.mean(run["mean"] for run in mine)
+        if clean >= -0.002:
+            eligible[name] = conditions
+        rows.append(
+            f"| {name} | {seeds} | {100 * clean:+.2f} ± {100 * error:.2f} | {conditions:.4f} | "
+            f"{min(run['worst'] for run in mine):.4f} | {'yes' if name in eligible else 'no'} |"
+        )
+    header = ["Network, mirror averaged", "Seeds", "Clean against today (points)", "Mean over conditions"]
+    chosen = max(eligible, key=eligible.get, default=None)
+    verdict = f"By step 3's rule, **{chosen}** is chosen.\n" if chosen else "By step 3's rule, none is chosen.\n"
+    return table([*header, "Lowest worst condition", "Eligible"], rows) + "\n" + verdict
+
+
 def probe_table() -> str:
     """docs/robustness.md: the probe's candidates beside the framed recipe and its 10° tilt, seed 42 at full
     size: clean, the strongest tilt and shear, and the worst condition."""
-    runs = [run for run in search_runs("confirmation") if run["seed"] == 42 and run["candidate"].startswith("frame")]
+    runs = [
+        run
+        for run in search_runs("confirmation")
+        if run["seed"] == 42 and run["candidate"].startswith("frame") and "network" not in run  # trained, not re-judged
+    ]
     rows = []
     for run in runs:
         conditions = {name: value for name, value in run["conditions"].items() if name != "unchanged"}

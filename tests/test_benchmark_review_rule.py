@@ -36,3 +36,24 @@ def test_a_photo_goes_to_review_when_any_score_passes_its_limit():
     scores = np.array([[0.1, 0.0, 0.0], [0.1, 0.9, 0.0], [0.1, 0.0, 0.0]])
     judged = review_rule.judged(probabilities, scores, np.zeros(3, int), 1.0, {"0.99": 0.5}, np.array([1, 0.5, 1]))
     assert judged["0.99"]["coverage"] == pytest.approx(1 / 3, abs=1e-4) and judged["0.99"]["accuracy"] == 1.0
+
+
+def test_disagreement_is_half_the_summed_difference_between_the_two_views():
+    probabilities = np.array([[1.0, 0.0], [0.5, 0.5], [0.9, 0.1]])
+    mirrored = np.array([[0.0, 1.0], [0.5, 0.5], [0.7, 0.3]])
+    assert review_rule.disagreement(probabilities, mirrored) == pytest.approx([1.0, 0.0, 0.2])
+
+
+def test_the_mirror_averaged_rules_share_one_fit_and_add_their_limits():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, 500)
+    probabilities = rng.dirichlet(np.ones(10), 500)
+    probabilities[np.arange(400), labels[:400]] += 3  # most of them right and sure
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    scores = rng.random((500, len(review_rule.SCORES)))
+    augmented = {name: probabilities for name in ("training augmentation", "calibration augmentation")}
+    rules = review_rule.fitted_rules((probabilities, scores), augmented, labels, mirror_averaged=True)
+    (f, g, h) = rules.values()
+    assert f[:2] == g[:2] == h[:2] and f[2] == {}
+    disagreement = np.percentile(scores[:, review_rule.SCORES.index("disagreement")], 99)
+    assert g[2] == {"disagreement": disagreement} and set(h[2]) == {"disagreement", "cut_off", "grain"}
