@@ -26,7 +26,7 @@ from benchmarks import robustness, training
 
 # name: the augmentation's settings (a mirror, a shift in pixels, a tilt in degrees, a zoom as a share of the
 # side, a sideways shear, a contrast change, Gaussian noise) and any change of epochs, of the filters per
-# convolution or of the dropout
+# convolution, of the dropout, or the photo's mirror averaged in ("views")
 CANDIDATES = {
     "today": None,
     "flip": {"flip": True, "shift": 1},
@@ -92,10 +92,16 @@ CANDIDATES = {
     "frame, levels, flip, tilt 5°, no dropout": {
         "frame": True, "levels": True, "flip": True, "shift": 1, "tilt": 5, "dropout": 0.0,
     },
+    # the fifth round's choice as the notebook trains it: each photo's embedding averaged with its mirror's when the
+    # network answers (fmnist.model.MirrorViews and MeanOfViews)
+    "frame, levels, flip, tilt 5°, no dropout, embeddings averaged": {
+        "frame": True, "levels": True, "flip": True, "shift": 1, "tilt": 5, "dropout": 0.0, "views": True,
+    },
 }  # fmt: skip
 
 
 CANDIDATES_BY_SLUG = {name: f"candidate-{number}" for number, name in enumerate(CANDIDATES)}
+REPORT = Path(__file__).resolve().parent.parent / "reports" / "augmentation_search.jsonl"  # every run at full size
 
 
 def augmentation(settings: dict, seed: int):
@@ -123,17 +129,17 @@ def augmentation(settings: dict, seed: int):
 
 
 def candidate_network(settings: dict, seed: int):
-    """The notebook's network as it stood before this search, with each garment framed and each image's levels
-    standardised first where the candidate asks for it."""
-    import keras
-
+    """The notebook's network as it stood before this search, with a dropout of 0.2 after its dense layer unless
+    the candidate sets another, and with each garment framed, each image's levels standardised and each photo's
+    mirror averaged in (`views`) where the candidate asks for it."""
     from fmnist import recipe
 
-    changed = {key: settings[key] for key in ("filters", "dropout") if key in settings}  # else the recipe's own
-    model = recipe.build_model(seed=seed, **changed)
-    asked = {name for name in ("frame", "levels") if settings.get(name)}
-    network = [layer for layer in model.layers if layer.name not in {"frame", "levels"} - asked]
-    return keras.Sequential([keras.Input(shape=(28, 28, 1)), *network], name=model.name)
+    model = recipe.build_model(seed=seed, **{key: settings[key] for key in ("filters",) if key in settings})
+    asked = {name for name in ("frame", "levels", "views") if settings.get(name)}
+    if "views" in asked:
+        asked.add("embedding")  # the layer that averages over the views
+    left_out = {"frame", "levels", "views", "embedding"} - asked
+    return training.earlier_network(model, seed, settings.get("dropout", 0.2), left_out)
 
 
 def condition_accuracy(model, images, labels) -> dict:
@@ -200,24 +206,41 @@ def judged(name: str, seed: int, accuracy: dict, **run) -> dict:
     }
 
 
-def mirror_averaged(model):
-    """`model` answering with the mean of its probabilities for the image and for its mirror (the fifth round)."""
+def mirror_averaged(model, over: str = "probabilities"):
+    """`model` answering with the mean over the image and its mirror: of its probabilities (the fifth round),
+    or of its embeddings, as the recipe's `MirrorViews` and `MeanOfViews` take it (the amendment before
+    adoption: the scores before the softmax)."""
     import keras
 
+    from fmnist.model import EMBEDDING_LAYER, MeanOfViews, MirrorViews
+
+    if over == "embedding":  # a network of the search, whose dense layer was named `embedding`, without views
+        names = [layer.name for layer in model.layers]
+        if EMBEDDING_LAYER not in names or any(isinstance(layer, MirrorViews) for layer in model.layers):
+            raise ValueError(f"averages a network without views whose dense layer is {EMBEDDING_LAYER!r}: {names}")
+        averaged = []
+        for layer in model.layers:
+            averaged += [layer, MeanOfViews()] if layer.name == EMBEDDING_LAYER else [layer]
+        return keras.Sequential([keras.Input(shape=(28, 28, 1)), MirrorViews(), *averaged])
     images = keras.Input(shape=(28, 28, 1))
     views = [model(images), model(keras.ops.flip(images, axis=2))]
     return keras.Model(images, keras.layers.Average()(views))
 
 
-def mirror_average_runs(folder: Path, names: list, seeds: list, output: Path) -> None:
+AVERAGED = {"probabilities": "mirror averaged", "embedding": "embeddings averaged"}  # the runs' name endings
+
+
+def mirror_average_runs(folder: Path, names: list, seeds: list, output: Path, over: str, save=None) -> None:
     """The fifth round: each kept network of `names` and `seeds`, judged on its seed's validation split with the
-    mirror averaged; one JSON line each, named after its candidate with ", mirror averaged"."""
+    mirror averaged `over` its probabilities or its embeddings; one JSON line each, named after its candidate
+    with the `AVERAGED` ending. With `save`, the averaged networks that are candidates of their own (the
+    adopted recipe) are kept in that folder, for their test read."""
     import keras
 
     from fmnist import model  # noqa: F401  (registers Frame for loading)
 
-    trained = {}  # each kept network's training, from its single-pass run at full size in `output`
-    for run in map(json.loads, output.read_text().splitlines()):
+    trained = {}  # each kept network's training, from its single-pass run at full size in the search's report
+    for run in map(json.loads, REPORT.read_text().splitlines()):
         if "network" not in run and run["train_images"] == 55_000:
             trained[run["candidate"], run["seed"]] = {
                 key: run[key] for key in ("train_images", "epochs", "train_seconds")
@@ -227,24 +250,30 @@ def mirror_average_runs(folder: Path, names: list, seeds: list, output: Path) ->
         for name in names:
             path = Path(folder, f"{CANDIDATES_BY_SLUG[name]}-{seed}.keras")
             network = keras.models.load_model(path)
-            accuracy = condition_accuracy(mirror_averaged(network), x_val, y_val.argmax(axis=1))
-            run = judged(f"{name}, mirror averaged", seed, accuracy, **trained[name, seed], network=path.name)
+            averaged = mirror_averaged(network, over)
+            accuracy = condition_accuracy(averaged, x_val, y_val.argmax(axis=1))
+            if save and f"{name}, {AVERAGED[over]}" in CANDIDATES:
+                averaged.save(Path(save, f"{CANDIDATES_BY_SLUG[f'{name}, {AVERAGED[over]}']}-{seed}.keras"))
+            run = judged(f"{name}, {AVERAGED[over]}", seed, accuracy, **trained[name, seed], network=path.name)
             with output.open("a") as lines:
                 lines.write(json.dumps(run) + "\n")
             print(json.dumps({key: value for key, value in run.items() if key != "conditions"}), flush=True)
 
 
-def test_accuracy(folder: Path, output: Path) -> None:
-    """After the choice, once: the test accuracy of every model that `--save` kept in `folder`, one JSON line each."""
+def test_accuracy(paths: list, output: Path) -> None:
+    """After the choice, once: the test accuracy of each chosen model that `--save` kept (files named
+    candidate-N-SEED.keras), one JSON line each, appended to `output`."""
     import keras
 
     from fmnist import data, model
 
     _, (images, labels) = data.load_data()
     slugs = {slug: name for name, slug in CANDIDATES_BY_SLUG.items()}
-    lines = []
-    for path in sorted(folder.glob("*.keras")):
-        slug, seed = path.stem.rsplit("-", 1)
+    read = {(run["candidate"], run["seed"]) for run in map(json.loads, output.read_text().splitlines())}
+    for path in paths:
+        slug, seed = Path(path).stem.rsplit("-", 1)
+        if (slugs[slug], int(seed)) in read:
+            raise SystemExit(f"{path}: its test accuracy is in {output} already; the test split is read once")
         network = model.float32_copy(keras.models.load_model(path))
         predicted = network.predict(data.scale_images(images), batch_size=1000, verbose=0).argmax(axis=1)
         run = {
@@ -253,8 +282,8 @@ def test_accuracy(folder: Path, output: Path) -> None:
             "test_accuracy": round(float((predicted == labels).mean()), 4),
         }
         print(json.dumps(run), flush=True)
-        lines.append(json.dumps(run) + "\n")
-    output.write_text("".join(lines))
+        with output.open("a") as lines:
+            lines.write(json.dumps(run) + "\n")
 
 
 def summarise(paths) -> None:
@@ -281,8 +310,11 @@ def main(argv=None) -> None:
     parser.add_argument("--save", type=Path, help="keep each trained model in this folder")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # a child process: one run
     parser.add_argument("--summarise", nargs="+", metavar="JSONL")
-    parser.add_argument("--test-models", type=Path, metavar="FOLDER", help="the test accuracy of the kept models")
+    parser.add_argument("--test-models", nargs="+", type=Path, metavar="MODEL", help="the chosen models' test accuracy")
     parser.add_argument("--mirror-average", type=Path, metavar="FOLDER", help="judge the kept models, mirror averaged")
+    parser.add_argument(
+        "--over", choices=list(AVERAGED), default="probabilities", help="what --mirror-average averages"
+    )
     arguments = parser.parse_args(argv)
     if arguments.summarise:
         summarise(arguments.summarise)
@@ -295,7 +327,9 @@ def main(argv=None) -> None:
     if unknown:
         parser.error(f"no such candidate: {', '.join(unknown)}")
     if arguments.mirror_average:
-        mirror_average_runs(arguments.mirror_average, names, arguments.seeds, arguments.output)
+        mirror_average_runs(
+            arguments.mirror_average, names, arguments.seeds, arguments.output, arguments.over, arguments.save
+        )
         return
     if arguments.one:
         run = train_candidate(names[0], arguments.seeds[0], arguments.train_images, arguments.epochs, arguments.save)

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks import training
+
 ROOT = Path(__file__).resolve().parent.parent
 # what every variant starts from; each variant below overrides some of it
 BASE = {
@@ -183,9 +185,7 @@ def variant_model(recipe: dict, seed: int):
     import fmnist.recipe
     from fmnist import model
 
-    base = fmnist.recipe.build_model(
-        filters=recipe["filters"], dense_units=recipe["dense"], dropout=recipe["dropout"], seed=seed
-    )
+    base = fmnist.recipe.build_model(filters=recipe["filters"], dense_units=recipe["dense"], seed=seed)
     changes = {
         "conv_1": {"kernel_size": (recipe["first_kernel"],) * 2},
         "conv_2": {"padding": recipe["second_padding"]},
@@ -198,7 +198,7 @@ def variant_model(recipe: dict, seed: int):
             return keras.layers.BatchNormalization(momentum=momentum, epsilon=layer.epsilon, name=layer.name)
         return layer.__class__.from_config(config)
 
-    return keras.models.clone_model(base, clone_function=variant)
+    return training.earlier_network(keras.models.clone_model(base, clone_function=variant), seed, recipe["dropout"])
 
 
 def variant_optimizer(recipe: dict, total_steps: int):

@@ -52,8 +52,8 @@ MUTATIONS = [
         "augmentation",
         "the mirror left out of the notebook's augmentation, as in a tutorial that trusts the dataset's shoes",
         NOTEBOOK,
-        'return keras.Sequential([mirror, shift], name="augmentation")',
-        'return keras.Sequential([shift], name="augmentation")',
+        'return keras.Sequential([mirror, shift, tilt], name="augmentation")',
+        'return keras.Sequential([shift, tilt], name="augmentation")',
     ),
     (
         "review rule",
@@ -77,11 +77,11 @@ MUTATIONS = [
         "keras.losses.CategoricalCrossentropy()",
     ),
     (
-        "dropout",
-        "the notebook's dropout rate typed as a number instead of build_model's `dropout`",
+        "tilt",
+        "the tilt's range typed in degrees where Keras takes a share of a full turn",
         NOTEBOOK,
-        'layers.Dropout(dropout, seed=seed, name="dropout")',
-        'layers.Dropout(0.3, seed=seed, name="dropout")',
+        'layers.RandomRotation(5 / 360, fill_mode="constant", seed=seed)',
+        'layers.RandomRotation(5, fill_mode="constant", seed=seed)',
     ),
     (
         "optimizer",

@@ -47,7 +47,8 @@ def bar_checks(metrics: dict, reference: dict, precision: str | None = None) -> 
     # The bars of the reference recipe; a learner's own recipe (3 epochs, another network) is held to its own
     # run, as the committed one, by every other check.
     reference = same_recipe(metrics, reference)
-    checks["test accuracy at least 0.93"] = (accuracy >= 0.93 or not reference, (accuracy, "reference", reference))
+    # well under the recipe's spread over seeds (docs/reproducibility.md): a bar at 0.93 failed one of its 8 runs
+    checks["test accuracy at least 0.925"] = (accuracy >= 0.925 or not reference, (accuracy, "reference", reference))
     history = metrics["history"]
     fell = history["loss"][-1] < history["loss"][0] and history["val_loss"][-1] < history["val_loss"][0]
     checks["both losses fell during training"] = (

@@ -73,6 +73,21 @@ def previous_model(filters=(32, 64), seed=None):
     )
 
 
+def earlier_network(model, seed: int, dropout: float = 0.2, drop=("views", "embedding")):
+    """`model`, the recipe's network (`fmnist.recipe.build_model`), as the recipes before issue 48's fifth round
+    built it: a dropout of `dropout` after the dense layer, and without the layers named in `drop` (by default
+    the two that average each photo with its mirror)."""
+    import keras
+
+    network = []
+    for layer in model.layers:
+        network += [] if layer.name in drop else [layer]
+        network += (
+            [keras.layers.Dropout(dropout, seed=seed, name="dropout")] if layer.name == "dense" and dropout else []
+        )
+    return keras.Sequential([keras.Input(shape=model.input_shape[1:]), *network], name=model.name)
+
+
 def random_shift(images, seed, max_shift=1):
     """The shift of up to `max_shift` pixels that the notebook used before Keras's preprocessing layers: pad
     with black, then cut each image's 28 × 28 window at a random offset drawn from `seed`."""

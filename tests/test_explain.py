@@ -105,3 +105,10 @@ def test_random_garment_orders_rank_the_garment_first():
     image = np.zeros((1, 28, 28, 1), "float32")
     image[0, :7] = 1  # a quarter of the image
     assert set(explain.random_garment_orders(image)[0, : 7 * 28]) == set(range(7 * 28))
+
+
+def test_gradcam_of_a_mirrored_photo_is_the_photos_map_mirrored(explainer, images):
+    """The network looks at each photo and its mirror and averages: a photo and its mirror get one answer, and
+    their maps are each other's mirror images."""
+    maps, mirrored = (explain.gradcam(explainer, batch) for batch in (images, images[:, :, ::-1]))
+    np.testing.assert_allclose(mirrored, maps[:, :, ::-1], atol=1e-4)

@@ -35,7 +35,8 @@ def test_with_outputs_returns_the_named_layers_then_the_probabilities():
     activations, embedding, probabilities = model_module.with_outputs(network, ["conv_2", "embedding"])(
         np.zeros((2, 28, 28, 1), dtype="float32")
     )
-    assert activations.shape == (2, 14, 14, 8) and embedding.shape == (2, 16) and probabilities.shape == (2, 10)
+    # a convolution sees each photo and its mirror; the embedding is their mean, one row a photo
+    assert activations.shape == (4, 14, 14, 8) and embedding.shape == (2, 16) and probabilities.shape == (2, 10)
     with pytest.raises(ValueError, match="no layer 'nope'"):
         model_module.with_outputs(network, ["nope"])
 
@@ -75,7 +76,7 @@ def test_float32_copy_of_a_bfloat16_model_has_the_same_weights_and_float32_layer
     images = np.random.default_rng(2).random((4, 28, 28, 1), dtype="float32")
     np.testing.assert_allclose(copy(images), network(images), atol=0.02)  # bfloat16 keeps ~3 digits
     taps = model_module.with_outputs(copy, ["conv_2"])  # the copy's graph is whole: Grad-CAM can tap it
-    assert taps(images)[0].shape == (4, 14, 14, 8)
+    assert taps(images)[0].shape == (8, 14, 14, 8)  # each photo and its mirror
 
 
 def test_float32_copy_keeps_the_optimizer_so_its_saved_file_resumes_training(tmp_path, bfloat16_policy):
@@ -197,3 +198,18 @@ def test_frame_computes_in_float32_under_bfloat16_training_and_takes_only_square
     np.testing.assert_allclose(np.asarray(layer(small)), np.asarray(model_module.Frame()(small)))
     with pytest.raises(ValueError, match="square one-channel"):
         model_module.Frame()(np.zeros((1, 28, 28, 3), "float32"))
+
+
+def test_the_network_answers_a_photo_and_its_mirror_alike_and_trains_on_each_photo_once():
+    network = recipe.build_model(filters=(4, 8), dense_units=16)
+    photos = np.random.default_rng(0).random((3, 28, 28, 1), dtype="float32")
+    answers, mirrored = (np.asarray(network(batch, training=False)) for batch in (photos, photos[:, :, ::-1]))
+    np.testing.assert_allclose(answers, mirrored, atol=1e-6)
+    views_layers = (model_module.MirrorViews, model_module.MeanOfViews)
+    one_view = keras.Sequential([layer for layer in network.layers if not isinstance(layer, views_layers)])
+    views = [np.asarray(one_view(batch, training=False)) for batch in (photos, photos[:, :, ::-1])]
+    assert not np.allclose(*views, atol=1e-3)  # one view alone tells the two apart
+    assert network(photos, training=True).shape == (3, NUM_CLASSES)  # in training, each photo once: no views
+    features = np.arange(12, dtype="float32").reshape(4, 3)  # two photos, then their two mirrors
+    np.testing.assert_array_equal(network.get_layer("embedding")(features, training=True), features)
+    np.testing.assert_array_equal(network.get_layer("embedding")(features), (features[:2] + features[2:]) / 2)

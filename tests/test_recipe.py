@@ -35,8 +35,8 @@ def test_a_learners_edit_of_the_network_reaches_what_the_project_trains(tmp_path
     extra = '        layers.Dense(32, activation="relu", name="extra"),\n        layers.Dense(dense_units,'
     edited = edited_recipe(tmp_path, "        layers.Dense(dense_units,", extra)
     network = edited["build_model"](filters=(4, 8), dense_units=16)
-    assert [layer.name for layer in network.layers][-4:] == ["extra", "embedding", "dropout", "probabilities"]
-    assert network.get_layer("embedding").kernel.shape == (32, 16)  # the dense layer now reads the new one
+    assert [layer.name for layer in network.layers][-4:] == ["extra", "dense", "embedding", "probabilities"]
+    assert network.get_layer("dense").kernel.shape == (32, 16)  # the dense layer now reads the new one
 
 
 def test_a_learners_edit_of_a_setting_reaches_what_the_project_trains(tmp_path):

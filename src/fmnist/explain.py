@@ -113,11 +113,16 @@ def gradcam(
         gradients = tf.reduce_mean(gradients, axis=(1, 2), keepdims=True)
     heatmaps = tf.nn.relu(tf.reduce_sum(gradients * tf.cast(activations, "float32"), axis=-1))
     heatmaps = tf.image.resize(heatmaps[..., tf.newaxis], images.shape[1:3], method="bilinear")[..., 0]
-    from fmnist.model import Frame
+    from fmnist.model import Frame, MirrorViews
 
-    if isinstance(model.layers[0], Frame):  # the map lies over the framed garment: carry it back onto the image
-        from_rows, from_columns = model.layers[0].sampling(images)
+    views = any(isinstance(part, MirrorViews) for part in model.layers)
+    seen = tf.concat([images, tf.reverse(images, axis=[2])], axis=0) if views else images  # as the network saw them
+    for frame in (part for part in model.layers if isinstance(part, Frame)):
+        # the map lies over the framed garment: carry it back onto the image
+        from_rows, from_columns = frame.sampling(seen)
         heatmaps = tf.matmul(tf.matmul(from_rows, heatmaps, transpose_a=True), from_columns)
+    if views:  # the mirror's map, mirrored back, adds to the photo's own
+        heatmaps = heatmaps[: len(images)] + tf.reverse(heatmaps[len(images) :], axis=[2])
     return scale_to_peak(heatmaps)
 
 

@@ -68,6 +68,32 @@ class Frame(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="fmnist")
+class MirrorViews(layers.Layer):
+    """At prediction, the batch of images followed by their mirrors (left to right): the network looks at each
+    photo both ways, and `MeanOfViews` averages what it made of them. In training the images pass unchanged:
+    the augmentation mirrors them already."""
+
+    def call(self, images, training=False):
+        return images if training else ops.concatenate([images, ops.flip(images, axis=2)], axis=0)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+@keras.saving.register_keras_serializable(package="fmnist")
+class MeanOfViews(layers.Layer):
+    """At prediction, the mean of each photo's features and its mirror's, as `MirrorViews` stacked them (the
+    photos, then their mirrors): it comes after a `MirrorViews`, never alone. In training the features pass
+    unchanged."""
+
+    def call(self, features, training=False):
+        return features if training else ops.mean(ops.reshape(features, (2, -1, *features.shape[1:])), axis=0)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+@keras.saving.register_keras_serializable(package="fmnist")
 class FusedBatchNormalization(layers.Layer):
     """`keras.layers.BatchNormalization` over the channels of NHWC images, computed by TensorFlow's fused kernel.
 

@@ -8,7 +8,7 @@ import keras
 from keras import layers
 
 from fmnist import IMAGE_SHAPE, NUM_CLASSES
-from fmnist.model import Frame, FusedBatchNormalization
+from fmnist.model import Frame, FusedBatchNormalization, MeanOfViews, MirrorViews
 
 SEED = 42
 EPOCHS = 20
@@ -23,26 +23,28 @@ RESULTS_DIR = os.environ.get("FMNIST_RESULTS_DIR", ".")
 def build_augmentation(seed=SEED):
     mirror = layers.RandomFlip("horizontal", seed=seed)  # a shoe may point left or right
     shift = layers.RandomTranslation(1 / 28, 1 / 28, fill_mode="constant", seed=seed)  # by up to a pixel
-    return keras.Sequential([mirror, shift], name="augmentation")
+    tilt = layers.RandomRotation(5 / 360, fill_mode="constant", seed=seed)  # by up to 5° either way
+    return keras.Sequential([mirror, shift, tilt], name="augmentation")
 
 
-def build_model(filters=(32, 64), dense_units=256, dropout=0.2, seed=SEED):
+def block(filters, number):  # a convolution, max pooling, batch normalization and ReLU
+    convolve = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv_{number}")
+    normalize = FusedBatchNormalization(name=f"norm_{number}")
+    return [convolve, layers.MaxPooling2D(name=f"pool_{number}"), normalize, layers.ReLU(name=f"relu_{number}")]
+
+
+def build_model(filters=(32, 64), dense_units=256, seed=SEED):
     keras.utils.set_random_seed(seed)  # the same starting weights each time you build it
     network = [
         keras.Input(shape=IMAGE_SHAPE, name="image"),
+        MirrorViews(name="views"),  # when it answers: each photo, and its mirror after it
         Frame(name="frame"),  # the garment cropped and scaled to fill the image
         layers.LayerNormalization(axis=(1, 2, 3), center=False, scale=False, name="levels"),  # per image
-        layers.Conv2D(filters[0], 3, padding="same", use_bias=False, name="conv_1"),
-        layers.MaxPooling2D(name="pool_1"),
-        FusedBatchNormalization(name="norm_1"),
-        layers.ReLU(name="relu_1"),
-        layers.Conv2D(filters[1], 3, padding="same", use_bias=False, name="conv_2"),
-        layers.MaxPooling2D(name="pool_2"),
-        FusedBatchNormalization(name="norm_2"),
-        layers.ReLU(name="relu_2"),
+        *block(filters[0], 1),
+        *block(filters[1], 2),
         layers.Flatten(name="flatten"),
-        layers.Dense(dense_units, activation="relu", name="embedding"),
-        layers.Dropout(dropout, seed=seed, name="dropout"),
+        layers.Dense(dense_units, activation="relu", name="dense"),
+        MeanOfViews(name="embedding"),  # when it answers: the mean over the photo and its mirror
         layers.Dense(NUM_CLASSES, activation="softmax", dtype="float32", name="probabilities"),  # sums to 1
     ]
     return keras.Sequential(network, name="fashion_cnn")

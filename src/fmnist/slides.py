@@ -111,13 +111,14 @@ def model_slides(metrics: dict, benchmark: dict, seeds: list[float]) -> list[dec
         deck.Slide(
             "The model",
             "Two convolution blocks extract local patterns, then a dense layer combines them and a softmax gives "
-            "the probability of each class. Batch normalisation, dropout and a random change of each training "
-            "photo keep it from overfitting.",
+            "the probability of each class. Batch normalisation and a random change of each training photo keep "
+            "it from overfitting. When it answers, it looks at the photo and at its mirror, and averages.",
             table=[("Layer", "Output shape", "Parameters"), *layers, ("Total", "", f"{metrics['parameters']:,}")],
             bullets=[
-                "Each garment framed (cropped to its outline, enlarged to fill the image), its levels "
-                "standardised (LayerNormalization), then 2 × (Conv2D → MaxPooling → BatchNorm → ReLU)",
-                "Flatten → Dense (ReLU) → Dropout → Dense (softmax, 10)",
+                "Each photo and its mirror; each garment framed (cropped to its outline, enlarged to fill the "
+                "image), its levels standardised (LayerNormalization), then 2 × (Conv2D → MaxPooling → BatchNorm → "
+                "ReLU)",
+                "Flatten → Dense (ReLU) → mean over the photo and its mirror → Dense (softmax, 10)",
                 f"Adam: peak learning rate {recipe['learning_rate']:g}, warm-up + cosine decay",
                 f"Categorical cross-entropy, label smoothing {recipe['label_smoothing']:g}",
                 "Augmentation, training only: " + ", ".join(recipe["augmentation"]),
@@ -127,7 +128,7 @@ def model_slides(metrics: dict, benchmark: dict, seeds: list[float]) -> list[dec
             "Training",
             "Training and validation accuracy and loss, epoch by epoch: the learning rate warms up, then decays to "
             "zero. Early on, the validation figures look better than the training ones, which average the whole "
-            f"epoch with augmentation and dropout on.{bfloat16}",
+            f"epoch with augmentation on.{bfloat16}",
             figures=["training_curves.png"],
             caption=f"{recipe['epochs']} epochs · batch {recipe['batch_size']} · "
             f"{metrics['train_seconds'] / 60:.1f} min of training · final validation accuracy "
