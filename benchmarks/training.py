@@ -81,10 +81,10 @@ def earlier_network(model, seed: int, dropout: float = 0.2, drop=("views", "embe
 
     network = []
     for layer in model.layers:
-        network += [] if layer.name in drop else [layer]
-        network += (
-            [keras.layers.Dropout(dropout, seed=seed, name="dropout")] if layer.name == "dense" and dropout else []
-        )
+        if layer.name not in drop:
+            network.append(layer)
+        if layer.name == "dense" and dropout:
+            network.append(keras.layers.Dropout(dropout, seed=seed, name="dropout"))
     return keras.Sequential([keras.Input(shape=model.input_shape[1:]), *network], name=model.name)
 
 
