@@ -14,7 +14,9 @@ validation images' scores going to review.
 With `--mirror-average` (step 4's third amendment), the model answers with the mean of its probabilities for
 the image and for its mirror, and three rules are fitted on those: (f) as the second; (g) that and a
 disagreement check, half the summed absolute difference between the two views' probabilities, above the 99th
-percentile of the clean validation images' going to review; (h) that and the fifth rule's image checks.
+percentile of the clean validation images' going to review; (h) that and the fifth rule's image checks; (i)
+the first of these and two image checks: the cut-off judged against the image's own background level, and the
+grain with its limit at the 99th percentile (step 4's fourth amendment).
 Each is judged on the validation split under every condition of the robustness benchmark: the share tagged
 without review at each target, and the accuracy among those. The test split is not read.
 """
@@ -31,8 +33,9 @@ from fmnist.core import search
 NOVELTY_PERCENTILE = 99
 CHECK_PERCENTILE = 99.5
 DISAGREEMENT_PERCENTILE = 99
+STRICT_GRAIN_PERCENTILE = 99  # rule (i)
 # each image's scores, a column each (`scores`), that a rule may limit
-SCORES = ("novelty", "cut_off", "grain", "disagreement")
+SCORES = ("novelty", "cut_off", "grain", "disagreement", "cut_off_background")
 
 
 def calibration_augmentation(seed: int):
@@ -66,13 +69,17 @@ def novelty(embeddings, centroids) -> np.ndarray:
     return 1 - (search.normalize(embeddings) @ centroids.T).max(axis=1)
 
 
-def cut_off(images) -> np.ndarray:
-    """The share of the pixels on each image's edge where the garment shows, by Frame's outline."""
+def cut_off(images, background_percentile=None) -> np.ndarray:
+    """The share of the pixels on each image's edge where the garment shows, by Frame's outline: brighter than
+    the smaller of `Frame.threshold` × the brightest pixel and `Frame.floor`. With `background_percentile`, both
+    are measured from the image's own background, that percentile of its levels, instead of from black."""
     from fmnist.model import Frame
 
     frame, levels = Frame(), np.asarray(images)[..., 0]
-    peak = levels.max(axis=(1, 2), keepdims=True)
-    outline = (levels > np.minimum(frame.threshold * peak, frame.floor)) & (peak > 0)
+    background = 0 if background_percentile is None else np.percentile(levels, background_percentile, axis=(1, 2))
+    above = levels - np.reshape(background, (-1, 1, 1))
+    peak = above.max(axis=(1, 2), keepdims=True)
+    outline = (above > np.minimum(frame.threshold * peak, frame.floor)) & (peak > 0)
     edge = [outline[:, 0, :], outline[:, -1, :], outline[:, 1:-1, 0], outline[:, 1:-1, -1]]
     return np.concatenate(edge, axis=1).mean(axis=1)
 
@@ -92,8 +99,9 @@ def disagreement(probabilities, mirrored) -> np.ndarray:
 
 
 def scores(images, embeddings, centroids, disagreements) -> np.ndarray:
-    """Each image's `SCORES`, a column each: what rules (d), (e), (g) and (h) limit."""
-    return np.stack([novelty(embeddings, centroids), cut_off(images), grain(images), disagreements], axis=1)
+    """Each image's `SCORES`, a column each: what rules (d), (e), (g), (h) and (i) limit."""
+    columns = [novelty(embeddings, centroids), cut_off(images), grain(images), disagreements, cut_off(images, 5)]
+    return np.stack(columns, axis=1)
 
 
 def judged(probabilities, image_scores, labels, temperature, thresholds, limits) -> dict:
@@ -125,11 +133,16 @@ def fitted_rules(clean: tuple, augmented: dict, labels, mirror_averaged=False) -
     if not mirror_averaged:
         return fits
     agreement = {"disagreement": np.percentile(clean_scores["disagreement"], DISAGREEMENT_PERCENTILE)}
+    against_background = {
+        "cut_off_background": np.percentile(clean_scores["cut_off_background"], CHECK_PERCENTILE),
+        "grain": np.percentile(clean_scores["grain"], STRICT_GRAIN_PERCENTILE),
+    }
     fitted = fits["(b) with the training augmentation"][:2]
     return {
         "(f) mirror averaged, with the training augmentation": (*fitted, {}),
         "(g) mirror averaged, with the disagreement check": (*fitted, agreement),
         "(h) mirror averaged, with the disagreement and image checks": (*fitted, agreement | checks),
+        "(i) mirror averaged, with image checks against the background": (*fitted, against_background),
     }
 
 

@@ -23,6 +23,11 @@ def test_a_faint_background_counts_as_garment_where_it_clears_the_outline():
     assert review_rule.cut_off(images).tolist() == [0.0, 1.0]
 
 
+def test_against_its_own_background_a_lifted_background_is_not_garment():
+    images = np.stack([garment(4, 4, 20) + 0.06, garment(0, 4, 20) + 0.3])
+    assert review_rule.cut_off(images, background_percentile=5).tolist() == [0.0, 20 / 108]
+
+
 def test_grain_grows_with_noise_and_is_nothing_on_a_plain_image():
     rng = np.random.default_rng(0)
     clean = garment(4, 4, 20)  # only its four corners differ from their 3 × 3 median
@@ -53,7 +58,9 @@ def test_the_mirror_averaged_rules_share_one_fit_and_add_their_limits():
     scores = rng.random((500, len(review_rule.SCORES)))
     augmented = {name: probabilities for name in ("training augmentation", "calibration augmentation")}
     rules = review_rule.fitted_rules((probabilities, scores), augmented, labels, mirror_averaged=True)
-    (f, g, h) = rules.values()
-    assert f[:2] == g[:2] == h[:2] and f[2] == {}
+    (f, g, h, i) = rules.values()
+    assert f[:2] == g[:2] == h[:2] == i[:2] and f[2] == {}
     disagreement = np.percentile(scores[:, review_rule.SCORES.index("disagreement")], 99)
     assert g[2] == {"disagreement": disagreement} and set(h[2]) == {"disagreement", "cut_off", "grain"}
+    assert i[2]["grain"] == np.percentile(scores[:, review_rule.SCORES.index("grain")], 99) < h[2]["grain"]
+    assert set(i[2]) == {"cut_off_background", "grain"}
