@@ -5,6 +5,10 @@ the robustness benchmark.
     python -m benchmarks.augmentation_search --candidates all --seeds 42 --train-images 20000 --epochs 10 \
         --output build/screening.jsonl
     python -m benchmarks.augmentation_search --summarise build/screening.jsonl
+    python -m benchmarks.augmentation_search --mirror-average build/confirmation-models --over embedding \
+        --candidates "frame, levels, flip" --seeds 42 43 44 --output reports/augmentation_search.jsonl
+    python -m benchmarks.augmentation_search --test-models build/round5-models/candidate-28-42.keras \
+        --output reports/augmentation_test.jsonl
 
 Each run trains in a fresh process (Keras's dtype policy is global), in the processor's precision
 (`train.precision_policy`), and appends one JSON line: the validation accuracy clean and per condition,
@@ -269,7 +273,8 @@ def test_accuracy(paths: list, output: Path) -> None:
 
     _, (images, labels) = data.load_data()
     slugs = {slug: name for name, slug in CANDIDATES_BY_SLUG.items()}
-    read = {(run["candidate"], run["seed"]) for run in map(json.loads, output.read_text().splitlines())}
+    lines = output.read_text().splitlines() if output.exists() else []
+    read = {(run["candidate"], run["seed"]) for run in map(json.loads, lines)}
     for path in paths:
         slug, seed = Path(path).stem.rsplit("-", 1)
         if (slugs[slug], int(seed)) in read:
