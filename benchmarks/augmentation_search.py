@@ -254,11 +254,11 @@ def mirror_average_runs(folder: Path, names: list, seeds: list, output: Path, ov
         for name in names:
             path = Path(folder, f"{CANDIDATES_BY_SLUG[name]}-{seed}.keras")
             network = keras.models.load_model(path)
-            averaged = mirror_averaged(network, over)
+            averaged, averaged_name = mirror_averaged(network, over), f"{name}, {AVERAGED[over]}"
             accuracy = condition_accuracy(averaged, x_val, y_val.argmax(axis=1))
-            if save and f"{name}, {AVERAGED[over]}" in CANDIDATES:
-                averaged.save(Path(save, f"{CANDIDATES_BY_SLUG[f'{name}, {AVERAGED[over]}']}-{seed}.keras"))
-            run = judged(f"{name}, {AVERAGED[over]}", seed, accuracy, **trained[name, seed], network=path.name)
+            if save and averaged_name in CANDIDATES:
+                averaged.save(Path(save, f"{CANDIDATES_BY_SLUG[averaged_name]}-{seed}.keras"))
+            run = judged(averaged_name, seed, accuracy, **trained[name, seed], network=path.name)
             with output.open("a") as lines:
                 lines.write(json.dumps(run) + "\n")
             print(json.dumps({key: value for key, value in run.items() if key != "conditions"}), flush=True)
@@ -305,7 +305,9 @@ def summarise(paths) -> None:
         )
 
 
-def main(argv=None) -> None:
+def argument_parser() -> argparse.ArgumentParser:
+    """The command line: the candidates and seeds to train, or a report to summarise, kept models to judge
+    mirror averaged, or chosen models' test reads."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--candidates", nargs="+", default=["all"], help=f"'all' or names of {list(CANDIDATES)}")
     parser.add_argument("--seeds", nargs="+", type=int, default=[42])
@@ -320,6 +322,11 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--over", choices=list(AVERAGED), default="probabilities", help="what --mirror-average averages"
     )
+    return parser
+
+
+def main(argv=None) -> None:
+    parser = argument_parser()
     arguments = parser.parse_args(argv)
     if arguments.summarise:
         summarise(arguments.summarise)

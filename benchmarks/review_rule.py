@@ -12,7 +12,7 @@ A fifth keeps the second one's thresholds and adds two checks of the image (step
 share of its edge where the garment shows, and its grain, each above the 99.5th percentile of the clean
 validation images' scores going to review.
 With `--mirror-average` (step 4's third amendment), the model answers with the mean of its probabilities for
-the image and for its mirror, and three rules are fitted on those: (f) as the second; (g) that and a
+the image and for its mirror, and four rules are fitted on those: (f) as the second; (g) that and a
 disagreement check, half the summed absolute difference between the two views' probabilities, above the 99th
 percentile of the clean validation images' going to review; (h) that and the fifth rule's image checks; (i)
 the first of these and two image checks: the cut-off judged against the image's own background level, and the
@@ -120,7 +120,7 @@ def judged(probabilities, image_scores, labels, temperature, thresholds, limits)
 
 def fitted_rules(clean: tuple, augmented: dict, labels, mirror_averaged=False) -> dict:
     """Each rule's temperature, thresholds and limits of the `SCORES` it limits, from the validation split's
-    (probabilities, scores) as drawn (`clean`) and the probabilities of each augmented copy; rules (f) to (h)
+    (probabilities, scores) as drawn (`clean`) and the probabilities of each augmented copy; rules (f) to (i)
     for probabilities averaged over the mirror, (a) to (e) else."""
     twice, clean_scores = np.concatenate([labels, labels]), dict(zip(SCORES, clean[1].T, strict=True))
     fits = {"(a) validation as drawn": (*fit(clean[0], labels), {})}
@@ -169,7 +169,7 @@ def main(argv=None) -> None:
     parser.add_argument("model", type=Path)
     parser.add_argument("--seed", type=int, default=42, help="the seed the model was trained with (its split)")
     parser.add_argument("--output", type=Path)
-    parser.add_argument("--mirror-average", action="store_true", help="rules (f) to (h), for the averaged network")
+    parser.add_argument("--mirror-average", action="store_true", help="rules (f) to (i), for the averaged network")
     arguments = parser.parse_args(argv)
 
     import keras
