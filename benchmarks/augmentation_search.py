@@ -309,7 +309,9 @@ def argument_parser() -> argparse.ArgumentParser:
     """The command line: the candidates and seeds to train, or a report to summarise, kept models to judge
     mirror averaged, or chosen models' test reads."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--candidates", nargs="+", default=["all"], help=f"'all' or names of {list(CANDIDATES)}")
+    parser.add_argument(
+        "--candidates", nargs="+", default=["all"], help="'all' or names of " + str(list(CANDIDATES)).replace("%", "%%")
+    )  # argparse formats %
     parser.add_argument("--seeds", nargs="+", type=int, default=[42])
     parser.add_argument("--train-images", type=int, default=None)
     parser.add_argument("--epochs", type=int, default=20)
