@@ -109,9 +109,10 @@ def fashion_mnist_model(listing: Path, model_dir: Path) -> dict:
     from fmnist.core import images
     from fmnist.core.inference import Predictor
     from fmnist.core.model_folder import files
+    from fmnist.core.review import ReviewRule
 
     model = files(model_dir).model
-    predictor = Predictor(model, threshold=0.0)
+    predictor = Predictor(model, ReviewRule(threshold=0.0))
     with open(listing, newline="", encoding="utf-8") as file:
         rows = [row for row in csv.reader(file) if row[2] == "test"]
     pictures = np.stack([images.decode(images.open_image((listing.parent / row[0]).read_bytes())) for row in rows])
@@ -128,8 +129,8 @@ def fashion_mnist_model(listing: Path, model_dir: Path) -> dict:
 
 def tagging_rate(listing: Path, model_dir: Path, output: Path) -> dict:
     """`fmnist.tag` on the test photos with the trained model folder: photos a second, one decoding process."""
-    from fmnist.core.inference import load_threshold
     from fmnist.core.model_folder import files
+    from fmnist.core.review import load_review_rule
     from fmnist.tag import local
 
     test_folder = output / "test-photos"
@@ -140,9 +141,9 @@ def tagging_rate(listing: Path, model_dir: Path, output: Path) -> dict:
                 target = test_folder / Path(row[0]).name
                 target.write_bytes((listing.parent / row[0]).read_bytes())
     paths = files(model_dir)
-    threshold = load_threshold(paths.thresholds, "0.99")
+    rule = load_review_rule(paths.thresholds, "0.99")
     start = time.perf_counter()
-    tags, problems = local.tag(test_folder, output / "tags.csv", paths.model, threshold, progress=False, workers=1)
+    tags, problems = local.tag(test_folder, output / "tags.csv", paths.model, rule, progress=False, workers=1)
     seconds = time.perf_counter() - start
     return {
         "photos": len(tags),

@@ -267,6 +267,7 @@ def tagging_throughput(garments: np.ndarray, model: Path, count: int) -> dict:
     """`python -m fmnist.tag`'s images per second on a folder of 28 × 28 PNGs and on one of 1,000 px JPEGs."""
     import tempfile
 
+    from fmnist.core.review import ReviewRule
     from fmnist.tag import local
 
     throughput = {}
@@ -276,7 +277,7 @@ def tagging_throughput(garments: np.ndarray, model: Path, count: int) -> dict:
             for index, garment in enumerate(garments[:number]):
                 save_photo(folder, index, garment, condition)
             start = time.perf_counter()
-            rows, _ = local.tag(Path(folder), Path(folder) / "tags.csv", model, threshold=0.5, progress=False)
+            rows, _ = local.tag(Path(folder), Path(folder) / "tags.csv", model, ReviewRule(0.5), progress=False)
             seconds = time.perf_counter() - start
         throughput[kind] = {"images": len(rows), "images_per_s": round(len(rows) / seconds)}
         print(f"fmnist.tag, {kind}: {throughput[kind]['images_per_s']:,} images/s ({len(rows)} images)")

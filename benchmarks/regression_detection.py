@@ -170,16 +170,16 @@ MUTATIONS = [
     (
         "review score",
         "the review score is the top probability, not its margin over the runner-up",
-        "src/fmnist/core/inference.py",
+        "src/fmnist/core/review.py",
         "return top_two[:, 1] - top_two[:, 0]",
         "return top_two[:, 1]",
     ),
     (
         "API review flag",
         "the API flags for review the tags it is surest of",
-        "src/fmnist/core/inference.py",
-        "    return margin < threshold",
-        "    return margin >= threshold",
+        "src/fmnist/core/review.py",
+        "    flagged = np.asarray(margin) < threshold",
+        "    flagged = np.asarray(margin) >= threshold",
     ),
     (
         "tag summary",

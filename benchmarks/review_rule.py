@@ -28,12 +28,13 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import robustness
+from fmnist.calibrate import IMAGE_CHECK_PERCENTILES  # rule (i), the one in the product
 from fmnist.core import search
+from fmnist.core.review import cut_off, grain
 
 NOVELTY_PERCENTILE = 99
 CHECK_PERCENTILE = 99.5
 DISAGREEMENT_PERCENTILE = 99
-STRICT_GRAIN_PERCENTILE = 99  # rule (i)
 # each image's scores, a column each (`scores`), that a rule may limit
 SCORES = ("novelty", "cut_off", "grain", "disagreement", "cut_off_background")
 
@@ -69,30 +70,6 @@ def novelty(embeddings, centroids) -> np.ndarray:
     return 1 - (search.normalize(embeddings) @ centroids.T).max(axis=1)
 
 
-def cut_off(images, background_percentile=None) -> np.ndarray:
-    """The share of the pixels on each image's edge where the garment shows, by Frame's outline: brighter than
-    the smaller of `Frame.threshold` × the brightest pixel and `Frame.floor`. With `background_percentile`, both
-    are measured from the image's own background, that percentile of its levels, instead of from black."""
-    from fmnist.model import Frame
-
-    frame, levels = Frame(), np.asarray(images)[..., 0]
-    background = 0 if background_percentile is None else np.percentile(levels, background_percentile, axis=(1, 2))
-    above = levels - np.reshape(background, (-1, 1, 1))
-    peak = above.max(axis=(1, 2), keepdims=True)
-    outline = (above > np.minimum(frame.threshold * peak, frame.floor)) & (peak > 0)
-    edge = [outline[:, 0, :], outline[:, -1, :], outline[:, 1:-1, 0], outline[:, 1:-1, -1]]
-    return np.concatenate(edge, axis=1).mean(axis=1)
-
-
-def grain(images) -> np.ndarray:
-    """The mean absolute difference between each image and its 3 × 3 median."""
-    levels = np.asarray(images)[..., 0]
-    height, width = levels.shape[1:]
-    padded = np.pad(levels, ((0, 0), (1, 1), (1, 1)), mode="edge")
-    neighbours = [padded[:, i : i + height, j : j + width] for i in range(3) for j in range(3)]
-    return np.abs(levels - np.median(neighbours, axis=0)).mean(axis=(1, 2))
-
-
 def disagreement(probabilities, mirrored) -> np.ndarray:
     """Half the summed absolute difference between the probabilities of each image and of its mirror."""
     return np.abs(probabilities - mirrored).sum(axis=1) / 2
@@ -100,7 +77,7 @@ def disagreement(probabilities, mirrored) -> np.ndarray:
 
 def scores(images, embeddings, centroids, disagreements) -> np.ndarray:
     """Each image's `SCORES`, a column each: what rules (d), (e), (g), (h) and (i) limit."""
-    columns = [novelty(embeddings, centroids), cut_off(images), grain(images), disagreements, cut_off(images, 5)]
+    columns = [novelty(embeddings, centroids), cut_off(images, None), grain(images), disagreements, cut_off(images)]
     return np.stack(columns, axis=1)
 
 
@@ -134,8 +111,8 @@ def fitted_rules(clean: tuple, augmented: dict, labels, mirror_averaged=False) -
         return fits
     agreement = {"disagreement": np.percentile(clean_scores["disagreement"], DISAGREEMENT_PERCENTILE)}
     against_background = {
-        "cut_off_background": np.percentile(clean_scores["cut_off_background"], CHECK_PERCENTILE),
-        "grain": np.percentile(clean_scores["grain"], STRICT_GRAIN_PERCENTILE),
+        "cut_off_background": np.percentile(clean_scores["cut_off_background"], IMAGE_CHECK_PERCENTILES["cut_off"]),
+        "grain": np.percentile(clean_scores["grain"], IMAGE_CHECK_PERCENTILES["grain"]),
     }
     fitted = fits["(b) with the training augmentation"][:2]
     return {

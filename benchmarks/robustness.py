@@ -6,8 +6,9 @@ Each condition changes the 28 × 28 images (garment light on black, as Fashion-M
 condition and image. Every condition is measured twice: the changed 28 × 28 arrays through the exported TFLite
 model, and each changed image rendered as a product photo (`benchmarks.photos`' default photo), JPEG-encoded,
 and converted back by `fmnist.core.images`, the path of the API and the tagger. Per condition: the accuracy, its
-standard error paired against the unchanged images, per-class accuracy, and the auto-tag rule at each target
-(the share tagged without review, and how many of those are right). `--split validation` measures the
+standard error paired against the unchanged images, per-class accuracy, the share of images that fail an image
+check, and the auto-tag rule at each target as the API applies it (`fmnist.core.review`: the share tagged
+without review, and how many of those are right). `--split validation` measures the
 notebook's validation split instead, for choosing a recipe; the test split gives the final figures only.
 """
 
@@ -28,7 +29,7 @@ from scipy import ndimage
 from benchmarks import photos
 from benchmarks.machine import processor_name
 from fmnist import CLASS_NAMES
-from fmnist.core import images, inference
+from fmnist.core import images, inference, review
 from fmnist.core.runtime import TFLiteClassifier
 
 CENTRE = np.array([13.5, 13.5])
@@ -154,62 +155,69 @@ def photo_inputs(garments: np.ndarray, first: int, seed: int) -> np.ndarray:
     return np.stack(inputs)
 
 
-def auto_tagging(probabilities, labels, thresholds: dict) -> dict:
-    """At each target: the share of images tagged without review and the accuracy among them."""
+def auto_tagging(probabilities, checks, labels, rules: dict) -> dict:
+    """At each target's rule: the share of images tagged without review and the accuracy among them."""
     from fmnist.calibrate import tagged_alone
 
-    right, margins = probabilities.argmax(axis=1) == labels, inference.margin(probabilities)
-    return {
-        target: tagged_alone(~inference.needs_review(margins, threshold), right)
-        for target, threshold in thresholds.items()
-    }
+    right, margins = probabilities.argmax(axis=1) == labels, review.margin(probabilities)
+    return {target: tagged_alone(~rule.needs_review(margins, checks), right) for target, rule in rules.items()}
 
 
-def scores(probabilities, labels, unchanged_right, thresholds) -> dict:
-    """A condition's accuracy, its paired standard error against the unchanged images, per class, auto-tagging."""
+def scores(answers, labels, unchanged_right, rules) -> dict:
+    """A condition's accuracy, its paired standard error against the unchanged images, per class, the share
+    that fails an image check, auto-tagging; `answers`: (probabilities, image checks)."""
+    probabilities, checks = answers
     right = probabilities.argmax(axis=1) == labels
     difference = right.astype(float) - unchanged_right
     return {
         "accuracy": round(float(right.mean()), 4),
         "standard_error": round(float(difference.std(ddof=1) / np.sqrt(len(right))), 4),
         "per_class": {name: round(float(right[labels == k].mean()), 4) for k, name in enumerate(CLASS_NAMES)},
-        "auto_tagging": auto_tagging(probabilities, labels, thresholds),
+        "failed_image_checks": round(float(np.mean(np.asarray(checks) != review.PASSED)), 4),
+        "auto_tagging": auto_tagging(probabilities, checks, labels, rules),
     }
 
 
 WORKER = {}
 
 
-def start_worker(model: str) -> None:
-    WORKER["classifier"] = TFLiteClassifier(model, num_threads=1)
+def start_worker(model: str, limits: dict) -> None:
+    WORKER["classifier"], WORKER["limits"] = TFLiteClassifier(model, num_threads=1), limits
 
 
-def photo_probabilities(job) -> np.ndarray:
-    """Probabilities of a block of garments through the photo path, in a worker process."""
+def photo_answers(job) -> tuple[np.ndarray, list[str]]:
+    """Probabilities and image checks of a block of garments through the photo path, in a worker process."""
     garments, first, seed = job
-    return WORKER["classifier"](photo_inputs(garments, first, seed))[1]
+    pictures = photo_inputs(garments, first, seed)
+    return WORKER["classifier"](pictures)[1], review.image_checks(pictures, WORKER["limits"])
 
 
-def measure(garments, labels, arguments, thresholds) -> dict:
+def measure(garments, labels, arguments, rules) -> dict:
     """Every condition on the 28 × 28 path (all images) and on the photo path (the first `--photo-images`)."""
     classifier = TFLiteClassifier(arguments.model, num_threads=2)
+    limits = rules[inference.DEFAULT_TARGET].limits  # the notebook fits one set for every target
     pictures = {"unchanged": garments} | {name: changed(garments, name, arguments.seed) for name in CONDITIONS}
-    native = {name: classifier(p[..., None].astype(np.float32) / 255)[1] for name, p in pictures.items()}
+    native = {}
+    for name, garments_changed in pictures.items():
+        inputs = garments_changed[..., None].astype(np.float32) / 255
+        native[name] = classifier(inputs)[1], review.image_checks(inputs, limits)
     count, block = arguments.photo_images, 250
     jobs = [
         (p[f : min(f + block, count)], f, arguments.seed) for p in pictures.values() for f in range(0, count, block)
     ]
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(arguments.workers, context, initializer=start_worker, initargs=(arguments.model,)) as pool:
-        blocks = list(pool.map(photo_probabilities, jobs))
+    worker = {"initializer": start_worker, "initargs": (arguments.model, limits)}
+    with ProcessPoolExecutor(arguments.workers, context, **worker) as pool:
+        blocks = list(pool.map(photo_answers, jobs))
     per_condition = len(jobs) // len(pictures)
-    photo = {
-        name: np.concatenate(blocks[i * per_condition : (i + 1) * per_condition]) for i, name in enumerate(pictures)
-    }
+    photo = {}
+    for i, name in enumerate(pictures):
+        probabilities, checks = zip(*blocks[i * per_condition : (i + 1) * per_condition], strict=True)
+        photo[name] = np.concatenate(probabilities), [check for block in checks for check in block]
     results = {}
-    for path, probabilities, kept in (("28x28", native, labels), ("photo", photo, labels[:count])):
-        unchanged_right = probabilities["unchanged"].argmax(axis=1) == kept
-        results[path] = {name: scores(p, kept, unchanged_right, thresholds) for name, p in probabilities.items()}
+    for path, answers, kept in (("28x28", native, labels), ("photo", photo, labels[:count])):
+        unchanged_right = answers["unchanged"][0].argmax(axis=1) == kept
+        results[path] = {name: scores(a, kept, unchanged_right, rules) for name, a in answers.items()}
     return results
 
 
@@ -288,14 +296,17 @@ def main(argv=None) -> None:
     garments, labels = garments[chosen], labels[chosen]
     if arguments.figure:
         figure(garments[0], arguments.figure)
-    thresholds = json.loads(Path(arguments.thresholds).read_text())["thresholds"]
+    from fmnist.calibrate import REVIEW_TARGETS
+
+    rules = {str(target): review.load_review_rule(arguments.thresholds, str(target)) for target in REVIEW_TARGETS}
     start = time.perf_counter()
-    results = measure(garments, labels, arguments, thresholds)
+    results = measure(garments, labels, arguments, rules)
     report = {
         "split": arguments.split,
         "images": arguments.images,
         "photo_images": arguments.photo_images,
         "model": Path(arguments.model).name,
+        "image_limits": dict(rules[inference.DEFAULT_TARGET].limits),
         "processor": processor_name(),
         "minutes": round((time.perf_counter() - start) / 60, 1),
         "summary": summary(results),

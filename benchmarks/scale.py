@@ -27,7 +27,8 @@ import numpy as np
 from benchmarks import photos
 from benchmarks.machine import processor_name
 from fmnist import data
-from fmnist.core.inference import DEFAULT_MODEL, DEFAULT_REVIEW, DEFAULT_TARGET, load_threshold
+from fmnist.core.inference import DEFAULT_MODEL, DEFAULT_REVIEW, DEFAULT_TARGET
+from fmnist.core.review import ReviewRule, load_review_rule
 
 OUTPUT = Path("reports/scale_benchmark.json")
 REPEATS = 3  # runs of each tagger; the median is reported (docs/scale.md)
@@ -63,12 +64,12 @@ def render_folder(folder: Path, garments: np.ndarray, size: int, cores: int) -> 
         list(pool.map(render, [(folder, i, g, size) for i, g in enumerate(garments)], chunksize=64))
 
 
-def local_runs(folder: Path, scratch: Path, model: Path, threshold: float, cores: int) -> dict:
+def local_runs(folder: Path, scratch: Path, model: Path, rule: ReviewRule, cores: int) -> dict:
     """`fmnist.tag` with one decoding process (as before it decoded in parallel), then with one per core."""
     from fmnist.tag import local
 
     def tag_once(workers: int, repeat: int) -> int:
-        rows, _ = local.tag(folder, scratch / f"{workers}-{repeat}.csv", model, threshold, False, workers)
+        rows, _ = local.tag(folder, scratch / f"{workers}-{repeat}.csv", model, rule, False, workers)
         return len(rows)
 
     runs = {}
@@ -77,7 +78,7 @@ def local_runs(folder: Path, scratch: Path, model: Path, threshold: float, cores
     return runs
 
 
-def ray_runs(folder: Path, scratch: Path, model: Path, threshold: float, cores: int) -> tuple[dict, dict]:
+def ray_runs(folder: Path, scratch: Path, model: Path, rule: ReviewRule, cores: int) -> tuple[dict, dict]:
     """Ray's start-up, a pipeline of 10 photos (its fixed cost), then the folder with 1 and with 2 actors."""
     import ray
 
@@ -91,7 +92,7 @@ def ray_runs(folder: Path, scratch: Path, model: Path, threshold: float, cores: 
 
     def tag_once(source: Path, actors: int, repeat: int) -> int:
         output = str(scratch / f"ray-{source.name}-{actors}-{repeat}")
-        return ray_pipeline.run(str(source), output, model, threshold, actors=actors, progress=False)["tagged"]
+        return ray_pipeline.run(str(source), output, model, rule, actors=actors, progress=False)["tagged"]
 
     fixed = median_run("Ray, a pipeline of 10 photos", functools.partial(tag_once, small, 2))
     runs = {}
@@ -110,7 +111,7 @@ def main(argv=None) -> None:
     parser.add_argument("--output", type=Path, default=OUTPUT)
     arguments = parser.parse_args(argv)
 
-    threshold = load_threshold(DEFAULT_REVIEW, DEFAULT_TARGET)
+    rule = load_review_rule(DEFAULT_REVIEW, DEFAULT_TARGET)
     _, (test_images, _) = data.load_data()
     garments = test_images[np.arange(arguments.photos) % len(test_images)]
     cores = os.cpu_count() or 1
@@ -119,8 +120,8 @@ def main(argv=None) -> None:
         render_folder(folder, garments, arguments.size, cores)
         kilobytes = sum(path.stat().st_size for path in folder.iterdir()) / arguments.photos / 1e3
         print(f"{arguments.photos:,} photos of {arguments.size} px rendered, {kilobytes:.0f} KB each", flush=True)
-        local = local_runs(folder, Path(scratch), arguments.model, threshold, cores)
-        on_ray, fixed_costs = ray_runs(folder, Path(scratch), arguments.model, threshold, cores)
+        local = local_runs(folder, Path(scratch), arguments.model, rule, cores)
+        on_ray, fixed_costs = ray_runs(folder, Path(scratch), arguments.model, rule, cores)
 
     before, after = (run["images_per_s"] for run in local.values())
     two_actors = list(on_ray.values())[1]

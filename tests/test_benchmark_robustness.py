@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from benchmarks import robustness
+from fmnist.core.review import ReviewRule
 
 
 def bar(rows=slice(12, 16), columns=slice(4, 24)):
@@ -52,12 +53,21 @@ def test_each_kind_changes_the_images_more_at_a_higher_severity(kind):
     assert len(names) >= 2 and changes == sorted(changes)
 
 
+PROBABILITIES = np.array([[0.9, 0.1], [0.55, 0.45], [0.2, 0.8], [0.7, 0.3]])
+LABELS = np.array([0, 1, 1, 1])  # right, wrong (low margin), right, wrong (high margin)
+
+
 def test_the_auto_tag_figures_count_only_the_images_above_the_threshold():
-    probabilities = np.array([[0.9, 0.1], [0.55, 0.45], [0.2, 0.8], [0.7, 0.3]])
-    labels = np.array([0, 1, 1, 1])  # right, wrong (low margin), right, wrong (high margin)
-    result = robustness.auto_tagging(probabilities, labels, {"0.99": 0.3})
+    passed = ["ok"] * 4
+    result = robustness.auto_tagging(PROBABILITIES, passed, LABELS, {"0.99": ReviewRule(0.3)})
     assert result == {"0.99": {"coverage": 0.75, "accuracy": round(2 / 3, 4)}}
-    assert robustness.auto_tagging(probabilities, labels, {"0.99": 2.0})["0.99"]["accuracy"] is None
+    assert robustness.auto_tagging(PROBABILITIES, passed, LABELS, {"0.99": ReviewRule(2.0)})["0.99"]["accuracy"] is None
+
+
+def test_an_image_that_fails_a_check_is_not_tagged_alone():
+    one_failed = ["ok", "ok", "ok", "grain"]  # the wrong answer with the high margin
+    result = robustness.auto_tagging(PROBABILITIES, one_failed, LABELS, {"0.99": ReviewRule(0.3)})
+    assert result == {"0.99": {"coverage": 0.5, "accuracy": 1.0}}
 
 
 def test_the_summary_names_the_worst_condition_and_the_worst_auto_tag_accuracy():

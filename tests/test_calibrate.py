@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from fmnist import calibrate, recipe
+from fmnist.core import review
 
 
 def softmax(logits):
@@ -78,3 +79,24 @@ def test_auto_tagging_reports_coverage_and_accuracy_per_target():
         "0.99": {"threshold": 0.8, "coverage": 0.5, "accuracy": 1.0},
         "0.5": {"threshold": 0.6, "coverage": 1.0, "accuracy": 0.75},
     }
+
+
+def test_each_image_limit_passes_all_but_the_top_of_the_validation_images():
+    """The grain limit is the 99th percentile: of 1,000 garments, each with its own grain, 10 fail; none reaches
+    the edge, so the cut-off limit fails none."""
+    rng = np.random.default_rng(0)
+    images = np.zeros((1000, 28, 28, 1), np.float32)
+    images[:, 4:24, 4:24] = 0.8
+    images[:, 6:22, 6:22] += rng.normal(0, rng.uniform(0, 0.2, (1000, 1, 1, 1)), (1000, 16, 16, 1))
+    checks = np.array(review.image_checks(images, calibrate.image_limits(images)))
+    assert (checks == "grain").sum() == 10 and (checks == review.PASSED).sum() == 990
+
+
+def test_a_failed_image_check_scores_below_every_threshold():
+    probabilities = np.array([[0.9, 0.1], [0.9, 0.1]])
+    images = np.zeros((2, 28, 28, 1), np.float32)
+    images[:, 4:24, 4:24] = 0.8
+    images[1, 4:24, :2] = 0.8  # the second reaches the edge
+    scores = calibrate.review_scores(probabilities, images, {"cut_off": 0.01})
+    assert scores.tolist() == pytest.approx([0.8, -1.0])
+    assert calibrate.auto_tagging(scores, np.array([True, True]), {0.99: 0.0})["0.99"]["coverage"] == 0.5

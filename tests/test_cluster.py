@@ -28,6 +28,7 @@ from .helpers import PHOTO_CLASSES, REVIEW_THRESHOLDS, TINY_PHOTO_MODEL, free_po
 
 ray = pytest.importorskip("ray", reason="Ray is not installed: the `ray` extra (make setup) installs it")
 pq = pytest.importorskip("pyarrow.parquet", reason="pyarrow is not installed: the `ray` extra installs it")
+pyarrow = pytest.importorskip("pyarrow", reason="pyarrow is not installed: the `ray` extra installs it")
 pytestmark = pytest.mark.ray
 S3_KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 
@@ -85,7 +86,8 @@ def test_the_actors_flag_for_review_exactly_the_tags_whose_margin_is_below_the_t
 ):
     """A property over thresholds below every margin of the photos, between two of them and above them all:
     needs_review is margin < threshold on every row. The fixture's own thresholds lie above every margin of its
-    untrained model, so they alone cannot tell an actor that applies its threshold from one that flags all."""
+    untrained model, so they alone cannot tell an actor that applies its threshold from one that flags all.
+    Last, an image check that every photo fails sends every tag to a person, whatever its margin."""
     local = local_rows(serving_artifacts, shop, tmp_path / "local.csv")
     margins = sorted({float(row["margin"]) for row in local.values()})
     assert len(margins) >= 2, margins
@@ -95,16 +97,23 @@ def test_the_actors_flag_for_review_exactly_the_tags_whose_margin_is_below_the_t
         "between two margins": ((margins[middle - 1] + margins[middle]) / 2, {False, True}),
         "above every margin": ((margins[-1] + 1) / 2, {True}),
     }
-    for number, (where, (threshold, flags)) in enumerate(thresholds.items()):
-        review = tmp_path / f"review-{number}.json"
-        review.write_text(json.dumps({"score": "margin", "thresholds": {"0.99": threshold}}))
-        output = tmp_path / f"tags-{number}"
+
+    def ray_tags(name: str, review: dict) -> list[dict]:  # the rows the actors write under this review file
+        path, output = tmp_path / f"{name}.json", tmp_path / name
+        path.write_text(json.dumps(review))
         arguments = [str(shop), "--ray", "-o", str(output), "--model", str(serving_artifacts / "model.tflite")]
-        assert tag_main([*arguments, "--thresholds", str(review), "--quiet"]) == 0  # the default target, 0.99
+        assert tag_main([*arguments, "--thresholds", str(path), "--quiet"]) == 0  # the default target, 0.99
         rows = list(ray_rows(output).values())
-        assert len(rows) == len(local), where
+        assert len(rows) == len(local), name
+        return rows
+
+    for number, (where, (threshold, flags)) in enumerate(thresholds.items()):
+        rows = ray_tags(f"tags-{number}", {"score": "margin", "thresholds": {"0.99": threshold}})
         assert [row["needs_review"] for row in rows] == [row["margin"] < threshold for row in rows], where
         assert {row["needs_review"] for row in rows} == flags, (where, threshold, margins)
+        assert {row["image_check"] for row in rows} == {"ok"}, where  # a file without limits makes no check
+    rows = ray_tags("checked", {"thresholds": {"0.99": margins[0] / 2}, "image_limits": {"cut_off": -1.0}})
+    assert all(row["needs_review"] and row["image_check"] == "cut_off" for row in rows)
 
 
 def test_a_rerun_tags_only_the_new_photos_and_a_csv_source_works_too(serving_artifacts, shop, tmp_path, local_cluster):
@@ -122,6 +131,20 @@ def test_a_rerun_tags_only_the_new_photos_and_a_csv_source_works_too(serving_art
     assert sorted(row["id"] for row in rows) == ["SKU-1", "SKU-2", "SKU-3"] and len(files) == 2
     local = local_rows(serving_artifacts, listing, tmp_path / "local.csv")
     assert_same_tags(local, {row["id"]: row | {k: float(row[k]) for k in ("margin", "confidence")} for row in rows})
+
+
+def test_an_output_written_before_the_image_checks_is_left_as_it_is_and_the_run_refused(
+    serving_artifacts, shop, tmp_path, capsys
+):
+    output = tmp_path / "tags"
+    output.mkdir()
+    old = {"id": ["SKU-1"], "label": ["Bag"], "confidence": [0.75], "needs_review": [False], "runner_up": ["Top"]}
+    pq.write_table(pyarrow.table(old | {"margin": [0.5]}), output / "old.parquet")
+    before = (output / "old.parquet").read_bytes()
+    assert tag_main([str(shop), "--ray", "-o", str(output), *options(serving_artifacts)]) == 2
+    assert "move it away" in capsys.readouterr().err
+    assert [path.name for path in output.iterdir()] == ["old.parquet"]
+    assert (output / "old.parquet").read_bytes() == before
 
 
 def test_the_embeddings_output_builds_the_catalogue_that_the_photos_build(

@@ -11,6 +11,7 @@ from PIL import Image
 
 from fmnist import CLASS_NAMES
 from fmnist.core import images, inference, occlusion, runtime
+from fmnist.core.review import ReviewRule
 from fmnist.serve import __main__ as command_line
 from fmnist.serve import settings
 
@@ -324,22 +325,49 @@ def test_readiness_is_200_while_serving_and_503_once_shutdown_starts(client):
 
 
 def test_predict_says_whether_a_person_should_review_the_tag(client):
-    """needs_review: the margin over the runner-up is below the threshold for the target accuracy (0.99)."""
-    assert client.get("/healthz").json()["review"] == {"target_accuracy": 0.99, "margin_threshold": 0.5}
+    """needs_review: the margin over the runner-up is below the threshold for the target accuracy (0.99); the
+    fixture's review file, written as before the image checks, makes none."""
+    review = {"target_accuracy": 0.99, "margin_threshold": 0.5, "image_limits": {}}
+    assert client.get("/healthz").json()["review"] == review
     answers = [client.post("/predict", files={"file": ("x.png", png_bytes(color=c))}).json() for c in (0, 90, 255)]
     for answer in answers:
         ranked = sorted(answer["probabilities"].values())
         assert answer["margin"] == pytest.approx(ranked[-1] - ranked[-2], abs=2e-6)
         assert answer["runner_up"] != answer["label"]
         assert answer["probabilities"][answer["runner_up"]] == ranked[-2]
-        assert answer["needs_review"] == (answer["margin"] < 0.5)
+        assert answer["needs_review"] == (answer["margin"] < 0.5) and answer["image_check"] == "ok"
 
 
-def test_describe_flags_review_below_the_threshold_only():
+def garment_png(left: int) -> bytes:
+    """A converted 28 × 28 upload: a light square garment on black, 20 pixels wide from column `left`."""
+    pixels = np.zeros((28, 28), np.uint8)
+    pixels[4:24, left : left + 20] = 200
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_an_image_that_fails_a_check_goes_to_review_whatever_its_margin(serving_artifacts, tmp_path):
+    """With a margin threshold of 0, only the cut-off check can send a tag to a person: the garment the
+    image's left edge cuts reaches 20 of its 108 edge pixels, past a limit of 0.1; the centred one none."""
+    review = tmp_path / "review.json"
+    review.write_text(json.dumps({"thresholds": {"0.99": 0.0}, "image_limits": {"cut_off": 0.1, "grain": 1.0}}))
+    cut, centred = garment_png(left=0), garment_png(left=4)
+    with api_client(serving_artifacts, FMNIST_REVIEW_THRESHOLDS=str(review)) as client:
+        assert client.get("/healthz").json()["review"]["image_limits"] == {"cut_off": 0.1, "grain": 1.0}
+        answers = [client.post(path, files={"file": ("x.png", cut)}).json() for path in ("/predict", "/explain")]
+        plain = client.post("/predict", files={"file": ("x.png", centred)}).json()
+    for answer in (answers[0], answers[1]["prediction"]):
+        assert answer["image_check"] == "cut_off" and answer["needs_review"] is True
+    assert plain["image_check"] == "ok" and plain["needs_review"] is False
+
+
+def test_describe_flags_review_below_the_threshold_or_on_a_failed_check():
     probabilities = np.array([0.6, 0.3] + [0.0125] * 8)
-    assert inference.describe(probabilities, 0.29)["needs_review"] is False
-    assert inference.describe(probabilities, 0.31)["needs_review"] is True
-    assert inference.describe(probabilities, 0.31)["runner_up"] == CLASS_NAMES[1]
+    assert inference.describe(probabilities, ReviewRule(0.29))["needs_review"] is False
+    assert inference.describe(probabilities, ReviewRule(0.31))["needs_review"] is True
+    assert inference.describe(probabilities, ReviewRule(0.29), image_check="grain")["needs_review"] is True
+    assert inference.describe(probabilities, ReviewRule(0.31))["runner_up"] == CLASS_NAMES[1]
 
 
 @pytest.mark.parametrize(("target", "message"), [("0.95", "choose one of"), (None, "cannot read the review")])

@@ -6,6 +6,7 @@ from PIL import Image
 
 from fmnist import CLASS_NAMES
 from fmnist.core import runtime
+from fmnist.core.review import ReviewRule
 from fmnist.tag import local
 from fmnist.tag import output as tag_output
 from fmnist.tag.__main__ import main
@@ -122,11 +123,27 @@ def test_the_options_of_the_ray_pipeline_are_refused_without_ray_even_at_their_d
 
 
 def test_a_tag_keeps_its_types_and_reads_back_from_its_csv_text():
-    tag = tag_output.Tag("SKU-1", "Bag", 0.75, False, "Sandal", 0.5)
+    tag = tag_output.Tag("SKU-1", "Bag", 0.75, False, "Sandal", 0.5, "ok")
     text = tag_output.csv_text([tag], header=True)
-    assert text == "id,label,confidence,needs_review,runner_up,margin\nSKU-1,Bag,0.75,False,Sandal,0.5\n"
+    assert text == "id,label,confidence,needs_review,runner_up,margin,image_check\nSKU-1,Bag,0.75,False,Sandal,0.5,ok\n"
     row = next(csv.DictReader(text.splitlines()))
-    assert tag_output.parse_row(row, threshold=0.4) == tag
-    assert tag_output.parse_row(row, threshold=0.6) == tag._replace(needs_review=True)
-    for cut_short in ({"runner_up": "San"}, {"margin": None}, {"margin": "0.x"}):
-        assert tag_output.parse_row(row | cut_short, threshold=0.4) is None
+    assert tag_output.parse_row(row, ReviewRule(0.4)) == tag
+    assert tag_output.parse_row(row, ReviewRule(0.6)) == tag._replace(needs_review=True)
+    failed = row | {"image_check": "cut_off"}
+    assert tag_output.parse_row(failed, ReviewRule(0.4)) == tag._replace(needs_review=True, image_check="cut_off")
+    for cut_short in ({"runner_up": "San"}, {"margin": None}, {"margin": "0.x"}, {"image_check": None}):
+        assert tag_output.parse_row(row | cut_short, ReviewRule(0.4)) is None
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["id,label,confidence,needs_review,runner_up,margin\nSKU-1,Bag,0.75,False,Sandal,0.5\n", "sku,price\nA,3\n"],
+    ids=["tags written before the image checks", "another file"],
+)
+def test_an_output_in_other_columns_is_left_as_it_is_and_the_run_refused(
+    serving_artifacts, shop, tmp_path, capsys, content
+):
+    output = tmp_path / "tags.csv"
+    output.write_text(content)
+    assert run(serving_artifacts, shop, output) == 2
+    assert output.read_text() == content and "move it away" in capsys.readouterr().err

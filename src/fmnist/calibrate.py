@@ -3,16 +3,22 @@
 Label smoothing leaves the network under-confident. One temperature T, fitted on the validation split,
 divides the log-probabilities (softmax(z / T)); dividing the last layer's weights by T does the same inside
 the model, so every exported format carries it. The score that decides auto-tag or review is the margin
-between the two most probable classes; its thresholds are chosen on the validation split too.
+between the two most probable classes; its thresholds are chosen on the validation split too, and so are the
+limits of the two image checks that send a photo unlike the validation photos to a person whatever its margin
+(`fmnist.core.review`).
 """
 
 import numpy as np
 from scipy import optimize
 
-from fmnist.core.inference import margin as margin  # the review score: re-exported for the notebook
-from fmnist.core.inference import needs_review
+from fmnist.core import review
+from fmnist.core.review import margin as margin  # the review score: re-exported for the notebook
+from fmnist.core.review import needs_review
 
 REVIEW_TARGETS = (0.99, 0.995)  # accuracy wanted of the tags accepted without a person
+# Each image check's limit: this percentile of its measure on the validation photos as drawn (docs/robustness.md,
+# "The review rule", rule (i)), so that it sends few of them to a person.
+IMAGE_CHECK_PERCENTILES = {"cut_off": 99.5, "grain": 99}
 
 
 def apply_temperature(probabilities, temperature: float) -> np.ndarray:
@@ -99,6 +105,21 @@ def review_threshold(scores, correct, target: float) -> float:
     if len(reaching) == 0:
         return float(np.nextafter(descending[0], np.inf))
     return float(descending[reaching.max()])
+
+
+def image_limits(images) -> dict:
+    """Each image check's limit, `IMAGE_CHECK_PERCENTILES` of its measure on `images` (the validation split)."""
+    return {
+        name: float(np.percentile(review.IMAGE_CHECKS[name](images), percentile))
+        for name, percentile in IMAGE_CHECK_PERCENTILES.items()
+    }
+
+
+def review_scores(probabilities, images, limits: dict) -> np.ndarray:
+    """The margin of each image's `probabilities`, or −1 where the image fails a check: a score that every
+    threshold sends to review, so that `auto_tagging` and `risk_coverage` follow the whole rule."""
+    passed = np.array(review.image_checks(images, limits)) == review.PASSED
+    return np.where(passed, margin(probabilities), -1.0)
 
 
 def auto_tagging(scores, correct, thresholds: dict) -> dict:

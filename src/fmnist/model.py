@@ -6,6 +6,8 @@ import keras
 import tensorflow as tf
 from keras import layers, ops
 
+from fmnist.core.review import OUTLINE_FLOOR, OUTLINE_THRESHOLD
+
 EMBEDDING_LAYER = "embedding"
 LAST_CONV_LAYER = "conv_2"
 
@@ -23,7 +25,7 @@ class Frame(layers.Layer):
     policy. Noise on the background widens the outline, so a small garment in a noisy photo passes unchanged.
     """
 
-    def __init__(self, threshold=0.15, floor=0.05, full=26, **kwargs):
+    def __init__(self, threshold=OUTLINE_THRESHOLD, floor=OUTLINE_FLOOR, full=26, **kwargs):
         super().__init__(**{"dtype": "float32", **kwargs})
         self.threshold, self.floor, self.full = threshold, floor, full
 

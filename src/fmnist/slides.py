@@ -253,7 +253,8 @@ def review_slide(metrics: dict) -> deck.Slide:
         "Auto-tag or review",
         f"A temperature of {calibration['temperature']:.2f}, fitted on the validation split as drawn and once "
         "augmented, makes the confidences "
-        "honest; the margin between the two most probable classes then decides which tags need a person. The "
+        "honest; the margin between the two most probable classes then decides which tags need a person, and "
+        "a photo whose garment the frame cuts, or a grainy one, goes to a person whatever its margin. The "
         "thresholds come from the validation split; the figures are the test set's.",
         figures=["reliability.png", "risk_coverage.png"],
         caption=f"Calibration error {calibration['test_ece_before']:.3f} → {calibration['test_ece_after']:.3f}: "

@@ -4,7 +4,8 @@
         NAME.tflite             the classifier; packed inside it, as LiteRT's metadata packs associated files,
                                 a zip archive of labels.txt (the class names, one a line, in output order) and
                                 model.json (the input's side and channels, and which preprocessing it takes)
-        review_thresholds.json  the margin threshold per target accuracy, chosen on the validation split
+        review_thresholds.json  the margin threshold per target accuracy, chosen on the validation split, and
+                                the image checks' limits (`fmnist.core.review`: the Fashion-MNIST model's only)
         catalogue.npz           the items that /similar searches (the API needs one; fmnist.tag does not)
         NAME.keras              the trained Keras model
 

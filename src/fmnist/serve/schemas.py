@@ -34,7 +34,12 @@ class Prediction(BaseModel):
     confidence: float = Field(description="the calibrated probability of `label`")
     runner_up: str
     margin: float = Field(description="the confidence minus the runner-up's probability")
-    needs_review: bool = Field(description="the margin is below the review threshold: a person should check")
+    image_check: str = Field(
+        description="`ok`, or the image checks it fails: `cut_off` (the image's edge cuts the garment), `grain`"
+    )
+    needs_review: bool = Field(
+        description="the margin is below the review threshold, or an image check failed: a person should check"
+    )
     probabilities: dict[str, float]
 
 
@@ -67,6 +72,7 @@ class Explanation(BaseModel):
 class Review(BaseModel):
     target_accuracy: float
     margin_threshold: float
+    image_limits: dict[str, float] = Field(description="each image check's limit (`fmnist.core.review`)")
 
 
 class Limits(BaseModel):

@@ -1,4 +1,4 @@
-"""What one server process serves with, loaded once at start-up: the model, the catalogue and the review threshold.
+"""What one server process serves with, loaded once at start-up: the model, the catalogue and the review rule.
 
 A rebuilt catalogue is picked up within a second, without a restart, and a request always searches one whole
 catalogue, the old or the new. Nothing here imports TensorFlow. Predictions run on the LiteRT interpreter
@@ -14,8 +14,9 @@ from pathlib import Path
 import anyio
 
 from fmnist.core.catalogue import Catalogue
-from fmnist.core.inference import Predictor, load_threshold
+from fmnist.core.inference import Predictor
 from fmnist.core.model_folder import Files
+from fmnist.core.review import load_review_rule
 from fmnist.core.runtime import TFLiteClassifier
 from fmnist.serve.settings import CATALOGUE_POLL_SECONDS, HEAVY_DECODES, Settings, files, variable
 
@@ -66,12 +67,12 @@ def load(settings: Settings, paths: Files) -> tuple[Predictor, TFLiteClassifier,
     """The predictor, the explanations' interpreter and the catalogue; a failure names the file, the variable
     that sets it and the command that creates it."""
     try:
-        threshold = load_threshold(paths.thresholds, settings.target_accuracy)
+        rule = load_review_rule(paths.thresholds, settings.target_accuracy)
     except RuntimeError as error:
         where = f"{variable('review_thresholds')}={paths.thresholds}, {variable('target_accuracy')}"
         raise RuntimeError(f"cannot start the API: {error} ({where}={settings.target_accuracy})") from error
     try:
-        return Predictor(paths.model, threshold), TFLiteClassifier(paths.model), Catalogue.load(paths.catalogue)
+        return Predictor(paths.model, rule), TFLiteClassifier(paths.model), Catalogue.load(paths.catalogue)
     except (OSError, ValueError, KeyError) as error:
         raise RuntimeError(
             f"cannot start the API: {error}. It needs the TFLite model ({variable('model')}={paths.model}) "

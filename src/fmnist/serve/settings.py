@@ -35,7 +35,9 @@ class Settings(BaseSettings):
         None, validation_alias="FMNIST_CATALOGUE", description="default: the folder's catalogue.npz, or a shop's own"
     )
     review_thresholds: Path | None = Field(
-        None, validation_alias="FMNIST_REVIEW_THRESHOLDS", description="default: the folder's margin thresholds"
+        None,
+        validation_alias="FMNIST_REVIEW_THRESHOLDS",
+        description="default: the folder's review thresholds and image-check limits",
     )
     target_accuracy: str = Field(
         DEFAULT_TARGET, validation_alias="FMNIST_TARGET_ACCURACY", description="a target of that file: 0.99"

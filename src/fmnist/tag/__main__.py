@@ -8,10 +8,11 @@ listed as the catalogue lists it (`fmnist.core.sources`); on Ray, either may be 
 goes through the API's preprocessing and the exported, calibrated model of a model folder (`models/`, which
 `make run` writes, unless `--model-dir` names another: `fmnist.core.model_folder`); a row of tags.csv holds its id,
 label, calibrated confidence, `needs_review` (the margin over the runner-up is below the threshold the
-notebook chose on the validation split for the target accuracy), the runner-up class and that margin
-(`fmnist.tag.output`). A file that cannot be read is named and skipped. An interrupted run resumes where it
-stopped (`fmnist.tag.local`). With `--ray`, the tags go to a Parquet (or CSV) folder on a Ray cluster
-(`fmnist.tag.ray_pipeline`, docs/scale.md).
+notebook chose on the validation split for the target accuracy, or the photo fails an image check), the
+runner-up class, that margin and the image checks' verdict: `ok`, or the checks failed, `cut_off` (the image's
+edge cuts the garment) or `grain` (`fmnist.tag.output`, `fmnist.core.review`). A file that cannot be read is
+named and skipped. An interrupted run resumes where it stopped (`fmnist.tag.local`). With `--ray`, the tags go
+to a Parquet (or CSV) folder on a Ray cluster (`fmnist.tag.ray_pipeline`, docs/scale.md).
 """
 
 import argparse
@@ -20,7 +21,8 @@ import sys
 from pathlib import Path
 
 from fmnist.core import model_folder
-from fmnist.core.inference import DEFAULT_MODEL_DIR, DEFAULT_TARGET, load_threshold
+from fmnist.core.inference import DEFAULT_MODEL_DIR, DEFAULT_TARGET
+from fmnist.core.review import ReviewRule, load_review_rule
 from fmnist.tag import local, ray_pipeline
 from fmnist.tag.output import summary
 
@@ -60,14 +62,12 @@ def main(argv=None) -> int:
         command.error("--embeddings, --format and --actors need --ray")
     try:
         paths = model_folder.files(arguments.model_dir, arguments.model, arguments.thresholds)
-        threshold = load_threshold(paths.thresholds, arguments.target_accuracy)
+        rule = load_review_rule(paths.thresholds, arguments.target_accuracy)
         labels = model_folder.read_spec(paths.model).labels
         if arguments.ray is not None:
-            return on_cluster(arguments, paths.model, threshold, ray_options, labels)
+            return on_cluster(arguments, paths.model, rule, ray_options, labels)
         output = Path(arguments.output or "tags.csv")
-        tags, problems = local.tag(
-            arguments.source, output, paths.model, threshold, not arguments.quiet, arguments.workers
-        )
+        tags, problems = local.tag(arguments.source, output, paths.model, rule, not arguments.quiet, arguments.workers)
     except (OSError, ValueError, RuntimeError) as error:
         print(f"fmnist.tag: {error}", file=sys.stderr)
         return 2
@@ -78,7 +78,7 @@ def main(argv=None) -> int:
     return 0
 
 
-def on_cluster(arguments, model: Path, threshold: float, ray_options: dict, labels) -> int:
+def on_cluster(arguments, model: Path, rule: ReviewRule, ray_options: dict, labels) -> int:
     """`main` on Ray: the tags in a Parquet (or CSV) folder, the problems in a file beside it; the summary in the
     model's class names, `labels`, read once by `main`."""
     output = arguments.output or "tags"
@@ -86,7 +86,7 @@ def on_cluster(arguments, model: Path, threshold: float, ray_options: dict, labe
         arguments.source,
         output,
         model,
-        threshold,
+        rule,
         address=arguments.ray or None,
         progress=not arguments.quiet,
         **ray_options,

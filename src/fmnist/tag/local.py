@@ -20,20 +20,29 @@ from tqdm import tqdm
 from fmnist.core import sources
 from fmnist.core.files import write_atomically
 from fmnist.core.inference import Predictor
-from fmnist.tag.output import Tag, csv_text, from_answer, parse_row
+from fmnist.core.review import ReviewRule
+from fmnist.tag.output import COLUMNS, Tag, csv_text, from_answer, parse_row
 
 BATCH = 256
 CHUNK = 16  # photos handed to a decoding process at a time
 
 
-def rewrite_complete_rows(output: Path, threshold: float, labels) -> list[Tag]:
+def rewrite_complete_rows(output: Path, rule: ReviewRule, labels) -> list[Tag]:
     """Rewrite an earlier run's output, atomically, with its complete rows alone, their `needs_review` decided
-    again by `threshold` (the target accuracy may have changed); a row cut short by an interruption, or that
-    names a class the model (`labels`) lacks, is dropped. Return those rows; none when there is no output yet."""
+    again by `rule` (the target accuracy may have changed); a row cut short by an interruption, or that names a
+    class the model (`labels`) lacks, is dropped (and tagged again). Return those rows; none when there is no
+    output yet. A file in other columns (another file, or tags written before the image checks) is left as it
+    is, with an error."""
     if not output.exists():
         return []
     with open(output, newline="", encoding="utf-8") as file:
-        tags = [tag for tag in (parse_row(row, threshold, labels) for row in csv.DictReader(file)) if tag is not None]
+        reader = csv.DictReader(file)
+        if reader.fieldnames not in (None, list(COLUMNS)):
+            raise ValueError(
+                f"{output} is not a tags file in this tagger's columns ({', '.join(COLUMNS)}), perhaps one written "
+                "before the image checks: move it away or choose another output with -o"
+            )
+        tags = [tag for tag in (parse_row(row, rule, labels) for row in reader) if tag is not None]
     with write_atomically(output) as file:
         file.write(csv_text(tags, header=True).encode())
     return tags
@@ -58,15 +67,15 @@ def decoded(paths: list[str], workers: int, spec):
 
 
 def tag(
-    source: Path, output: Path, model: Path, threshold: float, progress=True, workers: int = 1
+    source: Path, output: Path, model: Path, rule: ReviewRule, progress=True, workers: int = 1
 ) -> tuple[list[Tag], list[str]]:
     """Tag every new image of `source` into `output`, decoding in `workers` processes; return (all rows of
     the output, problems)."""
     if sources.is_url(source):
         raise ValueError(f"{source} is in object storage: tag it on Ray (--ray)")
     items, problems = sources.list_source(source)
-    predictor = Predictor(model, threshold, num_threads=2)
-    tags = rewrite_complete_rows(output, threshold, predictor.spec.labels)
+    predictor = Predictor(model, rule, num_threads=2)
+    tags = rewrite_complete_rows(output, rule, predictor.spec.labels)
     done = {tag.id for tag in tags}
     todo = [item for item in items if item.id not in done]
     with (

@@ -11,12 +11,12 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 from fmnist import CLASS_NAMES
-from fmnist.core.inference import needs_review
+from fmnist.core.review import ReviewRule
 
 
 class Tag(NamedTuple):
     """One photo's tags: the class, its calibrated confidence, whether a person should check it, the
-    runner-up class and the margin over it."""
+    runner-up class, the margin over it, and the image checks' verdict (`fmnist.core.review.image_checks`)."""
 
     id: str
     label: str
@@ -24,6 +24,7 @@ class Tag(NamedTuple):
     needs_review: bool
     runner_up: str
     margin: float
+    image_check: str
 
 
 COLUMNS = Tag._fields
@@ -44,18 +45,19 @@ def csv_text(tags: Iterable[Tag], header: bool = False) -> str:
     return buffer.getvalue()
 
 
-def parse_row(row: dict, threshold: float, labels=CLASS_NAMES) -> Tag | None:
-    """A tag read back from a CSV row, its `needs_review` decided again by `threshold`; None for a row cut
-    short by an interruption, or one that names a class the model (`labels`) does not have."""
+def parse_row(row: dict, rule: ReviewRule, labels=CLASS_NAMES) -> Tag | None:
+    """A tag read back from a CSV row, its `needs_review` decided again by `rule`; None for a row cut short by
+    an interruption, or one that names a class the model (`labels`) does not have."""
     try:
         if None in row.values() or row["label"] not in labels or row["runner_up"] not in labels:
             return None
-        confidence, margin = float(row["confidence"]), float(row["margin"])
+        confidence, margin, image_check = float(row["confidence"]), float(row["margin"]), row["image_check"]
     except (KeyError, ValueError):
         return None
     if margin < 0:
         return None
-    return Tag(row["id"], row["label"], confidence, bool(needs_review(margin, threshold)), row["runner_up"], margin)
+    review = bool(rule.needs_review(margin, image_check))
+    return Tag(row["id"], row["label"], confidence, review, row["runner_up"], margin, image_check)
 
 
 def arrow_schema():

@@ -4,7 +4,7 @@ Ray Data runs the pipeline that its batch-inference guide describes: list → re
 `map_batches` → write. The source is listed as every tool lists it (`fmnist.core.sources`). The photos' bytes
 are read by tasks, through pyarrow's filesystems (a local or shared folder, or object storage:
 `s3://bucket/prefix/`). A pool of actors decodes, converts and classifies them (`map_batches` with an
-`ActorPoolStrategy`): each actor loads the exported TFLite model and the review threshold once, with LiteRT on
+`ActorPoolStrategy`): each actor loads the exported TFLite model and the review rule once, with LiteRT on
 one thread. Each actor asks for a fraction of a CPU, so that the read and write tasks find one; on a cluster
 whose actors could leave no node a whole CPU, the reads run inside the actors instead (`read_cpus`). The tags are
 written as Parquet, or CSV on request, in the local tagger's columns (`fmnist.tag.output`) and with the same
@@ -24,6 +24,7 @@ import numpy as np
 from fmnist.core import catalogue, sources
 from fmnist.core.inference import Predictor
 from fmnist.core.model_folder import Spec
+from fmnist.core.review import ReviewRule
 from fmnist.core.search import normalize
 from fmnist.tag import output
 
@@ -56,15 +57,15 @@ def read_bytes(batch, files) -> dict:
 
 
 class Tagger:
-    """An actor: the model and the review threshold loaded once, then batches of photos decoded and tagged."""
+    """An actor: the model and the review rule loaded once, then batches of photos decoded and tagged."""
 
-    def __init__(self, model: bytes, threshold: float, embeddings: bool):
+    def __init__(self, model: bytes, rule: ReviewRule, embeddings: bool):
         import tempfile
 
         self.folder = tempfile.TemporaryDirectory()  # LiteRT reads a file; removed with the actor
         path = Path(self.folder.name, "model.tflite")
         path.write_bytes(model)
-        self.predictor = Predictor(path, threshold, num_threads=1)  # one thread: the pool is the parallelism
+        self.predictor = Predictor(path, rule, num_threads=1)  # one thread: the pool is the parallelism
         self.embeddings = embeddings
 
     def __call__(self, batch: dict):
@@ -139,8 +140,17 @@ def output_table(location: str, output_format: str, columns: list[str]):
 
 
 def finished_ids(location: str, output_format: str) -> set[str]:
-    """The ids already in the output, read from its id column alone."""
-    table = output_table(location, output_format, ["id"])
+    """The ids already in the output, read from its id column, and its newest column to see that it has it: an
+    output written before the image checks is left as it is, with an error."""
+    import pyarrow as pa
+
+    try:
+        table = output_table(location, output_format, ["id", "image_check"])
+    except pa.ArrowInvalid as error:
+        raise ValueError(
+            f"{location} holds no tags in this tagger's columns ({', '.join(output.COLUMNS)}), perhaps tags "
+            f"written before the image checks: move it away or choose another output with -o ({error})"
+        ) from None
     return set() if table is None else set(table["id"].to_pylist())
 
 
@@ -173,7 +183,7 @@ def node_cpus() -> list[float]:
     return [node["Resources"].get("CPU", 0.0) for node in ray.nodes() if node["Alive"]]
 
 
-def tagged_dataset(todo: list, files, model: Path, threshold: float, embeddings: bool, actors: int, actor_cpus: float):
+def tagged_dataset(todo: list, files, model: Path, rule: ReviewRule, embeddings: bool, actors: int, actor_cpus: float):
     """The pipeline over `todo` [sources.Item]: read tasks, then the actor pool; its results materialized."""
     import pyarrow as pa
     import ray
@@ -186,7 +196,7 @@ def tagged_dataset(todo: list, files, model: Path, threshold: float, embeddings:
         .map_batches(read_bytes, fn_kwargs={"files": files}, num_cpus=reading, batch_format="numpy")
         .map_batches(
             Tagger,
-            fn_constructor_kwargs={"model": Path(model).read_bytes(), "threshold": threshold, "embeddings": embeddings},
+            fn_constructor_kwargs={"model": Path(model).read_bytes(), "rule": rule, "embeddings": embeddings},
             compute=ray.data.ActorPoolStrategy(size=actors),
             num_cpus=actor_cpus,
             batch_size=BATCH,
@@ -217,7 +227,7 @@ def run(
     source: str,
     location: str,
     model: Path,
-    threshold: float,
+    rule: ReviewRule,
     *,
     address: str | None = None,
     embeddings: str | None = None,
@@ -239,7 +249,7 @@ def run(
     ray.data.DataContext.get_current().enable_progress_bars = progress
     tagged = 0
     if todo:
-        results = tagged_dataset(todo, files, model, threshold, embeddings is not None, actors, actor_cpus)
+        results = tagged_dataset(todo, files, model, rule, embeddings is not None, actors, actor_cpus)
         tagged, skipped = write_results(results, location, output_format, embeddings)
         problems += skipped
     return {"tagged": tagged, "skipped": len(problems), "problems": problems, "output": location}

@@ -26,7 +26,11 @@ async def healthz(service: ServiceDep):
         "classes": list(spec.labels),
         "input": {"size": spec.size, "channels": spec.channels, "preprocessing": spec.preprocessing},
         "catalogue_items": len(service.catalogue),
-        "review": {"target_accuracy": float(settings.target_accuracy), "margin_threshold": service.predictor.threshold},
+        "review": {
+            "target_accuracy": float(settings.target_accuracy),
+            "margin_threshold": service.predictor.rule.threshold,
+            "image_limits": dict(service.predictor.rule.limits),
+        },
         "limits": {"max_upload_bytes": MAX_UPLOAD_BYTES, "max_batch": MAX_BATCH, "max_k": MAX_K},
     }
 

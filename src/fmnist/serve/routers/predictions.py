@@ -25,7 +25,8 @@ router = APIRouter(tags=["predictions"], responses=PROBLEMS)
 @router.post("/predict", response_model=Prediction, openapi_extra=SINGLE_IMAGE_BODIES)
 async def predict(service: ServiceDep, images: SingleImage):
     """Classify one image: the class, its calibrated confidence, the runner-up, every class's probability, and
-    `needs_review`: whether the tag falls short of the target accuracy ($FMNIST_TARGET_ACCURACY) on its own."""
+    `needs_review`: whether the tag falls short of the target accuracy ($FMNIST_TARGET_ACCURACY) on its own,
+    or the image fails a check (`image_check`)."""
     _embeddings, answers = service.predictor(images)
     return answers[0]
 
@@ -99,5 +100,6 @@ async def explain_prediction(
     )
     if output == "png" or "image/png" in request.headers.get("accept", ""):
         return Response(overlay_png(images[0], heat), media_type="image/png")
-    answer = describe(probabilities, service.predictor.threshold, service.predictor.spec.labels)
+    rule = service.predictor.rule
+    answer = describe(probabilities, rule, service.predictor.spec.labels, rule.image_checks(images[:1])[0])
     return {"prediction": answer, "method": "occlusion", "map": np.round(heat, 3).tolist()}

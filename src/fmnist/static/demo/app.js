@@ -33,6 +33,14 @@ function showClasses(probabilities) {
   }));
 }
 
+// why the image itself sends a tag to a person (the API's `image_check`: "ok", or the checks it fails)
+const IMAGE_CHECKS = { cut_off: "the image's edge cuts the garment", grain: "the photo is grainy" };
+
+function reviewReasons(prediction) {
+  const checks = prediction.image_check === "ok" ? [] : prediction.image_check.split(", ");
+  return [`runner-up: ${prediction.runner_up}`, ...checks.map((check) => IMAGE_CHECKS[check] ?? check)].join("; ");
+}
+
 function showReview(prediction) {
   $("review").textContent = prediction.needs_review ? "needs review" : "auto-tagged";
   $("review").className = prediction.needs_review ? "needs-review" : "auto-tagged";
@@ -67,7 +75,7 @@ async function analyse(blob, name) {
     $("overlay").src = URL.createObjectURL(await explanation);
     showReview(answer.query);
     $("status").textContent = `${name}: ${answer.query.label}, ${(100 * answer.query.confidence).toFixed(1)} % sure; ` +
-      (answer.query.needs_review ? `a person should check it (runner-up: ${answer.query.runner_up}).` : "tagged automatically.");
+      (answer.query.needs_review ? `a person should check it (${reviewReasons(answer.query)}).` : "tagged automatically.");
   } catch (error) {
     $("status").textContent = `${name}: ${error.message}`;
     $("status").className = "error";
