@@ -190,7 +190,8 @@ def test_the_exported_model_serves_the_calibration_the_notebook_reports(rerun, e
 
 def test_the_temperature_and_the_thresholds_come_from_the_validation_split_as_drawn_and_augmented(rerun, exported):
     """Fitted again on the validation split and one copy drawn by a fresh augmentation of the recipe, from the
-    served probabilities, they come out as the notebook's."""
+    served probabilities, they come out as the notebook's; and the image checks' limits, from the validation
+    photos as drawn."""
     import keras
 
     from fmnist import calibrate, data, export
@@ -211,9 +212,10 @@ def test_the_temperature_and_the_thresholds_come_from_the_validation_split_as_dr
     uncalibrated = calibrate.apply_temperature(probabilities, 1 / temperature)
     assert abs(calibrate.fit_temperature(uncalibrated, labels) - temperature) < 2e-3
     right, margins = probabilities.argmax(axis=1) == labels, calibrate.margin(probabilities)
-    chosen = json.loads((models / "review_thresholds.json").read_text())["thresholds"]
-    for target, threshold in chosen.items():
+    chosen = json.loads((models / "review_thresholds.json").read_text())
+    for target, threshold in chosen["thresholds"].items():
         assert abs(calibrate.review_threshold(margins, right, float(target)) - threshold) < 1e-4, target
+    assert calibrate.image_limits(data.scale_images(images)) == pytest.approx(chosen["image_limits"], rel=1e-6)
 
 
 # The figures: `plots.save` writes, beside each PNG, what the figure draws (`figure_data.drawn`). Each figure is
