@@ -16,7 +16,8 @@ the image and for its mirror, and four rules are fitted on those: (f) as the sec
 disagreement check, half the summed absolute difference between the two views' probabilities, above the 99th
 percentile of the clean validation images' going to review; (h) that and the fifth rule's image checks; (i)
 the first of these and two image checks: the cut-off judged against the image's own background level, and the
-grain with its limit at the 99th percentile (step 4's fourth amendment).
+grain with its limit at the 99th percentile (step 4's fourth amendment); (j) the same with its margin thresholds
+fitted only on the images that pass those checks (step 4's fifth amendment).
 Each is judged on the validation split under every condition of the robustness benchmark: the share tagged
 without review at each target, and the accuracy among those. The test split is not read.
 """
@@ -54,14 +55,16 @@ def calibration_augmentation(seed: int):
     ])  # fmt: skip
 
 
-def fit(probabilities, labels) -> tuple[float, dict]:
-    """The temperature and the margin threshold of each target, fitted on `probabilities` of `labels`."""
+def fit(probabilities, labels, images=None, limits=None) -> tuple[float, dict]:
+    """The temperature and the margin threshold of each target, fitted on `probabilities` of `labels`; with the
+    `images` and the image checks' `limits` (rule j), the thresholds are fitted on the images that pass them."""
     from fmnist import calibrate
 
     temperature = calibrate.fit_temperature(probabilities, labels)
     scaled = calibrate.apply_temperature(probabilities, temperature)
     right = scaled.argmax(axis=1) == labels
-    targets = {str(t): calibrate.review_threshold(calibrate.margin(scaled), right, t) for t in calibrate.REVIEW_TARGETS}
+    scores = calibrate.margin(scaled) if images is None else calibrate.review_scores(scaled, images, limits)
+    targets = {str(t): calibrate.review_threshold(scores, right, t) for t in calibrate.REVIEW_TARGETS}
     return temperature, targets
 
 
@@ -95,10 +98,11 @@ def judged(probabilities, image_scores, labels, temperature, thresholds, limits)
     }
 
 
-def fitted_rules(clean: tuple, augmented: dict, labels, mirror_averaged=False) -> dict:
+def fitted_rules(clean: tuple, augmented: dict, labels, mirror_averaged=False, review_images=None) -> dict:
     """Each rule's temperature, thresholds and limits of the `SCORES` it limits, from the validation split's
     (probabilities, scores) as drawn (`clean`) and the probabilities of each augmented copy; rules (f) to (i)
-    for probabilities averaged over the mirror, (a) to (e) else."""
+    for probabilities averaged over the mirror, (a) to (e) else. Rule (j) joins (f) to (i) given the
+    `review_images`: the validation images as drawn, then the training augmentation's copy."""
     twice, clean_scores = np.concatenate([labels, labels]), dict(zip(SCORES, clean[1].T, strict=True))
     fits = {"(a) validation as drawn": (*fit(clean[0], labels), {})}
     for rule, copy in (("(b)", "training augmentation"), ("(c)", "calibration augmentation")):
@@ -115,12 +119,18 @@ def fitted_rules(clean: tuple, augmented: dict, labels, mirror_averaged=False) -
         "grain": np.percentile(clean_scores["grain"], IMAGE_CHECK_PERCENTILES["grain"]),
     }
     fitted = fits["(b) with the training augmentation"][:2]
-    return {
+    fits = {
         "(f) mirror averaged, with the training augmentation": (*fitted, {}),
         "(g) mirror averaged, with the disagreement check": (*fitted, agreement),
         "(h) mirror averaged, with the disagreement and image checks": (*fitted, agreement | checks),
         "(i) mirror averaged, with image checks against the background": (*fitted, against_background),
     }
+    if review_images is not None:  # the product's names of the same two checks
+        limits = {"cut_off": against_background["cut_off_background"], "grain": against_background["grain"]}
+        both = np.concatenate([clean[0], augmented["training augmentation"]])
+        passing = (*fit(both, twice, review_images, limits), against_background)
+        fits["(j) mirror averaged, thresholds fitted on the images that pass the checks"] = passing
+    return fits
 
 
 def rule_report(name, temperature, thresholds, limits: dict, predicted: dict, labels) -> dict:
@@ -179,8 +189,10 @@ def main(argv=None) -> None:
         "training augmentation": recipe.build_augmentation(arguments.seed),
         "calibration augmentation": calibration_augmentation(arguments.seed),
     }
-    augmented = {name: outputs(layer(data.scale_images(x_val), training=True))[0] for name, layer in copies.items()}
-    fits = fitted_rules(predicted["unchanged"], augmented, y_val, arguments.mirror_average)
+    drawn = {name: np.asarray(layer(data.scale_images(x_val), training=True)) for name, layer in copies.items()}
+    augmented = {name: outputs(images)[0] for name, images in drawn.items()}
+    review_images = np.concatenate([data.scale_images(x_val), drawn["training augmentation"]])
+    fits = fitted_rules(predicted["unchanged"], augmented, y_val, arguments.mirror_average, review_images)
     report = {name: rule_report(name, *rule, predicted, y_val) for name, rule in fits.items()}
     if arguments.output:
         arguments.output.write_text(json.dumps(report, indent=2) + "\n")

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from benchmarks import review_rule
+from fmnist import calibrate
 
 
 def test_a_photo_goes_to_review_when_any_score_passes_its_limit():
@@ -34,3 +35,29 @@ def test_the_mirror_averaged_rules_share_one_fit_and_add_their_limits():
     assert g[2] == {"disagreement": disagreement} and set(h[2]) == {"disagreement", "cut_off", "grain"}
     assert i[2]["grain"] == np.percentile(scores[:, review_rule.SCORES.index("grain")], 99) < h[2]["grain"]
     assert set(i[2]) == {"cut_off_background", "grain"}
+
+
+def test_rule_j_fits_its_thresholds_on_the_images_that_pass_the_checks_only():
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 10, 500)
+    probabilities = rng.dirichlet(np.ones(10), 500)
+    probabilities[np.arange(400), labels[:400]] += rng.uniform(0, 6, 400)  # most of them right, some sure
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    cut = np.arange(500) % 10 == 0  # a tenth of the photos: the garment reaches every edge, the image's middle dark
+    wrong = (labels + 1) % 10
+    probabilities[cut] = np.eye(10)[wrong[cut]] * 0.9 + 0.01  # and the network is sure of a wrong class
+    images = np.zeros((500, 28, 28, 1))
+    images[:, 8:20, 8:20] = 1.0  # a garment in the middle
+    images[cut] = 1.0
+    images[cut, 9:19, 9:19] = 0.0
+    scores = rng.random((500, len(review_rule.SCORES)))
+    augmented = {name: probabilities for name in ("training augmentation", "calibration augmentation")}
+    review_images = np.concatenate([images, images])
+    rules = review_rule.fitted_rules((probabilities, scores), augmented, labels, True, review_images)
+    i, j = rules["(i) mirror averaged, with image checks against the background"], list(rules.values())[-1]
+    assert j[0] == i[0] and j[2] == i[2]  # the same temperature and limits
+    scaled = calibrate.apply_temperature(np.concatenate([probabilities, probabilities]), j[0])
+    right, passed = scaled.argmax(axis=1) == np.tile(labels, 2), ~np.tile(cut, 2)
+    for target, threshold in j[1].items():
+        expected = calibrate.review_threshold(calibrate.margin(scaled)[passed], right[passed], float(target))
+        assert threshold == expected < i[1][target]
