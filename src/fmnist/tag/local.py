@@ -21,7 +21,7 @@ from fmnist.core import sources
 from fmnist.core.files import write_atomically
 from fmnist.core.inference import Predictor
 from fmnist.core.review import ReviewRule
-from fmnist.tag.output import COLUMNS, Tag, csv_text, from_answer, parse_row
+from fmnist.tag.output import Tag, check_columns, csv_text, from_answer, parse_row
 
 BATCH = 256
 CHUNK = 16  # photos handed to a decoding process at a time
@@ -37,11 +37,8 @@ def rewrite_complete_rows(output: Path, rule: ReviewRule, labels) -> list[Tag]:
         return []
     with open(output, newline="", encoding="utf-8") as file:
         reader = csv.DictReader(file)
-        if reader.fieldnames not in (None, list(COLUMNS)):
-            raise ValueError(
-                f"{output} is not a tags file in this tagger's columns ({', '.join(COLUMNS)}), perhaps one written "
-                "before the image checks: move it away or choose another output with -o"
-            )
+        if reader.fieldnames is not None:
+            check_columns(reader.fieldnames, output)
         tags = [tag for tag in (parse_row(row, rule, labels) for row in reader) if tag is not None]
     with write_atomically(output) as file:
         file.write(csv_text(tags, header=True).encode())

@@ -30,6 +30,16 @@ class Tag(NamedTuple):
 COLUMNS = Tag._fields
 
 
+def check_columns(columns, location) -> None:
+    """Refuse an existing output at `location` whose `columns` are not `COLUMNS`: another file, or tags written
+    before the image checks. The caller leaves it as it is."""
+    if list(columns) != list(COLUMNS):
+        raise ValueError(
+            f"{location} is not a tags output in this tagger's columns ({', '.join(COLUMNS)}), perhaps one written "
+            "before the image checks: move it away or choose another output with -o"
+        )
+
+
 def from_answer(item_id: str, answer: dict) -> Tag:
     """The tag of a photo from its answer (`fmnist.core.inference.describe`)."""
     return Tag(item_id, *(answer[name] for name in COLUMNS[1:]))

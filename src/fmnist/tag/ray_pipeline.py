@@ -126,9 +126,9 @@ def rows_of(batch, columns: tuple, problems: bool = False):
     return batch.filter(mask).select(list(columns))
 
 
-def output_table(location: str, output_format: str, columns: list[str]):
-    """The `columns` of an output (a Parquet or CSV dataset) as one pyarrow table, or None where there is none
-    (no such folder, or a folder with no file in it)."""
+def output_table(location: str, output_format: str, columns: list[str] | None):
+    """The `columns` (None: all) of an output (a Parquet or CSV dataset) as one pyarrow table, or None where there
+    is none (no such folder, or a folder with no file in it)."""
     import pyarrow.dataset as ds
     from pyarrow import fs
 
@@ -140,18 +140,13 @@ def output_table(location: str, output_format: str, columns: list[str]):
 
 
 def finished_ids(location: str, output_format: str) -> set[str]:
-    """The ids already in the output, read from its id column, and its newest column to see that it has it: an
-    output written before the image checks is left as it is, with an error."""
-    import pyarrow as pa
-
-    try:
-        table = output_table(location, output_format, ["id", "image_check"])
-    except pa.ArrowInvalid as error:
-        raise ValueError(
-            f"{location} holds no tags in this tagger's columns ({', '.join(output.COLUMNS)}), perhaps tags "
-            f"written before the image checks: move it away or choose another output with -o ({error})"
-        ) from None
-    return set() if table is None else set(table["id"].to_pylist())
+    """The ids already in the output; an output in other columns (`output.check_columns`) is left as it is, with
+    an error."""
+    table = output_table(location, output_format, None)
+    if table is None:
+        return set()
+    output.check_columns(table.column_names, location)
+    return set(table["id"].to_pylist())
 
 
 def write_problems(location: str, problems: list[str]) -> str:
