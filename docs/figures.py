@@ -787,6 +787,44 @@ def fifth_round(ending: str = "mirror averaged") -> str:
     return table([*header, "Lowest worst condition", "Eligible"], rows) + "\n" + verdict
 
 
+ADOPTED = "frame, levels, flip, tilt 5°, no dropout, embeddings averaged"  # the fifth round's choice
+
+
+def sixth_round() -> str:
+    """docs/robustness.md: the sixth round's candidates against the adopted recipe, paired, by its rule: a clean
+    gain of at least one paired standard error, the mean over the conditions not lower by more than one, and no
+    seed with a condition under 0.75; of those, the higher clean gain."""
+    rows, chosen = [], {}
+    for name in (ADOPTED + ", filters 48/96", ADOPTED + ", dense 512"):
+        (clean, error, seeds), (conditions, conditions_error, _) = (paired(name, ADOPTED, f) for f in ("clean", "mean"))
+        worst = min(run["worst"] for run in search_runs("confirmation") if run["candidate"] == name)
+        if clean >= error and conditions >= -conditions_error and worst >= 0.75:
+            chosen[name] = clean
+        rows.append(
+            f"| {name.removeprefix(ADOPTED + ', ')} | {seeds} | {100 * clean:+.2f} ± {100 * error:.2f} | "
+            f"{100 * conditions:+.2f} ± {100 * conditions_error:.2f} | {worst:.4f} | "
+            f"{'yes' if name in chosen else 'no'} |"
+        )
+    header = ["The adopted recipe with", "Seeds", "Clean against it (points)", "Mean over conditions against it"]
+    best = max(chosen, key=chosen.get, default=None)
+    verdict = "By the round's rule, none qualifies.\n"
+    if best:
+        runs = [json.loads(line) for line in report_text("round6_timing.jsonl").splitlines() if line]
+        seconds = {
+            name: statistics.mean(r["train_seconds"] for r in runs if r["candidate"] == name)
+            for name in ("today", best)
+        }
+        ratio = seconds[best] / seconds["today"]
+        verdict = (
+            f"By the round's rule, **{best.removeprefix(ADOPTED + ', ')}** qualifies. Its training time beside today's "
+            f"recipe, side by side in one run ({len(runs)} runs of {runs[0]['epochs']} epochs, alternating, "
+            f"`reports/round6_timing.jsonl`): {seconds['today']:.1f} s against {seconds[best]:.1f} s, {ratio:.2f}×: "
+            f"{'within' if ratio <= 1.5 else 'above'} the 1.5× budget, so it is "
+            f"{'adopted' if ratio <= 1.5 else 'not adopted'}.\n"
+        )
+    return table([*header, "Lowest worst condition", "Qualifies"], rows) + "\n" + verdict
+
+
 def probe_table() -> str:
     """docs/robustness.md: the probe's candidates beside the framed recipe and its 10° tilt, seed 42 at full
     size: clean, the strongest tilt and shear, and the worst condition."""
