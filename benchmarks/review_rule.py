@@ -31,7 +31,7 @@ import numpy as np
 from benchmarks import robustness
 from fmnist.calibrate import IMAGE_CHECK_PERCENTILES  # rule (i), the one in the product
 from fmnist.core import search
-from fmnist.core.review import cut_off, grain
+from fmnist.core.review import PASSED, cut_off, grain, image_checks
 
 NOVELTY_PERCENTILE = 99
 CHECK_PERCENTILE = 99.5
@@ -55,16 +55,17 @@ def calibration_augmentation(seed: int):
     ])  # fmt: skip
 
 
-def fit(probabilities, labels, images=None, limits=None) -> tuple[float, dict]:
-    """The temperature and the margin threshold of each target, fitted on `probabilities` of `labels`; with the
-    `images` and the image checks' `limits` (rule j), the thresholds are fitted on the images that pass them."""
+def fit(probabilities, labels, passed=None) -> tuple[float, dict]:
+    """The temperature and the margin threshold of each target, fitted on `probabilities` of `labels`; with
+    `passed` (rule j), the thresholds on the images that pass the image checks alone."""
     from fmnist import calibrate
 
     temperature = calibrate.fit_temperature(probabilities, labels)
     scaled = calibrate.apply_temperature(probabilities, temperature)
-    right = scaled.argmax(axis=1) == labels
-    scores = calibrate.margin(scaled) if images is None else calibrate.review_scores(scaled, images, limits)
-    targets = {str(t): calibrate.review_threshold(scores, right, t) for t in calibrate.REVIEW_TARGETS}
+    margins, right = calibrate.margin(scaled), scaled.argmax(axis=1) == labels
+    if passed is not None:
+        margins, right = margins[passed], right[passed]
+    targets = {str(t): calibrate.review_threshold(margins, right, t) for t in calibrate.REVIEW_TARGETS}
     return temperature, targets
 
 
@@ -127,8 +128,9 @@ def fitted_rules(clean: tuple, augmented: dict, labels, mirror_averaged=False, r
     }
     if review_images is not None:  # the product's names of the same two checks
         limits = {"cut_off": against_background["cut_off_background"], "grain": against_background["grain"]}
+        passed = np.array(image_checks(review_images, limits)) == PASSED
         both = np.concatenate([clean[0], augmented["training augmentation"]])
-        passing = (*fit(both, twice, review_images, limits), against_background)
+        passing = (*fit(both, twice, passed), against_background)
         fits["(j) mirror averaged, thresholds fitted on the images that pass the checks"] = passing
     return fits
 

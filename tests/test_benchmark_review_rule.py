@@ -54,7 +54,8 @@ def test_rule_j_fits_its_thresholds_on_the_images_that_pass_the_checks_only():
     augmented = {name: probabilities for name in ("training augmentation", "calibration augmentation")}
     review_images = np.concatenate([images, images])
     rules = review_rule.fitted_rules((probabilities, scores), augmented, labels, True, review_images)
-    i, j = rules["(i) mirror averaged, with image checks against the background"], list(rules.values())[-1]
+    i = rules["(i) mirror averaged, with image checks against the background"]
+    j = rules["(j) mirror averaged, thresholds fitted on the images that pass the checks"]
     assert j[0] == i[0] and j[2] == i[2]  # the same temperature and limits
     scaled = calibrate.apply_temperature(np.concatenate([probabilities, probabilities]), j[0])
     right, passed = scaled.argmax(axis=1) == np.tile(labels, 2), ~np.tile(cut, 2)

@@ -133,18 +133,31 @@ def test_a_rerun_tags_only_the_new_photos_and_a_csv_source_works_too(serving_art
     assert_same_tags(local, {row["id"]: row | {k: float(row[k]) for k in ("margin", "confidence")} for row in rows})
 
 
+@pytest.mark.parametrize("with_new_tags", [False, True], ids=["old tags alone", "old tags after new ones"])
 def test_an_output_written_before_the_image_checks_is_left_as_it_is_and_the_run_refused(
-    serving_artifacts, shop, tmp_path, capsys
+    serving_artifacts, shop, tmp_path, capsys, with_new_tags
 ):
     output = tmp_path / "tags"
     output.mkdir()
     old = {"id": ["SKU-1"], "label": ["Bag"], "confidence": [0.75], "needs_review": [False], "runner_up": ["Top"]}
     pq.write_table(pyarrow.table(old | {"margin": [0.5]}), output / "old.parquet")
-    before = (output / "old.parquet").read_bytes()
+    if with_new_tags:  # a file in the tagger's columns first: the dataset's schema is the first file's
+        pq.write_table(pyarrow.table(old | {"margin": [0.5], "image_check": ["ok"]}), output / "a-new.parquet")
+    before = {path.name: path.read_bytes() for path in output.iterdir()}
     assert tag_main([str(shop), "--ray", "-o", str(output), *options(serving_artifacts)]) == 2
     assert "move it away" in capsys.readouterr().err
-    assert [path.name for path in output.iterdir()] == ["old.parquet"]
-    assert (output / "old.parquet").read_bytes() == before
+    assert {path.name: path.read_bytes() for path in output.iterdir()} == before
+
+
+def test_an_output_that_does_not_read_in_the_chosen_format_is_left_as_it_is_and_the_run_refused(
+    serving_artifacts, shop, tmp_path, capsys
+):
+    output = tmp_path / "tags"
+    output.mkdir()
+    (output / "tags.parquet").write_text("id,label\nSKU-1,Bag\n")  # CSV text where Parquet is asked for
+    assert tag_main([str(shop), "--ray", "-o", str(output), *options(serving_artifacts)]) == 2
+    assert "move it away" in capsys.readouterr().err
+    assert (output / "tags.parquet").read_text() == "id,label\nSKU-1,Bag\n"
 
 
 def test_the_embeddings_output_builds_the_catalogue_that_the_photos_build(

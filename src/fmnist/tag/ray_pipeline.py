@@ -126,9 +126,9 @@ def rows_of(batch, columns: tuple, problems: bool = False):
     return batch.filter(mask).select(list(columns))
 
 
-def output_table(location: str, output_format: str, columns: list[str] | None):
-    """The `columns` (None: all) of an output (a Parquet or CSV dataset) as one pyarrow table, or None where there
-    is none (no such folder, or a folder with no file in it)."""
+def output_dataset(location: str, output_format: str):
+    """An output (a Parquet or CSV dataset) as a pyarrow dataset, or None where there is none (no such folder,
+    or a folder with no file in it)."""
     import pyarrow.dataset as ds
     from pyarrow import fs
 
@@ -136,17 +136,32 @@ def output_table(location: str, output_format: str, columns: list[str] | None):
     if files.get_file_info(path).type == fs.FileType.NotFound:
         return None
     dataset = ds.dataset(path, filesystem=files, format=output_format)
-    return dataset.to_table(columns=columns) if dataset.files else None
+    return dataset if dataset.files else None
+
+
+def output_table(location: str, output_format: str, columns: list[str]):
+    """The `columns` of an output as one pyarrow table, or None where there is none (`output_dataset`)."""
+    dataset = output_dataset(location, output_format)
+    return None if dataset is None else dataset.to_table(columns=columns)
 
 
 def finished_ids(location: str, output_format: str) -> set[str]:
-    """The ids already in the output; an output in other columns (`output.check_columns`) is left as it is, with
-    an error."""
-    table = output_table(location, output_format, None)
-    if table is None:
-        return set()
-    output.check_columns(table.column_names, location)
-    return set(table["id"].to_pylist())
+    """The ids already in the output. An output with a file in other columns (`output.check_columns`: another
+    file, or tags written before the image checks), or that does not read as `output_format`, is left as it is,
+    with an error."""
+    import pyarrow as pa
+
+    try:
+        dataset = output_dataset(location, output_format)
+        if dataset is None:
+            return set()
+        for fragment in dataset.get_fragments():  # the dataset's schema is its first file's
+            output.check_columns(fragment.physical_schema.names, location)
+        return set(dataset.to_table(columns=["id"])["id"].to_pylist())
+    except pa.ArrowInvalid as error:
+        raise ValueError(
+            f"{location} does not read as {output_format} tags ({error}): move it away or choose another output with -o"
+        ) from None
 
 
 def write_problems(location: str, problems: list[str]) -> str:
