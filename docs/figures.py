@@ -6,12 +6,11 @@ the committed reference run, not a learner's `make run`. Stage a new report, the
 tests/test_docs.py checks that every block is current; a missing report fails it with the report's name.
 """
 
-import json
 import statistics
 
 from benchmarks.augmentation_search import ADOPTED
 from fmnist import slides, zalando_benchmark
-from tests.committed import report, report_text
+from tests.committed import report, report_lines
 
 
 def table(header: list[str], rows: list[str]) -> str:
@@ -383,7 +382,7 @@ def sweep_table(rounds: tuple[int, ...]) -> str:
 
 def cpu_runs() -> list[dict]:
     """The recipe search's CPU runs, one per line of reports/recipe_cpu_runs.jsonl."""
-    return [json.loads(line) for line in report_text("recipe_cpu_runs.jsonl").splitlines()]
+    return report_lines("recipe_cpu_runs.jsonl")
 
 
 def cpu_table() -> str:
@@ -684,7 +683,7 @@ def scale_projection(machines: int = 100) -> str:
 def search_runs(stage: str) -> list[dict]:
     """The augmentation search's runs of one stage (reports/augmentation_search.jsonl): "screening" (a subset
     of the training images, fewer epochs) or "confirmation" (all of them, the notebook's epochs)."""
-    runs = [json.loads(line) for line in report_text("augmentation_search.jsonl").splitlines() if line]
+    runs = report_lines("augmentation_search.jsonl")
     return [run for run in runs if (run["train_images"] < 55_000) == (stage == "screening")]
 
 
@@ -817,7 +816,7 @@ def against_adopted(endings: tuple, timing: str = "round6_timing.jsonl") -> str:
 def time_against_today(name: str, timing: str) -> str:
     """`name`'s whole training beside today's recipe's: the seconds per epoch measured side by side in one run
     (the `timing` report), times each recipe's epochs at full size; adopted at 1.5× or less."""
-    runs = [json.loads(line) for line in report_text(timing).splitlines() if line]
+    runs = report_lines(timing)
     per_epoch = {}
     for recipe in ("today", name):
         mine = [run["train_seconds"] / run["epochs"] for run in runs if run["candidate"] == recipe]
@@ -838,7 +837,7 @@ def time_against_today(name: str, timing: str) -> str:
 def timing_parts() -> str:
     """docs/robustness.md: today's recipe, the framed one, the adopted one and its 512 dense units, side by side
     in one run (reports/timing_parts.jsonl): each one's mean training seconds and their ratio to today's."""
-    runs = [json.loads(line) for line in report_text("timing_parts.jsonl").splitlines() if line]
+    runs = report_lines("timing_parts.jsonl")
     names = list(dict.fromkeys(run["candidate"] for run in runs))
     seconds = {
         name: statistics.mean(run["train_seconds"] for run in runs if run["candidate"] == name) for name in names
@@ -957,7 +956,7 @@ def fifth_amendment(validation_images: int = 5_000) -> str:
 
 def paired_test_table() -> str:
     """docs/robustness.md: the confirmation's models on the test split, once, after the choice."""
-    runs = [json.loads(line) for line in report_text("augmentation_test.jsonl").splitlines() if line]
+    runs = report_lines("augmentation_test.jsonl")
     today = {run["seed"]: run["test_accuracy"] for run in runs if run["candidate"] == "today"}
     rows = []
     for name in dict.fromkeys(run["candidate"] for run in runs):
@@ -974,7 +973,7 @@ def paired_test_table() -> str:
 
 def training_time_ratio(name="augmentation_timing.jsonl", chosen="levels, flip") -> str:
     """docs/robustness.md: the chosen recipe's training time beside today's, side by side in one run."""
-    runs = [json.loads(line) for line in report_text(name).splitlines() if line]
+    runs = report_lines(name)
     each = {recipe: [r["train_seconds"] for r in runs if r["candidate"] == recipe] for recipe in ("today", chosen)}
     seconds = {recipe: statistics.mean(times) for recipe, times in each.items()}
     listed = {recipe: ", ".join(f"{time:.1f}" for time in times) for recipe, times in each.items()}
@@ -1046,7 +1045,7 @@ def framing_screen() -> str:
 
 def shirt_recall_range() -> str:
     """docs/robustness.md: Shirt's recall over every notebook run that the tolerance benchmark recorded."""
-    runs = [json.loads(line) for line in report_text("tolerance_runs.jsonl").splitlines() if line]
+    runs = report_lines("tolerance_runs.jsonl")
     recalls = [run["metrics"]["per_class"]["Shirt"]["recall"] for run in runs]
     recipes = len({run.get("recipe") for run in runs})
     lowest, highest = min(recalls), max(recalls)

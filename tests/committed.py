@@ -32,6 +32,11 @@ def report(name: str) -> dict:
     return json.loads(report_text(name))
 
 
+def report_lines(name: str) -> list[dict]:
+    """reports/`name`, a JSON-lines report (one run a line), of the committed reference run."""
+    return [json.loads(line) for line in report_text(name).splitlines() if line]
+
+
 def changed_figures() -> list[str]:
     """The headline figures of reports/metrics.json on disk that differ from the committed run's."""
     on_disk = json.loads((ROOT / "reports" / "metrics.json").read_text())
