@@ -680,10 +680,11 @@ def scale_projection(machines: int = 100) -> str:
 # docs/robustness.md
 
 
-def search_runs(stage: str) -> list[dict]:
-    """The augmentation search's runs of one stage (reports/augmentation_search.jsonl): "screening" (a subset
-    of the training images, fewer epochs) or "confirmation" (all of them, the notebook's epochs)."""
-    runs = report_lines("augmentation_search.jsonl")
+def search_runs(stage: str, report: str = "augmentation_search.jsonl") -> list[dict]:
+    """The augmentation search's runs of one stage (reports/augmentation_search.jsonl, or the eighth round's
+    `report`): "screening" (a subset of the training images, fewer epochs) or "confirmation" (all of them, the
+    notebook's epochs)."""
+    runs = report_lines(report)
     return [run for run in runs if (run["train_images"] < 55_000) == (stage == "screening")]
 
 
@@ -719,10 +720,10 @@ def confirmation_table() -> str:
     return table([*header, "Mean over conditions", "Worst condition", "Training s"], rows)
 
 
-def paired(name: str, against: str, figure: str) -> tuple[float, float | None, int]:
-    """`name`'s gain in `figure` over `against` at full size, on the seeds both ran: mean, standard error (None
-    for one seed), seeds."""
-    runs = {(run["candidate"], run["seed"]): run[figure] for run in search_runs("confirmation")}
+def paired(name: str, against: str, figure: str, report: str = "augmentation_search.jsonl") -> tuple:
+    """`name`'s gain in `figure` over `against` at full size, on the seeds both ran (in `report`): mean,
+    standard error (None for one seed), seeds."""
+    runs = {(run["candidate"], run["seed"]): run[figure] for run in search_runs("confirmation", report)}
     gains = [runs[name, seed] - runs[against, seed] for c, seed in runs if c == name and (against, seed) in runs]
     error = statistics.stdev(gains) / len(gains) ** 0.5 if len(gains) > 1 else None
     return statistics.mean(gains), error, len(gains)
@@ -787,15 +788,17 @@ def fifth_round(ending: str = "mirror averaged") -> str:
     return table([*header, "Lowest worst condition", "Eligible"], rows) + "\n" + verdict
 
 
-def against_adopted(endings: tuple, timing: str = "round6_timing.jsonl") -> str:
-    """docs/robustness.md: the sixth and seventh rounds' candidates (the adopted recipe with each of `endings`)
-    against the adopted recipe, paired, by their rule: a clean gain of at least one paired standard error, the
-    mean over the conditions not lower by more than one, and no seed with a condition under 0.75; of those, the
-    higher clean gain, adopted if its training time beside today's (the `timing` report) is at most 1.5×."""
+def against_adopted(endings: tuple, timing: str = "round6_timing.jsonl", report="augmentation_search.jsonl") -> str:
+    """docs/robustness.md: the sixth to eighth rounds' candidates (the adopted recipe with each of `endings`)
+    against the adopted recipe, paired (in `report`), by their rule: a clean gain of at least one paired
+    standard error, the mean over the conditions not lower by more than one, and no seed with a condition under
+    0.75; of those, the higher clean gain, adopted if its training time beside today's (the `timing` report) is
+    at most 1.5×."""
     rows, chosen = [], {}
     for name in (f"{ADOPTED}, {ending}" for ending in endings):
-        (clean, error, seeds), (conditions, conditions_error, _) = (paired(name, ADOPTED, f) for f in ("clean", "mean"))
-        worst = min(run["worst"] for run in search_runs("confirmation") if run["candidate"] == name)
+        clean, error, seeds = paired(name, ADOPTED, "clean", report)
+        conditions, conditions_error, _ = paired(name, ADOPTED, "mean", report)
+        worst = min(run["worst"] for run in search_runs("confirmation", report) if run["candidate"] == name)
         if clean >= error and conditions >= -conditions_error and worst >= 0.75:
             chosen[name] = clean
         rows.append(
@@ -808,14 +811,14 @@ def against_adopted(endings: tuple, timing: str = "round6_timing.jsonl") -> str:
     verdict = "By the round's rule, none qualifies, and the recipe stays as adopted.\n"
     if best:
         verdict = f"By the round's rule, **{best.removeprefix(ADOPTED + ', ')}** qualifies. " + time_against_today(
-            best, timing
+            best, timing, report
         )
     return table([*header, "Lowest worst condition", "Qualifies"], rows) + "\n" + verdict
 
 
-def time_against_today(name: str, timing: str) -> str:
+def time_against_today(name: str, timing: str, report: str = "augmentation_search.jsonl") -> str:
     """`name`'s whole training beside today's recipe's: the seconds per epoch measured side by side in one run
-    (the `timing` report), times each recipe's epochs at full size; adopted at 1.5× or less."""
+    (the `timing` report), times each recipe's epochs at full size (in `report`); adopted at 1.5× or less."""
     runs = report_lines(timing)
     per_epoch = {}
     for recipe in ("today", name):
@@ -824,6 +827,7 @@ def time_against_today(name: str, timing: str) -> str:
             raise ValueError(f"reports/{timing} has no run of {recipe!r}: measure it side by side first")
         per_epoch[recipe] = statistics.mean(mine)
     epochs = {run["candidate"]: run["epochs"] for run in search_runs("confirmation")}
+    epochs |= {run["candidate"]: run["epochs"] for run in search_runs("confirmation", report)}
     ratio = per_epoch[name] * epochs[name] / (per_epoch["today"] * epochs["today"])
     within = ratio <= 1.5
     return (
@@ -834,10 +838,11 @@ def time_against_today(name: str, timing: str) -> str:
     )
 
 
-def timing_parts() -> str:
-    """docs/robustness.md: today's recipe, the framed one, the adopted one and its 512 dense units, side by side
-    in one run (reports/timing_parts.jsonl): each one's mean training seconds and their ratio to today's."""
-    runs = report_lines("timing_parts.jsonl")
+def timing_parts(report: str = "timing_parts.jsonl") -> str:
+    """docs/robustness.md: recipes side by side in one run of a few epochs (reports/timing_parts.jsonl: today's
+    recipe, the framed one, the adopted one and its 512 dense units; or another `report`): each one's mean
+    training seconds and their ratio to today's."""
+    runs = report_lines(report)
     names = list(dict.fromkeys(run["candidate"] for run in runs))
     seconds = {
         name: statistics.mean(run["train_seconds"] for run in runs if run["candidate"] == name) for name in names
@@ -848,8 +853,9 @@ def timing_parts() -> str:
         for name in names[1:]
     ]
     return (
-        f"Side by side in one run of {runs[0]['epochs']} epochs on seeds {' and '.join(map(str, seeds))} "
-        f"(`reports/timing_parts.jsonl`): today's recipe took {seconds['today']:.1f} s, {'; '.join(each)}.\n"
+        f"Side by side in one run of {runs[0]['epochs']} epochs on {'seeds' if len(seeds) > 1 else 'seed'} "
+        f"{' and '.join(map(str, seeds))} "
+        f"(`reports/{report}`): today's recipe took {seconds['today']:.1f} s, {'; '.join(each)}.\n"
     )
 
 
