@@ -816,6 +816,29 @@ def against_adopted(endings: tuple, timing: str = "round6_timing.jsonl", report=
     return table([*header, "Lowest worst condition", "Qualifies"], rows) + "\n" + verdict
 
 
+def eighth_round() -> str:
+    """docs/robustness.md: the eighth round's candidates (reports/round8_search.jsonl) beside the adopted recipe
+    trained again on the same processor, seed by seed; a candidate with a condition under 0.75 on any seed
+    fails the round's rule whatever its other seeds give."""
+    runs = search_runs("confirmation", "round8_search.jsonl")
+    adopted = {run["seed"]: run for run in runs if run["candidate"] == ADOPTED}
+    rows, failed = [], []
+    for run in runs:
+        if run["candidate"] == ADOPTED:
+            continue
+        name = run["candidate"].removeprefix(ADOPTED + ", ")
+        worst = min(run["conditions"], key=lambda condition: run["conditions"][condition])
+        if run["worst"] < 0.75:
+            failed.append(name)
+        rows.append(
+            f"| {name} | {run['seed']} | {run['clean']:.4f} | {adopted[run['seed']]['clean']:.4f} | "
+            f"{run['worst']:.4f} ({worst}) | {adopted[run['seed']]['worst']:.4f} |"
+        )
+    header = ["The adopted recipe with", "Seed", "Clean", "Adopted recipe, clean", "Worst condition", "Adopted, worst"]
+    verdict = f"With a condition under 0.75, {' and '.join(f'**{name}**' for name in failed)} fail the round's rule.\n"
+    return table(header, rows) + "\n" + (verdict if failed else "")
+
+
 def time_against_today(name: str, timing: str, report: str = "augmentation_search.jsonl") -> str:
     """`name`'s whole training beside today's recipe's: the seconds per epoch measured side by side in one run
     (the `timing` report), times each recipe's epochs at full size (in `report`); adopted at 1.5× or less."""
