@@ -22,14 +22,29 @@ def table(header: list[str], rows: list[str]) -> str:
 
 
 def how_long() -> str:
-    """README: how long the notebook and the install take (reports/training_benchmark.json, setup_time.json)."""
-    training, setup = report("training_benchmark.json"), report("setup_time.json")
-    float32 = training["float32"]
+    """README: how long the notebook takes, over the runs of the recipe as it stands that the regression
+    tolerances were measured from (reports/tolerance_runs.jsonl), and the install (setup_time.json)."""
+
+    def key(run):
+        return run["seed"], run["precision"], run["commit"]
+
+    measured = {key(run) for run in report("regression_tolerances.json")["runs"]}
+    runs = [run for run in report_lines("tolerance_runs.jsonl") if key(run) in measured]
+    processors = sorted({run["processor"].replace("(R)", "") for run in runs})
+
+    def minutes(precision: str, figure) -> str:
+        values = [figure(run["metrics"]) / 60 for run in runs if run["precision"] == precision]
+        return f"{min(values):.1f} to {max(values):.1f}"
+
+    setup = report("setup_time.json")
     return (
-        "How long: on a 2-core AMD EPYC with AVX-512 BF16 units, one execution of the notebook takes "
-        f"{training['notebook_seconds'] / 60:.1f} minutes, {training['notebook_train_seconds']['mean'] / 60:.1f} of "
-        "them training (`reports/training_benchmark.json`). A CPU without bfloat16 units trains in float32 instead: "
-        f"forced to float32, the same CPU took {float32['notebook_seconds']['mean'] / 60:.1f} minutes in all. "
+        "How long: one execution of the notebook took "
+        f"{minutes('mixed_bfloat16', lambda metrics: metrics['notebook_seconds'])} minutes in bfloat16, "
+        f"{minutes('mixed_bfloat16', lambda metrics: metrics['train_seconds'])} of them training, over the runs "
+        f"that the regression tolerances were measured from, on {' and '.join(processors)} "
+        "(`reports/tolerance_runs.jsonl`). A CPU without "
+        "bfloat16 units trains in float32 instead: forced to float32, the same runs took "
+        f"{minutes('float32', lambda metrics: metrics['notebook_seconds'])} minutes. "
         f"`make run` adds the one-time install ({setup['after']['seconds']:.1f} s with uv from an empty cache, "
         "`reports/setup_time.json`), and `make test` re-executes the notebook once after the unit tests. The "
         "notebook prints which precision it picked.\n"
