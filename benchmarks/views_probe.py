@@ -51,7 +51,7 @@ def tilted(pictures: np.ndarray, degrees: float) -> np.ndarray:
 
 
 def main(argv=None) -> None:
-    """Judge the adopted recipe's kept networks (`folder`) with each number of tilted views: one line each."""
+    """Judge the adopted recipe's kept networks (`folder`) with the looks tilted by each t: one line each."""
     import keras
 
     import fmnist.model  # noqa: F401 (registers the project's layers, which the kept networks hold)
