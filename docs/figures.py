@@ -696,7 +696,7 @@ def scale_projection(machines: int = 100) -> str:
 
 
 def search_runs(stage: str, report: str = "augmentation_search.jsonl") -> list[dict]:
-    """The augmentation search's runs of one stage (reports/augmentation_search.jsonl, or the eighth round's
+    """The augmentation search's runs of one stage (reports/augmentation_search.jsonl, or a later round's
     `report`): "screening" (a subset of the training images, fewer epochs) or "confirmation" (all of them, the
     notebook's epochs)."""
     runs = report_lines(report)
@@ -842,7 +842,8 @@ def eighth_round() -> str:
         if run["candidate"] == ADOPTED:
             continue
         name = run["candidate"].removeprefix(ADOPTED + ", ")
-        worst = min(run["conditions"], key=lambda condition: run["conditions"][condition])
+        changed = {condition: value for condition, value in run["conditions"].items() if condition != "unchanged"}
+        worst = min(changed, key=changed.get)
         if run["worst"] < 0.75:
             failed.append(name)
         rows.append(
@@ -850,7 +851,8 @@ def eighth_round() -> str:
             f"{run['worst']:.4f} ({worst}) | {adopted[run['seed']]['worst']:.4f} |"
         )
     header = ["The adopted recipe with", "Seed", "Clean", "Adopted recipe, clean", "Worst condition", "Adopted, worst"]
-    verdict = f"With a condition under 0.75, {' and '.join(f'**{name}**' for name in failed)} fail the round's rule.\n"
+    names = " and ".join(f"**{name}**" for name in dict.fromkeys(failed))
+    verdict = f"With a condition under 0.75, {names} fail the round's rule.\n"
     return table(header, rows) + "\n" + (verdict if failed else "")
 
 
