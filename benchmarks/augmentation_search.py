@@ -226,6 +226,13 @@ def judged(name: str, seed: int, accuracy: dict, **run) -> dict:
     }
 
 
+def append_run(run: dict, output: Path) -> None:
+    """Add `run` to the JSON-lines report `output`, and print it without its per-condition figures."""
+    with output.open("a") as lines:
+        lines.write(json.dumps(run) + "\n")
+    print(json.dumps({key: value for key, value in run.items() if key != "conditions"}), flush=True)
+
+
 def mirror_averaged(model, over: str = "probabilities"):
     """`model` answering with the mean over the image and its mirror: of its probabilities (the fifth round),
     or of its embeddings, as the recipe's `MirrorViews` and `MeanOfViews` take it (the amendment before
@@ -274,10 +281,7 @@ def mirror_average_runs(folder: Path, names: list, seeds: list, output: Path, ov
             accuracy = condition_accuracy(averaged, x_val, y_val.argmax(axis=1))
             if save and averaged_name in CANDIDATES:
                 averaged.save(Path(save, f"{CANDIDATES_BY_SLUG[averaged_name]}-{seed}.keras"))
-            run = judged(averaged_name, seed, accuracy, **trained[name, seed], network=path.name)
-            with output.open("a") as lines:
-                lines.write(json.dumps(run) + "\n")
-            print(json.dumps({key: value for key, value in run.items() if key != "conditions"}), flush=True)
+            append_run(judged(averaged_name, seed, accuracy, **trained[name, seed], network=path.name), output)
 
 
 def test_accuracy(paths: list, output: Path) -> None:
@@ -302,9 +306,7 @@ def test_accuracy(paths: list, output: Path) -> None:
             "seed": int(seed),
             "test_accuracy": round(float((predicted == labels).mean()), 4),
         }
-        print(json.dumps(run), flush=True)
-        with output.open("a") as lines:
-            lines.write(json.dumps(run) + "\n")
+        append_run(run, output)
 
 
 def summarise(paths) -> None:
@@ -363,9 +365,7 @@ def main(argv=None) -> None:
         return
     if arguments.one:
         run = train_candidate(names[0], arguments.seeds[0], arguments.train_images, arguments.epochs, arguments.save)
-        with arguments.output.open("a") as output:
-            output.write(json.dumps(run) + "\n")
-        print(json.dumps({key: value for key, value in run.items() if key != "conditions"}), flush=True)
+        append_run(run, arguments.output)
         return
     for seed in arguments.seeds:
         for name in names:

@@ -51,7 +51,8 @@ def tilted(pictures: np.ndarray, degrees: float) -> np.ndarray:
 
 
 def main(argv=None) -> None:
-    """Judge the adopted recipe's kept networks (`folder`) with the looks tilted by each t: one line each."""
+    """Judge the adopted recipe's kept networks (`folder`) with the looks tilted by each t: one line each, skipping
+    those that `--output` holds already."""
     import keras
 
     import fmnist.model  # noqa: F401 (registers the project's layers, which the kept networks hold)
@@ -63,20 +64,27 @@ def main(argv=None) -> None:
     parser.add_argument("--tilts", type=float, nargs="+", required=True, help="t in degrees; 0: as it answers now")
     parser.add_argument("--output", type=Path, required=True)
     arguments = parser.parse_args(argv)
-    trained = [json.loads(line) for line in arguments.trained_in.read_text().splitlines()]
+    trained = {(run["candidate"], run["seed"]): run for run in map(json.loads, arguments.trained_in.open())}
+    done = (
+        {(run["candidate"], run["seed"]) for run in map(json.loads, arguments.output.open())}
+        if arguments.output.exists()
+        else set()
+    )
     for seed in arguments.seeds:
+        if (ADOPTED, seed) not in trained:
+            raise ValueError(f"{arguments.trained_in} has no run of the adopted recipe with seed {seed}")
+        training = {key: trained[ADOPTED, seed][key] for key in ("train_images", "epochs")}
         slug = augmentation_search.CANDIDATES_BY_SLUG[ADOPTED]
         model = keras.models.load_model(arguments.folder / f"{slug}-{seed}.keras")
         _, (x_val, y_val) = augmentation_search.split(seed)
-        (run,) = (run for run in trained if run["candidate"] == ADOPTED and run["seed"] == seed)
-        training = {key: run[key] for key in ("train_images", "epochs")}
         for degrees in arguments.tilts:
-            accuracy = augmentation_search.condition_accuracy(TiltedViews(model, degrees), x_val, y_val.argmax(axis=1))
             name = f"{ADOPTED}, views tilted ±{degrees:g}°" if degrees else ADOPTED
-            line = augmentation_search.judged(name, seed, accuracy, **training)
-            with arguments.output.open("a") as file:
-                file.write(json.dumps(line) + "\n")
-            print(json.dumps({key: line[key] for key in ("candidate", "seed", "clean", "mean", "worst")}))
+            if (name, seed) in done:
+                continue
+            accuracy = augmentation_search.condition_accuracy(TiltedViews(model, degrees), x_val, y_val.argmax(axis=1))
+            augmentation_search.append_run(
+                augmentation_search.judged(name, seed, accuracy, **training), arguments.output
+            )
 
 
 if __name__ == "__main__":

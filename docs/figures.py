@@ -22,30 +22,35 @@ def table(header: list[str], rows: list[str]) -> str:
 
 
 def how_long() -> str:
-    """README: how long the notebook takes, over the runs of the recipe as it stands that the regression
-    tolerances were measured from (reports/tolerance_runs.jsonl), and the install (setup_time.json)."""
+    """README: how long the notebook takes on each processor and in each precision, over the executed runs behind
+    the regression tolerances (reports/tolerance_runs.jsonl; the committed run's time is not recorded), and the
+    install (setup_time.json)."""
 
     def key(run):
         return run["seed"], run["precision"], run["commit"]
 
+    def minutes(seconds: list) -> str:
+        low, high = f"{min(seconds) / 60:.1f}", f"{max(seconds) / 60:.1f}"
+        return low if low == high else f"{low} to {high}"
+
     measured = {key(run) for run in report("regression_tolerances.json")["runs"]}
     runs = [run for run in report_lines("tolerance_runs.jsonl") if key(run) in measured]
-    processors = sorted({run["processor"].replace("(R)", "") for run in runs})
-
-    def minutes(precision: str, figure) -> str:
-        values = [figure(run["metrics"]) / 60 for run in runs if run["precision"] == precision]
-        return f"{min(values):.1f} to {max(values):.1f}"
-
+    each = []
+    for processor in sorted({run["processor"] for run in runs}):
+        times = []
+        for precision, label in (("mixed_bfloat16", "bfloat16"), ("float32", "float32")):
+            chosen = [run["metrics"] for run in runs if run["processor"] == processor and run["precision"] == precision]
+            if chosen:
+                notebook, training = (
+                    minutes([metrics[figure] for metrics in chosen]) for figure in ("notebook_seconds", "train_seconds")
+                )
+                times.append(f"{notebook} minutes in {label} ({training} of them training)")
+        each.append(f"on {processor}, {' and '.join(times)}")
     setup = report("setup_time.json")
     return (
-        "How long: one execution of the notebook took "
-        f"{minutes('mixed_bfloat16', lambda metrics: metrics['notebook_seconds'])} minutes in bfloat16, "
-        f"{minutes('mixed_bfloat16', lambda metrics: metrics['train_seconds'])} of them training, over the runs "
-        f"that the regression tolerances were measured from, on {' and '.join(processors)} "
-        "(`reports/tolerance_runs.jsonl`). A CPU without "
-        "bfloat16 units trains in float32 instead: forced to float32, the same runs took "
-        f"{minutes('float32', lambda metrics: metrics['notebook_seconds'])} minutes. "
-        f"`make run` adds the one-time install ({setup['after']['seconds']:.1f} s with uv from an empty cache, "
+        f"How long: one execution of the notebook took, {'; '.join(each)}, over the runs behind the regression "
+        "tolerances (`reports/tolerance_runs.jsonl`). A CPU without bfloat16 units trains in float32. `make run` "
+        f"adds the one-time install ({setup['after']['seconds']:.1f} s with uv from an empty cache, "
         "`reports/setup_time.json`), and `make test` re-executes the notebook once after the unit tests. The "
         "notebook prints which precision it picked.\n"
     )
@@ -735,7 +740,9 @@ def confirmation_table() -> str:
     return table([*header, "Mean over conditions", "Worst condition", "Training s"], rows)
 
 
-def paired(name: str, against: str, figure: str, report: str = "augmentation_search.jsonl") -> tuple:
+def paired(
+    name: str, against: str, figure: str, report: str = "augmentation_search.jsonl"
+) -> tuple[float, float | None, int]:
     """`name`'s gain in `figure` over `against` at full size, on the seeds both ran (in `report`): mean,
     standard error (None for one seed), seeds."""
     runs = {(run["candidate"], run["seed"]): run[figure] for run in search_runs("confirmation", report)}
@@ -803,57 +810,38 @@ def fifth_round(ending: str = "mirror averaged") -> str:
     return table([*header, "Lowest worst condition", "Eligible"], rows) + "\n" + verdict
 
 
-def against_adopted(endings: tuple, timing: str = "round6_timing.jsonl", report="augmentation_search.jsonl") -> str:
-    """docs/robustness.md: the sixth to eighth rounds' candidates (the adopted recipe with each of `endings`)
-    against the adopted recipe, paired (in `report`), by their rule: a clean gain of at least one paired
-    standard error, the mean over the conditions not lower by more than one, and no seed with a condition under
-    0.75; of those, the higher clean gain, adopted if its training time beside today's (the `timing` report) is
-    at most 1.5×."""
+def against_adopted(
+    endings: tuple, timing: str | None = "round6_timing.jsonl", report: str = "augmentation_search.jsonl"
+) -> str:
+    """docs/robustness.md: the sixth round's and later candidates (the adopted recipe with each of `endings`)
+    against the adopted recipe, paired (in `report`), by their rule: no seed with a condition under 0.75, a
+    clean gain of at least one paired standard error, and the mean over the conditions not lower by more than
+    one; of those, the higher clean gain, adopted if its training time beside today's (the `timing` report;
+    None where it is not measured) is at most 1.5×. A candidate stopped after one seed has no standard error."""
+
+    def points(gain: float, error: float | None) -> str:
+        return f"{100 * gain:+.2f} ± {100 * error:.2f}" if error is not None else f"{100 * gain:+.2f} (one seed)"
+
     rows, chosen = [], {}
-    for name in (f"{ADOPTED}, {ending}" for ending in endings):
+    for ending in endings:
+        name = f"{ADOPTED}, {ending}"
         clean, error, seeds = paired(name, ADOPTED, "clean", report)
         conditions, conditions_error, _ = paired(name, ADOPTED, "mean", report)
         worst = min(run["worst"] for run in search_runs("confirmation", report) if run["candidate"] == name)
-        if clean >= error and conditions >= -conditions_error and worst >= 0.75:
-            chosen[name] = clean
+        if worst >= 0.75 and error is not None and clean >= error and conditions >= -conditions_error:
+            chosen[ending] = clean
         rows.append(
-            f"| {name.removeprefix(ADOPTED + ', ')} | {seeds} | {100 * clean:+.2f} ± {100 * error:.2f} | "
-            f"{100 * conditions:+.2f} ± {100 * conditions_error:.2f} | {worst:.4f} | "
-            f"{'yes' if name in chosen else 'no'} |"
+            f"| {ending} | {seeds} | {points(clean, error)} | {points(conditions, conditions_error)} | "
+            f"{worst:.4f} | {'yes' if ending in chosen else 'no'} |"
         )
     header = ["The adopted recipe with", "Seeds", "Clean against it (points)", "Mean over conditions against it"]
     best = max(chosen, key=chosen.get, default=None)
     verdict = "By the round's rule, none qualifies, and the recipe stays as adopted.\n"
     if best:
-        verdict = f"By the round's rule, **{best.removeprefix(ADOPTED + ', ')}** qualifies. " + time_against_today(
-            best, timing, report
+        verdict = f"By the round's rule, **{best}** qualifies." + (
+            " " + time_against_today(f"{ADOPTED}, {best}", timing, report) if timing else "\n"
         )
     return table([*header, "Lowest worst condition", "Qualifies"], rows) + "\n" + verdict
-
-
-def eighth_round() -> str:
-    """docs/robustness.md: the eighth round's candidates (reports/round8_search.jsonl) beside the adopted recipe
-    trained again on the same processor, seed by seed; a candidate with a condition under 0.75 on any seed
-    fails the round's rule whatever its other seeds give."""
-    runs = search_runs("confirmation", "round8_search.jsonl")
-    adopted = {run["seed"]: run for run in runs if run["candidate"] == ADOPTED}
-    rows, failed = [], []
-    for run in runs:
-        if run["candidate"] == ADOPTED:
-            continue
-        name = run["candidate"].removeprefix(ADOPTED + ", ")
-        changed = {condition: value for condition, value in run["conditions"].items() if condition != "unchanged"}
-        worst = min(changed, key=changed.get)
-        if run["worst"] < 0.75:
-            failed.append(name)
-        rows.append(
-            f"| {name} | {run['seed']} | {run['clean']:.4f} | {adopted[run['seed']]['clean']:.4f} | "
-            f"{run['worst']:.4f} ({worst}) | {adopted[run['seed']]['worst']:.4f} |"
-        )
-    header = ["The adopted recipe with", "Seed", "Clean", "Adopted recipe, clean", "Worst condition", "Adopted, worst"]
-    names = " and ".join(f"**{name}**" for name in dict.fromkeys(failed))
-    verdict = f"With a condition under 0.75, {names} fail the round's rule.\n"
-    return table(header, rows) + "\n" + (verdict if failed else "")
 
 
 def time_against_today(name: str, timing: str, report: str = "augmentation_search.jsonl") -> str:
