@@ -111,7 +111,7 @@ def accuracy_table() -> str:
             f"| {bfloat16['mean']:.4f} ± {bfloat16['std']:.4f} |",
             f"| the same recipe, seeds {seed_range(float32['seeds'])} in float32 (a CPU without bfloat16 units) "
             f"| {float32['mean']:.4f} ± {float32['std']:.4f} |",
-            f"| the recipe before the mirror, levels and frame (issue 48), seeds {seed_range(before['seeds'])}, "
+            f"| the recipe before issue 48 (no mirror, levels, frame or tilt), seeds {seed_range(before['seeds'])}, "
             f"bfloat16 | {before['mean']:.4f} ± {before['std']:.4f} |",
         ],
     )
@@ -245,26 +245,28 @@ def figures_table() -> str:
 
 
 def time_to_accuracy() -> str:
-    """README: the previous recipe's training time beside this one's, measured in one run."""
-    training, metrics = report("training_benchmark.json"), report("metrics.json")
-    speed, recipe = training["time_to_accuracy"], metrics["recipe"]
+    """README: the previous recipe's training time beside the recipe before issue 48's, measured in one run."""
+    training = report("training_benchmark.json")
+    speed = training["time_to_accuracy"]
+    recipe = speed["project_recipe"]["recipe"]
     return (
-        f"**Time to 94 %: {speed['ratio']:.2f}× faster, but short of 94 %.** Training time of the previous recipe "
-        "and this one, side by side in one run of `make benchmark-training` (2-core AMD EPYC with AVX-512 BF16, "
-        "bfloat16):\n\n"
+        f"**Time to 94 %, before issue 48: {speed['ratio']:.2f}× faster, but short of 94 %.** Training time of the "
+        "previous recipe and the recipe before issue 48, side by side in one run of `make benchmark-training` "
+        "(2-core AMD EPYC with AVX-512 BF16, bfloat16):\n\n"
         + table(
             ["Recipe", "Training", "Whole notebook"],
             [
                 "| previous: 60 epochs, batch 128, conv → BN → ReLU → pool, flips + shifts of 2 + erasing "
                 f"| {speed['previous_recipe_seconds']:.0f} s | – |",
-                f"| this one before the mirror and levels (issue 48): {recipe['epochs']} epochs, batch "
+                f"| the recipe before issue 48: {recipe['epochs']} epochs, batch "
                 f"{recipe['batch_size']}, conv → pool → BN → ReLU, shifts of 1 | {speed['project_seconds']:.0f} s | "
                 f"{training['notebook_seconds']:.0f} s |",
                 f"| ratio | **{speed['ratio']:.2f}×** | |",
             ],
         )
-        + f"\nThe recipe comes from a search over {len(report('recipe_sweep.json')['variants'])} variants on the "
-        "validation set; it, and what was tried to reach 0.940, are in [docs/training.md](docs/training.md).\n"
+        + f"\nThat recipe came from a search over {len(report('recipe_sweep.json')['variants'])} variants on the "
+        "validation set; it, and what was tried to reach 0.940, are in [docs/training.md](docs/training.md); "
+        "issue 48's changes to it, in [docs/robustness.md](docs/robustness.md).\n"
     )
 
 
@@ -927,27 +929,80 @@ def robustness_table() -> str:
     return table(header, rows)
 
 
+AUTO_TAG_PROMISE = 0.98  # issue 48: at the 99 % target, the photos tagged alone this often right in every condition
+
+
 def robustness_goals() -> str:
-    """docs/robustness.md: the committed model against the issue's goals."""
-    robustness = report("robustness.json")
+    """docs/robustness.md: the committed model and recipe against issue 48's goals."""
+    robustness, metrics = report("robustness.json"), report("metrics.json")
     native = robustness["conditions"]["28x28"]
     unchanged, mirrored = native["unchanged"], native["mirrored"]
     summary = robustness["summary"]["28x28"]
+    under = {name: value for name, value in mirrored["per_class"].items() if value < 0.90}
+    tests = report_lines("augmentation_test.jsonl")
+    today = {run["seed"]: run["test_accuracy"] for run in tests if run["candidate"] == "today"}
+    adopted = {run["seed"]: run["test_accuracy"] for run in tests if run["candidate"] == ADOPTED}
+    loss = 100 * statistics.mean(adopted[seed] - today[seed] for seed in adopted)
+    timing = report_lines("timing_amd.jsonl")
+    seconds = {name: [r["train_seconds"] for r in timing if r["candidate"] == name] for name in ("today", ADOPTED)}
+    ratio = statistics.mean(seconds[ADOPTED]) / statistics.mean(seconds["today"])
     checks = [
         ("mirrored accuracy at least the unchanged minus 0.5 points", f"{mirrored['accuracy']:.4f} against "
          f"{unchanged['accuracy']:.4f}", mirrored["accuracy"] >= unchanged["accuracy"] - 0.005),
-        ("every class mirrored at least 0.90", f"lowest {min(mirrored['per_class'].values()):.3f}",
-         min(mirrored["per_class"].values()) >= 0.90),
+        ("every class mirrored at least 0.90", "under it: " + ", ".join(f"{name} {value:.3f}" for name, value in
+         sorted(under.items(), key=lambda item: item[1])) if under else "all", not under),
         ("mean over all conditions at least 0.88", f"{summary['mean_accuracy']:.4f}", summary["mean_accuracy"] >= 0.88),
         ("no condition below 0.75", f"{summary['worst_condition']}: {summary['worst_accuracy']:.4f}",
          summary["worst_accuracy"] >= 0.75),
-        ("tagged alone at 99 %: at least 98 % right in every condition",
-         f"worst {summary['worst_auto_tag_accuracy']['0.99']:.1%}", summary["worst_auto_tag_accuracy"]["0.99"] >= 0.98),
+        (f"tagged alone at 99 %: at least {AUTO_TAG_PROMISE * 100:.0f} % right in every condition",
+         f"worst {summary['worst_auto_tag_accuracy']['0.99']:.1%}",
+         summary["worst_auto_tag_accuracy"]["0.99"] >= AUTO_TAG_PROMISE),
         ("unchanged test images tagged alone at 99 %: at least 80 %",
          f"{unchanged['auto_tagging']['0.99']['coverage']:.1%}", unchanged["auto_tagging"]["0.99"]["coverage"] >= 0.80),
+        ("the committed run's test accuracy at least 0.936", f"{metrics['test_accuracy']:.4f}",
+         metrics["test_accuracy"] >= 0.936),
+        (f"test accuracy over paired seeds {seed_range(sorted(adopted))} at most 0.2 points under the recipe before "
+         "issue 48 (`reports/augmentation_test.jsonl`)", f"{loss:+.2f} points", loss >= -0.2),
+        ("training time at most 1.5× the recipe before issue 48's, side by side", f"{ratio:.2f}× over whole "
+         "trainings (`reports/timing_amd.jsonl`)", ratio <= 1.5),
     ]  # fmt: skip
     lines = [f"- {goal}: {figure}, {'met' if met else '**missed**'}" for goal, figure, met in checks]
-    return "\n".join(lines) + f"\n\nOn {robustness['images']:,} test images, {robustness['processor']}.\n"
+    where = f"The robustness figures on {robustness['images']:,} test images, {robustness['processor']}."
+    return "\n".join(lines) + f"\n\n{where}\n"
+
+
+def under_the_promise(target: str = "0.99") -> str:
+    """docs/robustness.md: the changes whose photos tagged alone are right less often than issue 48's promise."""
+    native = report("robustness.json")["conditions"]["28x28"]
+    tagged = {name: condition["auto_tagging"][target] for name, condition in native.items() if name != "unchanged"}
+    under = [
+        f"{name} ({point['accuracy']:.1%} right, {point['coverage']:.0%} tagged alone)"
+        for name, point in tagged.items()
+        if point["accuracy"] is not None and point["accuracy"] < AUTO_TAG_PROMISE
+    ]
+    return f"{len(under)} of the {len(tagged)} changes: " + "; ".join(under)
+
+
+def recipe_spread() -> str:
+    """docs/robustness.md: the committed recipe's test accuracy and coverage over every run behind the tolerances."""
+    runs = report("regression_tolerances.json")["runs"]
+    coverage = {
+        (run["seed"], run["precision"], run["commit"]): run["metrics"]["auto_tagging"]["0.99"]["coverage"]
+        for run in report_lines("tolerance_runs.jsonl")
+    }
+    committed = report("metrics.json")["auto_tagging"]["0.99"]["coverage"]
+    covered = [
+        committed if run["commit"] == "committed" else coverage[run["seed"], run["precision"], run["commit"]]
+        for run in runs
+    ]
+    accuracy = [run["test_accuracy"] for run in runs]
+    return (
+        f"over the {len(runs)} runs of the committed recipe behind the regression tolerances "
+        f"({len({run['precision'] for run in runs})} precisions, {len({run['processor'] for run in runs})} "
+        f"processors), test accuracy from {min(accuracy):.4f} to {max(accuracy):.4f}, and unchanged test images "
+        f"tagged alone at the 99 % target from {min(covered):.1%} to {max(covered):.1%} "
+        f"(mean {statistics.mean(covered):.1%})"
+    )
 
 
 def review_rule_table(name="review_rule.json") -> str:
