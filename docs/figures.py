@@ -874,9 +874,7 @@ def timing_parts(report: str = "timing_parts.jsonl") -> str:
     training seconds and their ratio to today's."""
     runs = report_lines(report)
     names = list(dict.fromkeys(run["candidate"] for run in runs))
-    seconds = {
-        name: statistics.mean(run["train_seconds"] for run in runs if run["candidate"] == name) for name in names
-    }
+    seconds = {name: mean_seconds(runs, name) for name in names}
     seeds = sorted({run["seed"] for run in runs})
     each = [
         f"{name.replace(ADOPTED, 'the adopted recipe')} {seconds[name]:.1f} s ({seconds[name] / seconds['today']:.2f}×)"
@@ -939,13 +937,10 @@ def robustness_goals() -> str:
     unchanged, mirrored = native["unchanged"], native["mirrored"]
     summary = robustness["summary"]["28x28"]
     under = {name: value for name, value in mirrored["per_class"].items() if value < 0.90}
-    tests = report_lines("augmentation_test.jsonl")
-    today = {run["seed"]: run["test_accuracy"] for run in tests if run["candidate"] == "today"}
-    adopted = {run["seed"]: run["test_accuracy"] for run in tests if run["candidate"] == ADOPTED}
+    today, adopted = test_accuracies("today"), test_accuracies(ADOPTED)
     loss = 100 * statistics.mean(adopted[seed] - today[seed] for seed in adopted)
     timing = report_lines("timing_amd.jsonl")
-    seconds = {name: [r["train_seconds"] for r in timing if r["candidate"] == name] for name in ("today", ADOPTED)}
-    ratio = statistics.mean(seconds[ADOPTED]) / statistics.mean(seconds["today"])
+    ratio = mean_seconds(timing, ADOPTED) / mean_seconds(timing, "today")
     checks = [
         ("mirrored accuracy at least the unchanged minus 0.5 points", f"{mirrored['accuracy']:.4f} against "
          f"{unchanged['accuracy']:.4f}", mirrored["accuracy"] >= unchanged["accuracy"] - 0.005),
@@ -1043,13 +1038,27 @@ def fifth_amendment(validation_images: int = 5_000) -> str:
     return f"Clean validation images tagged alone at the 99 % target, {floor_text}: {listed}; {verdict}.\n"
 
 
+def test_accuracies(candidate: str) -> dict[int, float]:
+    """A recipe's test accuracy by seed, from the models read once on the test split after each choice."""
+    return {
+        run["seed"]: run["test_accuracy"]
+        for run in report_lines("augmentation_test.jsonl")
+        if run["candidate"] == candidate
+    }
+
+
+def mean_seconds(runs: list[dict], candidate: str) -> float:
+    """The mean training seconds of `candidate`'s runs in a timing report's `runs`."""
+    return statistics.mean(run["train_seconds"] for run in runs if run["candidate"] == candidate)
+
+
 def paired_test_table() -> str:
     """docs/robustness.md: the confirmation's models on the test split, once, after the choice."""
     runs = report_lines("augmentation_test.jsonl")
-    today = {run["seed"]: run["test_accuracy"] for run in runs if run["candidate"] == "today"}
+    today = test_accuracies("today")
     rows = []
     for name in dict.fromkeys(run["candidate"] for run in runs):
-        mine = {run["seed"]: run["test_accuracy"] for run in runs if run["candidate"] == name}
+        mine = test_accuracies(name)
         gains = [mine[seed] - today[seed] for seed in mine]
         rows.append(
             f"| {name} | {', '.join(f'{mine[seed]:.4f}' for seed in sorted(mine))} | "
